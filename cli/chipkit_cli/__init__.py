@@ -1,0 +1,1 @@
+"""The `chipkit` command line: a thin click shell over the chipkit library."""

@@ -1,0 +1,109 @@
+"""Shared CLI plumbing: error reporting, exit codes, passphrases, JSON output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from chipkit.errors import ChipkitError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK = 0
+EXIT_FAIL = 1  # the command ran; the answer is negative (invalid chip, rejected rows, ...)
+EXIT_USAGE = 2  # bad invocation or unusable input (click uses 2 for usage errors too)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> None:
+    """Print ``chipkit: error: message`` on stderr and exit."""
+    click.echo(f"chipkit: error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn chipkit errors and OS errors into one clear line and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = _show_warning  # type: ignore[assignment]
+            try:
+                return func(*args, **kwargs)
+            except ChipkitError as e:
+                fail(str(e))
+            except (ValueError, TypeError) as e:
+                fail(str(e))
+            except FileNotFoundError as e:
+                fail(f"{e.filename}: no such file or directory")
+            except PermissionError as e:
+                fail(f"{e.filename}: permission denied")
+            except OSError as e:
+                fail(f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}")
+            except KeyboardInterrupt:
+                click.echo("chipkit: interrupted", err=True)
+                sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _show_warning(
+    message: Any, category: Any, filename: Any, lineno: Any, file: Any = None, line: Any = None
+) -> None:
+    click.echo(f"chipkit: warning: {message}", err=True)
+
+
+def get_passphrase(confirm: bool = False) -> str | None:
+    """The keyring passphrase: $CHIPKIT_PASSPHRASE, else a hidden prompt on a terminal."""
+    env = os.environ.get("CHIPKIT_PASSPHRASE")
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        return None
+    return click.prompt(
+        "Keyring passphrase", hide_input=True, confirmation_prompt=confirm, err=True
+    )
+
+
+def open_verifier(path: Path, max_age_days: int | None = 90) -> Any:
+    """Load a Verifier from a bundle file or keyring directory (prompting for a passphrase)."""
+    from datetime import timedelta
+
+    from chipkit import Verifier
+    from chipkit.errors import WrongPassphrase
+
+    max_age = timedelta(days=max_age_days) if max_age_days is not None else None
+    try:
+        return Verifier.load(path, passphrase=os.environ.get("CHIPKIT_PASSPHRASE"), max_age=max_age)
+    except WrongPassphrase:
+        if os.environ.get("CHIPKIT_PASSPHRASE") or not sys.stdin.isatty():
+            raise
+        return Verifier.load(path, passphrase=get_passphrase(), max_age=max_age)
+
+
+def open_keyring(path: Path) -> Any:
+    """Open an issuing keyring, prompting for the passphrase if needed."""
+    from chipkit.errors import WrongPassphrase
+    from chipkit.keys import Keyring
+
+    try:
+        return Keyring.open(path, os.environ.get("CHIPKIT_PASSPHRASE"))
+    except WrongPassphrase:
+        if os.environ.get("CHIPKIT_PASSPHRASE") or not sys.stdin.isatty():
+            raise
+        return Keyring.open(path, get_passphrase())
+
+
+def echo_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+KEYS_OPTION_HELP = "Issuing keyring directory, or a verifier bundle file."

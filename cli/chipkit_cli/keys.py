@@ -1,0 +1,223 @@
+"""`chipkit keys ...`, `chipkit seal`, `chipkit verify`, `chipkit revoke`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from chipkit_cli._common import (
+    EXIT_FAIL,
+    KEYS_OPTION_HELP,
+    echo_json,
+    fail,
+    get_passphrase,
+    handle_errors,
+    open_keyring,
+    open_verifier,
+)
+
+DIR = click.Path(path_type=Path, file_okay=False)
+
+
+@click.group()
+def keys() -> None:
+    """Create and manage issuing keyrings and verifier bundles."""
+
+
+@keys.command("init")
+@click.argument("directory", type=DIR)
+@click.option(
+    "--no-passphrase", is_flag=True, help="Store private keys unencrypted (demos and tests only)."
+)
+@click.option("--name", default="", help="Issuing office name, recorded in exported bundles.")
+@handle_errors
+def keys_init(directory: Path, no_passphrase: bool, name: str) -> None:
+    """Create a new issuing keyring in DIRECTORY.
+
+    Makes an Ed25519 signing key, an AES-SIV read key and an office key (signs verifier
+    bundles), each with a key id. Private keys are encrypted with a passphrase taken from
+    $CHIPKIT_PASSPHRASE or asked for on the terminal. Never overwrites a keyring.
+    """
+    if no_passphrase:
+        passphrase = None
+        click.echo(
+            "chipkit: warning: private keys stored WITHOUT a passphrase: for demos and tests only",
+            err=True,
+        )
+    else:
+        passphrase = get_passphrase(confirm=True)
+        if not passphrase:
+            fail(
+                "no passphrase: set CHIPKIT_PASSPHRASE, run on a terminal, or pass --no-passphrase"
+            )
+    from chipkit.keys import Keyring
+
+    kr = Keyring.init(directory, passphrase, name=name)
+    for k in kr.list_keys():
+        click.echo(_key_line(k))
+    click.echo(f"keyring created in {directory} (keep it offline and backed up)")
+
+
+def _key_line(k: object) -> str:
+    kind = k.kind
+    cur = "current" if k.current else "retired"
+    if kind == "signing":
+        window = f"{k.not_before} .. {k.not_after or 'open'}"  # type: ignore[attr-defined]
+        return f"signing  kid={k.kid:<5} {cur:<8} issue dates {window}"  # type: ignore[attr-defined]
+    if kind == "read":
+        scope = f"village {k.village}" if k.village else ("default" if k.current else "old default")  # type: ignore[attr-defined]
+        return f"read     kid={k.kid:<5} {scope}"  # type: ignore[attr-defined]
+    return f"office   fingerprint {k.fingerprint}"  # type: ignore[attr-defined]
+
+
+@keys.command("list")
+@click.argument("directory", type=DIR)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per key.")
+@handle_errors
+def keys_list(directory: Path, as_json: bool) -> None:
+    """List the keys of a keyring (ids, windows, scopes; never secrets)."""
+    kr = open_keyring(directory)
+    for k in kr.list_keys():
+        click.echo(_key_json(k) if as_json else _key_line(k))
+    if not as_json:
+        click.echo(f"revoked plates: {len(kr.revoked)}")
+
+
+def _key_json(k: object) -> str:
+    import json
+    from dataclasses import asdict
+
+    return json.dumps(asdict(k))  # type: ignore[call-overload]
+
+
+@keys.command("rotate")
+@click.argument("directory", type=DIR)
+@handle_errors
+def keys_rotate(directory: Path) -> None:
+    """Make a new current signing key and default read key.
+
+    Old public keys and read keys stay, so plates already on doors keep verifying; the
+    old signing key's window closes today. Export a new verifier bundle afterwards.
+    """
+    kr = open_keyring(directory)
+    sk, rk = kr.rotate()
+    click.echo(f"new signing key kid={sk}, new read key kid={rk}; export a new verifier bundle")
+
+
+@keys.command("add-read-key")
+@click.argument("directory", type=DIR)
+@click.option("--village", required=True, help="12-digit village division code.")
+@handle_errors
+def keys_add_read_key(directory: Path, village: str) -> None:
+    """Add a read key for one village: its new plates can be read only with that key."""
+    kr = open_keyring(directory)
+    kid = kr.add_read_key(village)
+    click.echo(f"read key kid={kid} for village {village}")
+
+
+@keys.command("export-verifier")
+@click.argument("directory", type=DIR)
+@click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--village", default=None, help="Only that village's read key (plus the default ones)."
+)
+@handle_errors
+def keys_export_verifier(directory: Path, out: Path, village: str | None) -> None:
+    """Write a signed verifier bundle OUT for scanning devices.
+
+    It holds public keys, read keys, the revocation list and an increasing counter; no
+    signing key, so it can verify and read plates but never seal them. It contains read
+    keys: give it only to trusted devices.
+    """
+    kr = open_keyring(directory)
+    info = kr.export_verifier(out, village=village)
+    click.echo(f"verifier bundle {out}: counter {info.counter}, office {info.office_fingerprint}")
+
+
+@click.command()
+@click.option(
+    "--keys",
+    "keys_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Issuing keyring directory.",
+)
+@click.option(
+    "--household", required=True, help="Household id from the register (1-32 of 0-9 A-Z a-z -)."
+)
+@click.option("--village", required=True, help="12-digit village division code.")
+@click.option(
+    "--expires", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Expiry date YYYY-MM-DD."
+)
+@click.option(
+    "--url-prefix", default=None, help="Upper-case URL prefix, e.g. HTTPS://JD.EXAMPLE.CN/C/."
+)
+@handle_errors
+def seal(
+    keys_dir: Path, household: str, village: str, expires: object, url_prefix: str | None
+) -> None:
+    """Seal one chip and print its token text on one line."""
+    kr = open_keyring(keys_dir)
+    exp = expires.date() if expires is not None else None  # type: ignore[attr-defined]
+    text, claims = kr.seal(household, village, expires=exp, url_prefix=url_prefix)
+    click.echo(text)
+    click.echo(f"serial {claims.serial}", err=True)
+
+
+@click.command()
+@click.option(
+    "--keys", "keys_path", required=True, type=click.Path(path_type=Path), help=KEYS_OPTION_HELP
+)
+@click.argument("token", required=False)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON object (status, claims, error)."
+)
+@click.option(
+    "--max-bundle-age", default=90, show_default=True, help="Warn when the bundle is older (days)."
+)
+@handle_errors
+def verify(keys_path: Path, token: str | None, as_json: bool, max_bundle_age: int) -> None:
+    """Verify one chip TOKEN (or '-' to read it from standard input).
+
+    Prints the claims. Exit 0 valid, 1 not valid (revoked, expired, unknown key,
+    invalid; the reason on stderr or in the JSON), 2 usage error.
+    """
+    if token is None or token == "-":
+        token = sys.stdin.readline().rstrip("\r\n")
+    v = open_verifier(keys_path, max_bundle_age)
+    result = v.check(token)
+    if as_json:
+        echo_json(result.to_dict())
+    elif result.claims is not None:
+        c = result.claims
+        click.echo(f"status:       {result.status.value}")
+        click.echo(f"household_id: {c.household_id}")
+        click.echo(f"village:      {c.village}")
+        click.echo(f"serial:       {c.serial}")
+        click.echo(f"issued:       {c.issued.isoformat()}")
+        click.echo(f"expires:      {c.expires.isoformat() if c.expires else '-'}")
+        click.echo(f"key ids:      signing {result.sign_key_id}, read {result.read_key_id}")
+    if not result.ok:
+        if not as_json:
+            click.echo(f"chipkit: {result.status.value}: {result.reason}", err=True)
+        sys.exit(EXIT_FAIL)
+
+
+@click.command()
+@click.argument("directory", type=DIR)
+@click.argument("serials", nargs=-1, required=True, type=click.IntRange(1, 2**32 - 1))
+@click.option("--reason", required=True, help="Why: lost, replaced, moved out, ...")
+@handle_errors
+def revoke(directory: Path, serials: tuple[int, ...], reason: str) -> None:
+    """Revoke plates by SERIAL. Carried in the next exported verifier bundle."""
+    kr = open_keyring(directory)
+    new = kr.revoke(list(serials), reason)
+    already = len(serials) - len(new)
+    click.echo(f"revoked {len(new)} plate(s)" + (f"; {already} already revoked" if already else ""))
+    click.echo("export a new verifier bundle so devices learn of it")
+
+
+__all__ = ["date", "keys", "revoke", "seal", "verify"]
