@@ -264,3 +264,25 @@ def test_base45_round_trip(blob: bytes) -> None:
 @given(st.binary(min_size=1, max_size=200))
 def test_decimal_round_trip(blob: bytes) -> None:
     assert tk.from_decimal(tk.to_decimal(blob)) == blob
+
+
+@pytest.mark.parametrize(
+    "plain",
+    [
+        b"\x00" * 15,  # serial 0, id length 0
+        tk.encode_claims(tk.Claims("H-1", VILLAGE, 5, date(2024, 1, 1)))[:-1] + b"!",  # bad id char
+        tk.encode_claims(tk.Claims("H-1", VILLAGE, 5, date(2024, 1, 1))) + b"X",  # length mismatch
+        b"\x00\x00\x00\x05\xff\xff\xff\xff\xff\x00\x01\x00\x00\x01A",  # village > 12 digits
+    ],
+)
+def test_validly_signed_but_malformed_claims_are_refused(keyring: Keyring, plain: bytes) -> None:
+    issuer = keyring.issuer()
+    rk = issuer.default_read_kid
+    header = bytes([tk.VERSION_1]) + issuer.sign_kid.to_bytes(2, "big") + rk.to_bytes(2, "big")
+    signed = header + issuer._read[rk].encrypt(plain, [header])
+    raw = signed + issuer._signing.sign(signed)
+    v = keyring.verifier()
+    with pytest.raises(TokenError) as e:
+        v.verify(raw)
+    assert isinstance(e.value, (MalformedToken, InvalidToken))
+    assert v.check(raw).claims is None
