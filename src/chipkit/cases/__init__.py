@@ -1,0 +1,55 @@
+"""Cases: requests, visits, notices and assessment on a real database.
+
+The closed loop: a resident scans the household's plate and asks for help; the household's
+grid worker accepts and handles it; the resident rates it; town and district assess their
+villages and workers. See docs/cases.md for the state diagram.
+
+    from chipkit.cases import CaseService, Actor
+    svc = CaseService("cases.sqlite", verifier=verifier)      # or a postgresql:// URL
+    svc.import_register("households.csv")
+    case = svc.submit("hazard", "Loose wire", details={"severity": "high"}, token=scanned)
+    svc.accept(case["id"], "W-01"); svc.resolve(case["id"], "W-01", "Fixed")
+    svc.rate(case["id"], 5, True, token=scanned)
+"""
+
+from chipkit.cases.audit import AuditReport
+from chipkit.cases.db import Database
+from chipkit.cases.errors import (
+    AuditBroken,
+    BadInput,
+    CasesError,
+    ChipRefused,
+    ConcurrentUpdate,
+    InvalidTransition,
+    NotFound,
+    WrongActor,
+)
+from chipkit.cases.reports import Report
+from chipkit.cases.service import (
+    CASE_TYPES,
+    REJECT_REASONS,
+    STATES,
+    Actor,
+    CaseService,
+    parse_gps,
+)
+
+__all__ = [
+    "CASE_TYPES",
+    "REJECT_REASONS",
+    "STATES",
+    "Actor",
+    "AuditBroken",
+    "AuditReport",
+    "BadInput",
+    "CaseService",
+    "CasesError",
+    "ChipRefused",
+    "ConcurrentUpdate",
+    "Database",
+    "InvalidTransition",
+    "NotFound",
+    "Report",
+    "WrongActor",
+    "parse_gps",
+]

@@ -1,0 +1,151 @@
+"""The append-only, hash-chained audit log.
+
+Every change is one event ``(seq, case_id, kind, actor, at, before, after)``. Its hash is
+``sha256(prev_hash || "\\n" || canonical_json([seq, case_id, kind, actor, at, before, after]))``
+where ``before``/``after`` are the stored canonical-JSON texts. ``ck_audit_head`` holds the
+last seq and hash, so truncating the tail is detected too. Appending takes the head row
+``FOR UPDATE`` (PostgreSQL) or runs inside ``BEGIN IMMEDIATE`` (SQLite): one chain, no forks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from chipkit.cases.models import audit_head, events
+
+GENESIS = "0" * 64
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def event_hash(
+    prev_hash: str,
+    seq: int,
+    case_id: int | None,
+    kind: str,
+    actor: str,
+    at: int,
+    before: str | None,
+    after: str | None,
+) -> str:
+    body = canonical([seq, case_id, kind, actor, at, before, after])
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def append(
+    conn: Connection,
+    kind: str,
+    actor: str,
+    at: int,
+    *,
+    case_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> int:
+    """Append one event inside the caller's transaction; returns its seq."""
+    head = conn.execute(
+        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+    ).one()
+    seq = head.seq + 1
+    b = canonical(before) if before is not None else None
+    a = canonical(after) if after is not None else None
+    h = event_hash(head.hash, seq, case_id, kind, actor, at, b, a)
+    conn.execute(
+        insert(events).values(
+            seq=seq,
+            case_id=case_id,
+            kind=kind,
+            actor=actor,
+            at=at,
+            before=b,
+            after=a,
+            prev_hash=head.hash,
+            hash=h,
+        )
+    )
+    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=h))
+    return seq
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    ok: bool
+    events: int
+    head_seq: int
+    first_broken: int | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "head_seq": self.head_seq,
+            "first_broken": self.first_broken,
+            "reason": self.reason,
+        }
+
+
+def verify(conn: Connection, batch: int = 20000) -> AuditReport:
+    """Walk the chain from the start; name the first event that does not verify."""
+    head = conn.execute(
+        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+    ).one()
+    prev = GENESIS
+    expected = 1
+    n = 0
+    last = 0
+    while True:
+        rows = conn.execute(
+            select(
+                events.c.seq,
+                events.c.case_id,
+                events.c.kind,
+                events.c.actor,
+                events.c.at,
+                events.c.before,
+                events.c.after,
+                events.c.prev_hash,
+                events.c.hash,
+            )
+            .where(events.c.seq > last)
+            .order_by(events.c.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        for r in rows:
+            if r.seq != expected:
+                return AuditReport(
+                    False, n, head.seq, expected, f"event {expected} is missing (next is {r.seq})"
+                )
+            if r.prev_hash != prev:
+                return AuditReport(
+                    False, n, head.seq, r.seq, "prev_hash does not match the event before"
+                )
+            h = event_hash(prev, r.seq, r.case_id, r.kind, r.actor, r.at, r.before, r.after)
+            if h != r.hash:
+                return AuditReport(
+                    False, n, head.seq, r.seq, "content does not match its hash (edited)"
+                )
+            prev = h
+            expected += 1
+            n += 1
+        last = rows[-1].seq
+    if head.seq != n:
+        return AuditReport(
+            False,
+            n,
+            head.seq,
+            n + 1,
+            f"the head says {head.seq} events but the log ends at {n} (events removed from the end)",
+        )
+    if head.hash != prev:
+        return AuditReport(False, n, head.seq, n, "the head hash does not match the last event")
+    return AuditReport(True, n, head.seq)

@@ -1,0 +1,162 @@
+"""Opening a cases database: SQLite file (embedded default) or PostgreSQL URL.
+
+Migrations (Alembic, shipped in ``migrations/``) are applied on open. Every write runs
+in one transaction; on SQLite a write transaction starts with ``BEGIN IMMEDIATE`` so that
+writers queue on the database lock instead of failing half-way, and on PostgreSQL the
+audit chain head is taken ``FOR UPDATE``. Either way two racing writers are serialised and
+the conditional ``UPDATE ... WHERE version = :seen`` lets exactly one of them win.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
+
+from chipkit.cases.errors import CasesError
+
+DEFAULT_SQLITE = "chipkit-cases.sqlite"
+MIGRATIONS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "ck_alembic_version"
+HEAD = "0001"
+
+
+def normalise_url(url: str | os.PathLike[str] | None) -> str:
+    """A URL or a plain file path -> an SQLAlchemy URL (psycopg 3 for PostgreSQL)."""
+    if url is None or str(url) == "":
+        url = os.environ.get("CHIPKIT_DB") or DEFAULT_SQLITE
+    s = str(url)
+    if "://" not in s:
+        return "sqlite:///" + str(Path(s).expanduser().absolute())
+    if s.startswith("postgres://"):
+        s = "postgresql://" + s[len("postgres://") :]
+    if s.startswith("postgresql://"):
+        s = "postgresql+psycopg://" + s[len("postgresql://") :]
+    return s
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only used for messages
+        return "<database>"
+
+
+class Database:
+    """An engine plus the transaction discipline every operation uses."""
+
+    def __init__(self, url: str | os.PathLike[str] | None = None, *, migrate: bool = True) -> None:
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            path = self.url[len("sqlite:///") :]
+            if path and path != ":memory:":
+                parent = Path(path).parent
+                if not parent.is_dir():
+                    raise CasesError(f"{path}: folder {parent} does not exist")
+            self.engine: Engine = create_engine(
+                self.url, connect_args={"timeout": 60, "check_same_thread": False}
+            )
+            _sqlite_discipline(self.engine)
+        else:
+            try:
+                self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10)
+            except Exception as e:  # noqa: BLE001 - unknown dialect / driver
+                raise CasesError(f"cannot use database {redact(self.url)}: {e}") from None
+        if migrate:
+            self.migrate()
+
+    # ------------------------------------------------------------ transactions
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: committed when the block ends, rolled back on error."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as e:
+            raise CasesError(f"database error ({redact(self.url)}): {e.orig}") from None
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (on SQLite a deferred one, which never blocks writers)."""
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(ck_read=True)
+                with conn.begin():
+                    yield conn
+        except OperationalError as e:
+            raise CasesError(f"database error ({redact(self.url)}): {e.orig}") from None
+
+    # ------------------------------------------------------------ schema
+    def migrate(self) -> str:
+        """Bring the schema to the newest revision; returns the revision."""
+        from alembic import command
+        from alembic.config import Config
+        from alembic.migration import MigrationContext
+
+        try:
+            with self.engine.connect() as conn:
+                current = MigrationContext.configure(
+                    conn, opts={"version_table": VERSION_TABLE}
+                ).get_current_revision()
+        except OperationalError as e:
+            raise CasesError(f"cannot open database {redact(self.url)}: {e.orig}") from None
+        if current == HEAD:
+            return current
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self.write() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        return HEAD
+
+    def revision(self) -> str | None:
+        from alembic.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(
+                conn, opts={"version_table": VERSION_TABLE}
+            ).get_current_revision()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({redact(self.url)!r})"
+
+
+def _sqlite_discipline(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):  # type: ignore[no-untyped-def]
+        if conn.get_execution_options().get("ck_read"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def ping(db: Database) -> None:
+    with db.read() as conn:
+        conn.execute(text("SELECT 1"))

@@ -1,0 +1,189 @@
+"""The cases schema (SQLAlchemy Core). Times are integer seconds since the Unix epoch (UTC).
+
+The migrations in ``migrations/versions`` create exactly these tables; a test checks that
+the migrated schema and this metadata agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+LEVELS = ("district", "town", "village", "grid")
+STAFF_ROLES = ("grid", "village", "town", "district")
+
+units = Table(
+    "ck_units",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # district | town | village | grid
+    Column("name", String(200), nullable=False, default=""),
+    Column("parent_id", String(64), ForeignKey("ck_units.id"), nullable=True),
+    Index("ix_ck_units_parent", "parent_id"),
+)
+
+workers = Table(
+    "ck_workers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("role", String(16), nullable=False, default="grid"),  # grid | village | town | district
+    Column("unit_id", String(64), ForeignKey("ck_units.id"), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Index("ix_ck_workers_unit", "unit_id"),
+)
+
+households = Table(
+    "ck_households",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("village_id", String(64), ForeignKey("ck_units.id"), nullable=False),
+    Column("grid_id", String(64), ForeignKey("ck_units.id"), nullable=False),
+    Column("worker_id", String(64), ForeignKey("ck_workers.id"), nullable=True),
+    Column("address", String(400), nullable=False, default=""),
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
+    Index("ix_ck_households_worker", "worker_id"),
+    Index("ix_ck_households_grid", "grid_id"),
+)
+
+case_types = Table(
+    "ck_case_types",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("accept_secs", Integer, nullable=False),
+    Column("resolve_secs", Integer, nullable=False),
+    Column("rating_secs", Integer, nullable=False),
+)
+
+cases = Table(
+    "ck_cases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("type", String(16), ForeignKey("ck_case_types.code"), nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("household_id", String(32), ForeignKey("ck_households.id"), nullable=False),
+    Column("worker_id", String(64), ForeignKey("ck_workers.id"), nullable=True),
+    Column("level", String(16), nullable=False, default="village"),
+    Column("grid_id", String(64), nullable=False),
+    Column("village_id", String(64), nullable=False),
+    Column("town_id", String(64), nullable=False),
+    Column("district_id", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),  # chip | worker
+    Column("created_by", String(80), nullable=False),
+    Column("chip_serial", BigInteger, nullable=True),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("details", Text, nullable=False, default="{}"),  # JSON, type-specific fields
+    Column("created_at", BigInteger, nullable=False),
+    Column("accepted_at", BigInteger, nullable=True),
+    Column("resolved_at", BigInteger, nullable=True),
+    Column("closed_at", BigInteger, nullable=True),
+    Column("accept_secs", BigInteger, nullable=True),
+    Column("resolve_secs", BigInteger, nullable=True),
+    Column("paused_secs", BigInteger, nullable=False, default=0),
+    Column("paused_since", BigInteger, nullable=True),
+    Column("reopen_count", Integer, nullable=False, default=0),
+    Column("ever_resolved", Boolean, nullable=False, default=False),
+    Column("breach_accept", Boolean, nullable=False, default=False),
+    Column("breach_resolve", Boolean, nullable=False, default=False),
+    Column("rating", Integer, nullable=True),
+    Column("solved", Boolean, nullable=True),
+    Column("resolution_note", Text, nullable=True),
+    Column("evidence", Text, nullable=True),  # JSON list
+    Column("reject_reason", String(32), nullable=True),
+    Column("duplicate_of", Integer, nullable=True),
+    Index("ix_ck_cases_state", "state"),
+    Index("ix_ck_cases_household", "household_id"),
+    Index("ix_ck_cases_worker", "worker_id", "state"),
+    Index("ix_ck_cases_district_created", "district_id", "created_at"),
+    Index("ix_ck_cases_town_created", "town_id", "created_at"),
+    Index("ix_ck_cases_village_created", "village_id", "created_at"),
+)
+
+ratings = Table(
+    "ck_ratings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, ForeignKey("ck_cases.id"), nullable=False),
+    Column("household_id", String(32), nullable=False),
+    Column("rating", Integer, nullable=False),
+    Column("solved", Boolean, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_ck_ratings_case", "case_id"),
+)
+
+visits = Table(
+    "ck_visits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("worker_id", String(64), ForeignKey("ck_workers.id"), nullable=False),
+    Column("household_id", String(32), ForeignKey("ck_households.id"), nullable=False),
+    Column("grid_id", String(64), nullable=False),
+    Column("village_id", String(64), nullable=False),
+    Column("town_id", String(64), nullable=False),
+    Column("district_id", String(64), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("accuracy", Float, nullable=True),
+    Column("photo_sha256", String(64), nullable=True),
+    Column("chip_serial", BigInteger, nullable=True),
+    Column("flags", String(200), nullable=False, default=""),
+    Index("ix_ck_visits_worker_at", "worker_id", "at"),
+    Index("ix_ck_visits_household_at", "household_id", "at"),
+    Index("ix_ck_visits_photo", "photo_sha256"),
+    Index("ix_ck_visits_at", "at"),
+)
+
+notices = Table(
+    "ck_notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("unit_id", String(64), ForeignKey("ck_units.id"), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("posted_by", String(64), nullable=False),
+    Column("posted_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("withdrawn", Boolean, nullable=False, default=False),
+    Index("ix_ck_notices_unit", "unit_id"),
+)
+
+events = Table(
+    "ck_events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("case_id", Integer, nullable=True),
+    Column("kind", String(40), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("before", Text, nullable=True),  # canonical JSON
+    Column("after", Text, nullable=True),  # canonical JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_ck_events_case", "case_id"),
+)
+
+audit_head = Table(
+    "ck_audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
