@@ -107,6 +107,26 @@ def keys_rotate(directory: Path) -> None:
     click.echo(f"new signing key kid={sk}, new read key kid={rk}; export a new verifier bundle")
 
 
+@keys.command("retire")
+@click.argument("directory", type=DIR)
+@click.argument("kid", type=click.IntRange(1, 65535))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@handle_errors
+def keys_retire(directory: Path, kid: int, yes: bool) -> None:
+    """Withdraw a leaked signing key KID for good.
+
+    Plates it signed stop verifying (status unknown_key) once devices get the next
+    bundle: re-issue them. The current key cannot be retired; rotate first.
+    """
+    if not yes and not click.confirm(
+        f"Retire signing key {kid}? Its plates stop verifying", err=True
+    ):
+        fail("not confirmed", EXIT_FAIL)
+    kr = open_keyring(directory)
+    kr.retire_signing_key(kid)
+    click.echo(f"signing key {kid} retired; export a new verifier bundle and re-issue its plates")
+
+
 @keys.command("add-read-key")
 @click.argument("directory", type=DIR)
 @click.option("--village", required=True, help="12-digit village division code.")

@@ -283,6 +283,7 @@ class Keyring:
     # ------------------------------------------------------------ keys
     def _fresh_kid(self) -> int:
         used = {k["kid"] for k in self._data["signing_keys"] + self._data["read_keys"]}
+        used.update(self._data.get("retired_signing_kids", []))
         while True:
             kid = secrets.randbelow(0xFFFF) + 1
             if kid not in used:
@@ -343,6 +344,23 @@ class Keyring:
             return self._new_signing_key(day), self._new_read_key(None)
 
         return self._update(change)
+
+    def retire_signing_key(self, kid: int) -> None:
+        """Withdraw a (leaked) signing key: plates it signed stop verifying (unknown key).
+
+        The current key cannot be retired; rotate first. Re-issue the affected plates.
+        """
+
+        def change(data: dict[str, Any]) -> None:
+            match = [k for k in data["signing_keys"] if k["kid"] == kid]
+            if not match:
+                raise KeyringError(f"{self.path}: no signing key with id {kid}")
+            if match[0]["current"]:
+                raise KeyringError(f"signing key {kid} is current: run `chipkit keys rotate` first")
+            data["signing_keys"].remove(match[0])
+            data.setdefault("retired_signing_kids", []).append(kid)
+
+        self._update(change)
 
     def add_read_key(self, village: str) -> int:
         """A read key for one village (12-digit code): its plates are readable only with it."""

@@ -97,6 +97,7 @@ def test_every_command_has_help(run) -> None:
         ["keys", "list", "--help"],
         ["keys", "export-verifier", "--help"],
         ["keys", "add-read-key", "--help"],
+        ["keys", "retire", "--help"],
         ["seal", "--help"],
         ["verify", "--help"],
         ["revoke", "--help"],

@@ -129,3 +129,19 @@ def test_repr_never_shows_secrets(tmp_path) -> None:
         "clear"
     ]
     assert secret not in repr(kr.verifier()) and secret not in repr(kr.issuer())
+
+
+def test_retired_signing_key_stops_verifying(tmp_path) -> None:
+    kr = Keyring.init(tmp_path / "k")
+    text, _ = kr.seal("H-1", VILLAGE)
+    old_kid = kr.issuer().sign_kid
+    with pytest.raises(KeyringError, match="current"):
+        kr.retire_signing_key(old_kid)
+    kr.rotate()
+    fresh, _ = kr.seal("H-1", VILLAGE)
+    kr.retire_signing_key(old_kid)
+    v = kr.verifier()
+    assert v.check(text).status.value == "unknown_key"
+    assert v.check(fresh).ok
+    kr.export_verifier(tmp_path / "b.json")
+    assert Verifier.load(tmp_path / "b.json").check(text).status.value == "unknown_key"
