@@ -32,6 +32,7 @@ cli.add_command(verify)
 cli.add_command(revoke)
 
 # --- subcommands --- (one line each: import the command and add it)
+__import__("chipkit_cli.cases").cases.register(cli)  # cases, visits, notices
 # --- end subcommands ---
 
 
