@@ -17,17 +17,20 @@ import numpy as np
 SQRT3 = math.sqrt(3.0)
 
 #: Size variants, named by the hexagon radius R (cells from the centre cell to a corner cell).
-VARIANTS: tuple[int, ...] = (24, 25, 26, 27, 28, 29, 30, 31, 32)
+VARIANTS: tuple[int, ...] = (24, 25, 26, 27, 28, 29, 30)
 
 #: Radius of the bullseye (rings 0..3: dark, light, dark, light).
 BULLSEYE_RINGS = (1, 0, 1, 0)
-#: Arms run along the six lattice axes from ring ARM_START to ring R-1.
+#: Arms run along the six lattice axes from ring ARM_START to ring R (the corner cell).
 ARM_START = 4
 #: Arm k (k = 0..5) is dark except for light "gaps" at rings GAP_BASE[i] + k.
 GAP_BASE = (5, 11, 17)
-#: Each arm is flanked on both sides by a line of light cells (from ring ARM_START to R-1).
-#: The solid frame band extends this far (module units) beyond the centre line of ring R.
-FRAME_OUT = 1.0
+#: Each arm is flanked on both sides by a line of light cells (rings ARM_START+1 .. R-1).
+#: The solid frame is a band drawn outside the cells: its inner edge is FRAME_GAP beyond the
+#: centre line of ring R (exactly touching the outer vertices of the ring-R cells), its
+#: outer edge FRAME_WIDTH further out.
+FRAME_GAP = 1.0 / math.sqrt(3.0)
+FRAME_WIDTH = 1.2
 #: Default quiet zone, in modules, around the bounding box of the frame.
 QUIET = 2
 #: Reed-Solomon: number of interleaved blocks.
@@ -49,7 +52,12 @@ def axial_to_xy(q: np.ndarray, r: np.ndarray) -> np.ndarray:
 
 def outer_apothem(radius: int) -> float:
     """Distance from the centre to each flat side of the frame's outer edge (modules)."""
-    return radius * SQRT3 / 2.0 + FRAME_OUT
+    return radius * SQRT3 / 2.0 + FRAME_GAP + FRAME_WIDTH
+
+
+def inner_apothem(radius: int) -> float:
+    """Distance from the centre to each flat side of the frame's inner edge (modules)."""
+    return radius * SQRT3 / 2.0 + FRAME_GAP
 
 
 def outline(radius: int) -> np.ndarray:
@@ -165,21 +173,17 @@ def layout(radius: int) -> Layout:
         sel = ring == d
         is_fn[sel] = True
         fval[sel] = v
-    # frame ring
-    sel = ring == radius
-    is_fn[sel] = True
-    fval[sel] = 1
     # arms
     for k, (dq, dr) in enumerate(DIRS):
         gaps = {g + k for g in GAP_BASE}
-        for d in range(ARM_START, radius):
+        for d in range(ARM_START, radius + 1):
             i = index[(dq * d, dr * d)]
             is_fn[i] = True
             fval[i] = 0 if d in gaps else 1
-        # light flanks on both sides of the arm (rings ARM_START .. R-1)
+        # light flanks on both sides of the arm (rings ARM_START+1 .. R-1)
         for side in (1, 5):
             fq, fr = DIRS[(k + side) % 6]
-            for d in range(ARM_START - 1, radius - 1):
+            for d in range(ARM_START, radius - 1):
                 i = index[(dq * d + fq, dr * d + fr)]
                 is_fn[i] = True
                 fval[i] = 0

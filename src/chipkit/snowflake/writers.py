@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from chipkit.snowflake.encoder import Symbol
-from chipkit.snowflake.layout import QUIET, SQRT3, extent, outer_apothem, outline
+from chipkit.snowflake.layout import QUIET, SQRT3, extent, inner_apothem, outer_apothem, outline
 
 # corners of one cell (pointy-top hexagon, circumradius 1/sqrt(3)), module units
 _CELL_CORNERS = np.array(
@@ -54,7 +54,7 @@ def _ink(sym: Symbol, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     ink[inside] = grid[r[inside] + rad, q[inside] + rad]
     # the solid frame band: from the centre line of ring R to the outer apothem
     hexdist = np.max(np.abs(x[..., None] * _SIDE_NORMALS[:, 0] + y[..., None] * _SIDE_NORMALS[:, 1]), axis=-1)
-    ink |= (hexdist >= rad * SQRT3 / 2.0) & (hexdist <= outer_apothem(rad))
+    ink |= (hexdist >= inner_apothem(rad)) & (hexdist <= outer_apothem(rad))
     return ink
 
 
@@ -95,7 +95,7 @@ def _polygons(sym: Symbol) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     dark = lay.xy[sym.cells.astype(bool)]
     hexes = dark[:, None, :] + _CELL_CORNERS[None, :, :]
     outer = outline(sym.variant)
-    inner = outer * (sym.variant * SQRT3 / 2.0) / outer_apothem(sym.variant)
+    inner = outer * inner_apothem(sym.variant) / outer_apothem(sym.variant)
     return hexes, outer, inner
 
 

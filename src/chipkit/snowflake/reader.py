@@ -1,0 +1,480 @@
+"""The snowflake reader: photo -> list of decoded symbols.
+
+Pipeline (docs/snowflake.md, "Reading"):
+
+1. binarise the photo a few ways (adaptive mean at two scales, Otsu) and take the
+   outer contours of dark components; a symbol's solid frame gives a convex hexagon;
+2. fit the hexagon: polygon approximation of the convex hull, then a robust line fit
+   to the contour points of each side and intersection of neighbouring sides;
+3. for every size variant and each of the six rotations, map the known function cells
+   through the homography of the six corners and score them against the expected
+   pattern; keep the best few (variant, rotation) hypotheses;
+4. refine the homography: move the six corners (coordinate search, vectorised) to
+   maximise agreement with the function pattern and the contrast at data cell centres;
+5. sample every cell of the local-contrast-normalised image, threshold, unwhiten,
+   de-interleave, Reed-Solomon decode each block (errors first, then with erasures
+   taken from the least confident bytes), check the length byte and zero padding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from reedsolo import ReedSolomonError
+
+from chipkit.snowflake.encoder import interleave_index, rs_codec
+from chipkit.snowflake.layout import VARIANTS, Layout, inner_apothem, layout, outer_apothem, outline
+
+_MIN_DIAMETER_PX = 36.0
+_MAX_CANDIDATES = 24
+_TOP_HYPOTHESES = 3
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One decoded symbol: its payload, outline corners in image coordinates (6, 2),
+    and how many bytes Reed-Solomon corrected."""
+
+    payload: bytes
+    corners: np.ndarray = field(repr=False)
+    cells_corrected: int
+    variant: int = 0
+
+
+# ----------------------------------------------------------------------------- geometry
+
+
+@dataclass(frozen=True, eq=False)
+class _Probe:
+    """Per-variant points sampled during scoring/refinement (module units)."""
+
+    pts: np.ndarray  # (M, 2) function cells then quiet-zone points
+    sign: np.ndarray  # (M,) +1 dark, -1 light, per rotation: (6, M)
+    data_pts: np.ndarray  # (Dsub, 2) a subset of data cell centres
+
+
+_PROBES: dict[int, _Probe] = {}
+
+
+def _probe(radius: int) -> _Probe:
+    pr = _PROBES.get(radius)
+    if pr is not None:
+        return pr
+    lay = layout(radius)
+    fidx = lay.function_index
+    # frame points (dark, middle of the band) and quiet-zone points (light) along each side
+    a_in, a_out = inner_apothem(radius), outer_apothem(radius)
+    extra, extra_sign = [], []
+    for apo, sgn in (((a_in + a_out) / 2.0, 1.0), (a_out + 0.9, -1.0)):
+        for k in range(6):
+            ang = math.radians(30 + 60 * k)
+            nrm = np.array([math.cos(ang), math.sin(ang)])
+            tan = np.array([-nrm[1], nrm[0]])
+            half = apo / math.sqrt(3.0)
+            for t in np.linspace(-0.85 * half, 0.85 * half, max(8, radius // 2)):
+                extra.append(nrm * apo + tan * t)
+                extra_sign.append(sgn)
+    extra = np.array(extra)
+    pts = np.concatenate([lay.xy[fidx], extra])
+    signs = []
+    for k in range(6):
+        fv = lay.rotated_function_values(k)[fidx].astype(np.float64) * 2 - 1
+        signs.append(np.concatenate([fv, np.array(extra_sign)]))
+    didx = np.flatnonzero(~lay.is_function)[::3]
+    pr = _Probe(pts=pts, sign=np.array(signs), data_pts=lay.xy[didx])
+    _PROBES[radius] = pr
+    return pr
+
+
+_DIRS = ((1, 0), (0, 1), (-1, 1), (-1, 0), (0, -1), (1, -1))
+
+
+def _to_gray(image: np.ndarray) -> np.ndarray | None:
+    if not isinstance(image, np.ndarray) or image.size == 0:
+        return None
+    img = image
+    if img.dtype != np.uint8:
+        if img.dtype == bool:
+            img = img.astype(np.uint8) * 255
+        elif np.issubdtype(img.dtype, np.floating):
+            mx = float(np.nanmax(img)) if img.size else 0.0
+            img = np.nan_to_num(img * (255.0 if mx <= 1.0 else 1.0))
+            img = np.clip(img, 0, 255).astype(np.uint8)
+        else:
+            img = np.clip(img, 0, 255).astype(np.uint8)
+    if img.ndim == 3:
+        if img.shape[2] == 1:
+            img = img[:, :, 0]
+        elif img.shape[2] == 3:
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        elif img.shape[2] == 4:
+            img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
+        else:
+            return None
+    if img.ndim != 2 or min(img.shape) < 16:
+        return None
+    return np.ascontiguousarray(img)
+
+
+def _binaries(gray: np.ndarray) -> list[np.ndarray]:
+    h, w = gray.shape
+    out = []
+    small = max(15, (min(h, w) // 24) | 1)
+    large = max(31, (min(h, w) // 6) | 1)
+    for block in (small, large):
+        out.append(
+            cv2.adaptiveThreshold(
+                gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 6
+            )
+        )
+    _, otsu = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    out.append(otsu)
+    return out
+
+
+def _line_intersect(l1: np.ndarray, l2: np.ndarray) -> np.ndarray | None:
+    (vx1, vy1, x1, y1), (vx2, vy2, x2, y2) = l1, l2
+    den = vx1 * vy2 - vy1 * vx2
+    if abs(den) < 1e-9:
+        return None
+    t = ((x2 - x1) * vy2 - (y2 - y1) * vx2) / den
+    return np.array([x1 + t * vx1, y1 + t * vy1])
+
+
+def _fit_hexagon(contour: np.ndarray) -> np.ndarray | None:
+    hull = cv2.convexHull(contour)
+    peri = cv2.arcLength(hull, True)
+    approx = None
+    for eps in (0.015, 0.025, 0.035, 0.05, 0.07):
+        a = cv2.approxPolyDP(hull, eps * peri, True)
+        if len(a) == 6:
+            approx = a.reshape(6, 2).astype(np.float64)
+            break
+        if len(a) < 6:
+            return None
+    if approx is None:
+        return None
+    sides = np.linalg.norm(np.roll(approx, -1, axis=0) - approx, axis=1)
+    if sides.min() < 0.25 * sides.max():
+        return None
+    pts = contour.reshape(-1, 2).astype(np.float64)
+    lines = []
+    for i in range(6):
+        a, b = approx[i], approx[(i + 1) % 6]
+        d = b - a
+        ln = float(np.hypot(*d))
+        u = d / ln
+        rel = pts - a
+        t = rel @ u
+        dist = np.abs(rel[:, 0] * u[1] - rel[:, 1] * u[0])
+        sel = (t > 0.12 * ln) & (t < 0.88 * ln) & (dist < max(2.0, 0.04 * ln))
+        if sel.sum() < 5:
+            lines.append(np.array([u[0], u[1], a[0], a[1]]))
+            continue
+        lines.append(
+            cv2.fitLine(pts[sel].astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+        )
+    corners = []
+    for i in range(6):
+        p = _line_intersect(lines[i - 1], lines[i])
+        if p is None or np.hypot(*(p - approx[i])) > 0.25 * sides.max():
+            p = approx[i]
+        corners.append(p)
+    corners = np.array(corners)
+    # orientation: positive shoelace area (same sense as the module outline, y down)
+    x, y = corners[:, 0], corners[:, 1]
+    if (x * np.roll(y, -1) - np.roll(x, -1) * y).sum() < 0:
+        corners = corners[::-1].copy()
+    return corners
+
+
+def _candidates(gray: np.ndarray) -> list[np.ndarray]:
+    found: list[tuple[float, np.ndarray]] = []
+    min_area = (_MIN_DIAMETER_PX**2) * 0.6
+    max_area = gray.shape[0] * gray.shape[1] * 0.98
+    for binary in _binaries(gray):
+        contours, hier = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+        if hier is None:
+            continue
+        for c, h in zip(contours, hier[0], strict=True):
+            if h[3] != -1 or len(c) < 24:
+                continue
+            area = cv2.contourArea(c)
+            if not min_area <= area <= max_area:
+                continue
+            hull_area = cv2.contourArea(cv2.convexHull(c))
+            if hull_area <= 0 or area / hull_area < 0.8:
+                continue
+            hexa = _fit_hexagon(c)
+            if hexa is not None:
+                found.append((hull_area, hexa))
+    found.sort(key=lambda t: -t[0])
+    return [h for _, h in found[: _MAX_CANDIDATES * 3]]
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+class _Sampler:
+    """Local-contrast-normalised view of an image region (dark -> positive)."""
+
+    def __init__(self, gray: np.ndarray, corners: np.ndarray, pitch: float) -> None:
+        h, w = gray.shape
+        margin = int(4 * pitch + 6)
+        x0 = max(0, int(np.floor(corners[:, 0].min())) - margin)
+        y0 = max(0, int(np.floor(corners[:, 1].min())) - margin)
+        x1 = min(w, int(np.ceil(corners[:, 0].max())) + margin + 1)
+        y1 = min(h, int(np.ceil(corners[:, 1].max())) + margin + 1)
+        self.origin = np.array([x0, y0], dtype=np.float64)
+        roi = gray[y0:y1, x0:x1].astype(np.float32)
+        # no extra smoothing: the equaliser (below) undoes blur better than averaging
+        bg = cv2.GaussianBlur(roi, (0, 0), max(2.0, 2.5 * pitch))
+        s = bg - roi
+        rms = np.sqrt(cv2.GaussianBlur(s * s, (0, 0), max(3.0, 4.0 * pitch))) + 2.0
+        self.img = (s / rms).astype(np.float32)
+
+    def sample(self, img_pts: np.ndarray) -> np.ndarray:
+        p = (img_pts - self.origin).astype(np.float32)
+        shp = p.shape[:-1]
+        flat = p.reshape(1, -1, 2)
+        out = cv2.remap(
+            self.img,
+            flat[..., 0],
+            flat[..., 1],
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        return out.reshape(shp)
+
+
+def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
+    H, _ = cv2.findHomography(src, dst, 0)
+    if H is None or not np.all(np.isfinite(H)):
+        return None
+    return H
+
+
+def _project(H: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    p = pts @ H[:, :2].T + H[:, 2]
+    return p[:, :2] / p[:, 2:3]
+
+
+def _hypotheses(sampler: _Sampler, corners: np.ndarray) -> list[tuple[float, int, int]]:
+    scored = []
+    for rad in VARIANTS:
+        pr = _probe(rad)
+        out = outline(rad)
+        for rot in range(6):
+            H = _homography(out, np.roll(corners, -rot, axis=0))
+            if H is None:
+                continue
+            v = sampler.sample(_project(H, pr.pts))
+            # the symbol rotated by `rot` steps shows pattern rotated_function_values(rot)
+            score = float(np.mean(v * pr.sign[0]))
+            scored.append((score, rad, rot))
+    scored.sort(reverse=True)
+    return scored[:_TOP_HYPOTHESES]
+
+
+def _objective(sampler: _Sampler, H: np.ndarray, pr: _Probe) -> float:
+    v = sampler.sample(_project(H, pr.pts))
+    d = sampler.sample(_project(H, pr.data_pts))
+    return float(np.mean(v * pr.sign[0]) + 0.5 * np.mean(np.abs(d)))
+
+
+def _refine(
+    sampler: _Sampler, corners: np.ndarray, rad: int, pitch: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinate search on the six image corners; returns (corners, H)."""
+    pr = _probe(rad)
+    src = outline(rad)
+    cur = corners.copy()
+    H = _homography(src, cur)
+    best = _objective(sampler, H, pr)
+    step = 0.5 * pitch
+    for _ in range(40):
+        if step < 0.06 * pitch:
+            break
+        improved = False
+        for i in range(6):
+            for axis in (0, 1):
+                for sgn in (1.0, -1.0):
+                    trial = cur.copy()
+                    trial[i, axis] += sgn * step
+                    Ht = _homography(src, trial)
+                    if Ht is None:
+                        continue
+                    val = _objective(sampler, Ht, pr)
+                    if val > best + 1e-6:
+                        best, cur, H, improved = val, trial, Ht, True
+                        break
+        if not improved:
+            step *= 0.5
+    return cur, H
+
+
+# ----------------------------------------------------------------------------- equaliser
+
+_NEIGHBOURS: dict[int, np.ndarray] = {}
+
+
+def _neighbours(lay: Layout) -> np.ndarray:
+    """(N, 6) index of the neighbour of each cell in direction k, -1 outside the hexagon."""
+    nb = _NEIGHBOURS.get(lay.radius)
+    if nb is None:
+        rad = lay.radius
+        grid = np.full((2 * rad + 3, 2 * rad + 3), -1, dtype=np.int64)
+        grid[lay.r + rad + 1, lay.q + rad + 1] = np.arange(lay.n_cells)
+        nb = np.stack(
+            [grid[lay.r + dr + rad + 1, lay.q + dq + rad + 1] for dq, dr in _DIRS], axis=1
+        )
+        _NEIGHBOURS[lay.radius] = nb
+    return nb
+
+
+def _equalise(v: np.ndarray, lay: Layout, iters: int = 4) -> np.ndarray:
+    """Undo inter-cell blur: fit v_i = a x_i + sum_k b_k (x_n(i,k) + x_n(i,k+3)) + c by least
+    squares, decision-directed with soft feedback (function cells are known); returns the
+    equalised statistic z_i (> 0 dark), in units of the fitted dark-light step."""
+    nb = _neighbours(lay)
+    fn = lay.is_function
+    known = lay.function_value[fn].astype(np.float64)
+    x = (v > np.median(v)).astype(np.float64)
+    x[fn] = known
+    xs = x
+    outside = nb < 0
+    nbc = np.maximum(nb, 0)
+    one = np.ones_like(v)
+    z = v - np.median(v)
+    for _ in range(iters):
+        xn = np.where(outside, 1.0, xs[nbc])  # outside the hexagon lies the dark frame
+        A = np.stack([x, xn[:, 0] + xn[:, 3], xn[:, 1] + xn[:, 4], xn[:, 2] + xn[:, 5], one], 1)
+        coef, *_ = np.linalg.lstsq(A, v, rcond=None)
+        if not coef[0] > 1e-6:
+            break
+        rest = A[:, 1:] @ coef[1:]
+        z = (v - rest) / coef[0] - 0.5
+        sd = float(np.std(v - A @ coef)) / coef[0] + 1e-6
+        x = (z > 0).astype(np.float64)
+        x[fn] = known
+        xs = 0.5 + 0.5 * np.tanh(z / sd)
+        xs[fn] = known
+    return z
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def _decode_bits(
+    values: np.ndarray, lay: Layout
+) -> tuple[bytes, int] | None:
+    """values: (D,) dark-positive samples of the data cells in placement order."""
+    nbits = sum(n for n, _ in lay.blocks) * 8
+    bits = (values[:nbits] > 0).astype(np.uint8) ^ lay.mask[:nbits]
+    conf = np.abs(values[:nbits]).reshape(-1, 8).min(axis=1)
+    stream = np.packbits(bits)
+    idx = interleave_index(lay)
+    blocks = [bytearray(n) for n, _ in lay.blocks]
+    bconf = [np.zeros(n) for n, _ in lay.blocks]
+    for pos, (b, i) in enumerate(idx):
+        blocks[b][i] = stream[pos]
+        bconf[b][i] = conf[pos]
+    data = bytearray()
+    corrected = 0
+    for (n, k), blk, cf in zip(lay.blocks, blocks, bconf, strict=True):
+        nsym = n - k
+        codec = rs_codec(nsym)
+        res = None
+        order = np.argsort(cf, kind="stable")
+        for n_erase in (0, nsym // 4, nsym // 2, (3 * nsym) // 4):
+            n_erase = min(n_erase, nsym - 8)
+            if n_erase < 0:
+                continue
+            try:
+                erase = sorted(int(e) for e in order[:n_erase]) if n_erase else None
+                msg, _full, errata = codec.decode(bytearray(blk), erase_pos=erase)
+            except (ReedSolomonError, ZeroDivisionError, IndexError, ValueError):
+                continue
+            # count only real changes, not erasures that happened to be right
+            fixed = bytes(codec.encode(msg))
+            res = (bytes(msg), sum(1 for a, b in zip(fixed, blk, strict=True) if a != b))
+            break
+        if res is None:
+            return None
+        data += res[0]
+        corrected += res[1]
+    length = data[0]
+    if not 1 <= length <= lay.capacity or any(data[1 + length :]):
+        return None
+    return bytes(data[1 : 1 + length]), corrected
+
+
+def _decode_candidate(gray: np.ndarray, corners: np.ndarray) -> Detection | None:
+    side = float(np.mean(np.linalg.norm(np.roll(corners, -1, axis=0) - corners, axis=1)))
+    pitch = side / (28 + 1.15)
+    if pitch < 0.7:
+        return None
+    sampler = _Sampler(gray, corners, pitch)
+    for _score, rad, rot in _hypotheses(sampler, corners):
+        if _score <= 0.05:
+            break
+        img_c = np.roll(corners, -rot, axis=0)
+        lay = layout(rad)
+        pitch_r = side / (rad + 1.15)
+        fine, H = _refine(sampler, img_c, rad, pitch_r)
+        for c in (img_c, fine):
+            Hc = H if c is fine else _homography(outline(rad), c)
+            if Hc is None:
+                continue
+            z = _equalise(sampler.sample(_project(Hc, lay.xy)).astype(np.float64), lay)
+            res = _decode_bits(z[lay.data_order], lay)
+            if res is not None:
+                return Detection(
+                    payload=res[0], corners=c.copy(), cells_corrected=res[1], variant=rad
+                )
+    return None
+
+
+def _inside(pt: np.ndarray, poly: np.ndarray) -> bool:
+    return cv2.pointPolygonTest(poly.astype(np.float32).reshape(-1, 1, 2), tuple(map(float, pt)), False) >= 0
+
+
+def decode_image(image: np.ndarray) -> list[Detection]:
+    """Find and decode every snowflake symbol in ``image`` (gray or BGR uint8).
+
+    Returns a list of :class:`Detection` (empty when nothing decodes); never raises
+    on odd input.
+    """
+    try:
+        gray = _to_gray(image)
+    except Exception:  # noqa: BLE001 - never raise on odd images
+        return []
+    if gray is None:
+        return []
+    results: list[Detection] = []
+    tried: list[np.ndarray] = []
+    try:
+        cands = _candidates(gray)
+    except cv2.error:
+        return []
+    for corners in cands:
+        centre = corners.mean(axis=0)
+        if any(_inside(centre, d.corners) for d in results):
+            continue
+        # skip near-identical hexagons already tried without success
+        if any(np.max(np.linalg.norm(t - corners, axis=1)) < 0.5 for t in tried):
+            continue
+        if len(tried) >= _MAX_CANDIDATES:
+            break
+        tried.append(corners)
+        try:
+            det = _decode_candidate(gray, corners)
+        except (cv2.error, ValueError, FloatingPointError, IndexError):
+            det = None
+        if det is not None and not any(d.payload == det.payload and _inside(det.corners.mean(axis=0), d.corners) for d in results):
+            results.append(det)
+    return results
