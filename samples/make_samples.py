@@ -54,7 +54,7 @@ def households(n: int = 50, seed: int = 3307) -> list[list[str]]:
     per_village = [n // len(VILLAGES)] * len(VILLAGES)
     for i in range(n - sum(per_village)):
         per_village[i] += 1
-    for (code, town, name, streets, grids), count in zip(VILLAGES, per_village):
+    for (code, town, name, streets, grids), count in zip(VILLAGES, per_village, strict=True):
         village_workers = []
         for g in range(grids):
             phone = f"1390579{rnd.randrange(10000):04d}"

@@ -1,0 +1,211 @@
+"""`chipkit plates`: household register in, print-ready door plates out."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from chipkit_cli._common import EXIT_FAIL, EXIT_OK, fail, handle_errors, open_keyring
+
+HELP = """Print door plates for every household of a register (CSV or XLSX).
+
+\b
+REGISTER  household register: CSV (UTF-8, UTF-8 with BOM or GB18030/GBK; detected)
+          or XLSX. Columns by English or Chinese name, e.g. household_id/户号,
+          village_code/村代码 (required), village_name/村名, house_no/门牌号,
+          grid/网格, worker/网格员, worker_phone/联系电话, head/户主.
+
+\b
+Writes into OUT: the plates (PDF sheets, or one PNG/SVG per household),
+manifest.json and manifest.csv. Households that already hold a live plate are
+never given a second one: their plate is kept (or re-rendered with the same
+token); --reissue mints a new plate and revokes the old serial.
+
+\b
+Printed on the plate: district, township, village name, house number, grid,
+grid worker and phone, plate serial. Never by default: the household head's
+name and the household id (--print-head / --print-household-id).
+
+\b
+Exit codes: 0 every row has a plate; 1 some rows were rejected (listed with
+row, column and reason; the good rows were still issued); 2 usage or input
+error (nothing usable, no keyring, no CJK font, ...); 130 interrupted (a re-run
+completes the batch).
+"""
+
+
+@click.command("plates", help=HELP)
+@click.argument("register", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--keys",
+    "keys_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Issuing keyring directory.",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["pdf", "png", "svg"]), default="pdf", show_default=True
+)
+@click.option("--carrier", type=click.Choice(["qr", "snowflake"]), default="qr", show_default=True)
+@click.option(
+    "--ec",
+    "ec_level",
+    type=click.Choice(["Q", "H"]),
+    default="Q",
+    show_default=True,
+    help="QR error correction.",
+)
+@click.option(
+    "--sheet",
+    type=click.Choice(["a4", "a3"]),
+    default="a4",
+    show_default=True,
+    help="PDF sheet (A4 4-up, A3 8-up).",
+)
+@click.option(
+    "--dpi", type=click.IntRange(72, 2400), default=300, show_default=True, help="PNG resolution."
+)
+@click.option(
+    "--reissue",
+    is_flag=True,
+    help="Mint new plates for households that hold one; revoke the old serials.",
+)
+@click.option(
+    "--font",
+    "font_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CJK TrueType font (.ttf/.ttc); default: found on the system or $CHIPKIT_FONT.",
+)
+@click.option(
+    "--url-prefix", help="Put the chip behind a URL, e.g. HTTPS://JD.EXAMPLE.CN/C/ (upper case)."
+)
+@click.option(
+    "--expires",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Expiry date printed into the chip (YYYY-MM-DD).",
+)
+@click.option("--encoding", help="Force the CSV encoding instead of detecting it (e.g. gb18030).")
+@click.option("--sheet-name", help="XLSX worksheet (default: the first).")
+@click.option(
+    "--print-head", is_flag=True, help="Also print the household head's name (off by default)."
+)
+@click.option(
+    "--print-household-id", is_flag=True, help="Also print the household id (off by default)."
+)
+@click.option(
+    "-j", "--jobs", type=click.IntRange(1, 64), help="Worker processes (default: all cores)."
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-row report.")
+@handle_errors
+def plates(
+    register: Path,
+    keys_dir: Path,
+    out: Path,
+    fmt: str,
+    carrier: str,
+    ec_level: str,
+    sheet: str,
+    dpi: int,
+    reissue: bool,
+    font_path: Path | None,
+    url_prefix: str | None,
+    expires: object,
+    encoding: str | None,
+    sheet_name: str | None,
+    print_head: bool,
+    print_household_id: bool,
+    jobs: int | None,
+    quiet: bool,
+) -> None:
+    from chipkit.fonts import find_cjk_font
+    from chipkit.plates import BatchOptions, run_batch
+    from chipkit.plates.carriers import get_carrier
+    from chipkit.register import read_register
+
+    # Fail fast on everything that would stop the batch, before touching anything.
+    get_carrier(carrier, ec_level=ec_level)
+    font = find_cjk_font(font_path)
+    reg = read_register(register, encoding=encoding, sheet=sheet_name)
+    echo = (lambda *a, **k: None) if quiet else click.echo
+    echo(f"register {register}: {reg.summary()}", err=True)
+    if reg.ignored_columns:
+        echo(f"  ignored columns: {', '.join(reg.ignored_columns)}", err=True)
+    if not reg.households and not reg.problems:
+        fail(f"{register}: no household rows")
+    kr = open_keyring(keys_dir)
+    exp = expires.date() if expires is not None else None  # type: ignore[attr-defined]
+    if exp is not None and exp <= date.today():
+        fail("--expires must be in the future")
+    opts = BatchOptions(
+        out=out,
+        fmt=fmt,
+        carrier=carrier,
+        ec_level=ec_level,
+        sheet=sheet,
+        dpi=dpi,
+        reissue=reissue,
+        url_prefix=url_prefix,
+        expires=exp,
+        show_head=print_head,
+        show_household_id=print_household_id,
+        jobs=jobs,
+        font=font,
+    )
+    bar = _Progress(enabled=not quiet and sys.stderr.isatty())
+    try:
+        result = run_batch(reg, kr, opts, progress=bar.update)
+    finally:
+        bar.close()
+    for p in result.problems:
+        if not quiet:
+            click.echo(f"  rejected: {register}: {p}", err=True)
+    c = result.counts
+    rate = result.plates / result.seconds if result.seconds else 0.0
+    new = c["issued"] + c["reissued"] + c["reprinted"]
+    click.echo(
+        f"batch {result.batch}: {c['issued']} issued, {c['reissued']} reissued, "
+        f"{c['reprinted']} reprinted, {c['existing']} already present, "
+        f"{result.rejected} rejected; {new} plates rendered in {result.seconds:.1f} s"
+        + (f" ({new / result.seconds:.0f}/s)" if new and result.seconds else "")
+        + f"; font {font}; manifest {result.manifest_json}",
+        err=True,
+    )
+    del rate
+    if any(result.recovered.values()):
+        click.echo(f"recovered from an interrupted run: {result.recovered}", err=True)
+    sys.exit(EXIT_FAIL if result.rejected else EXIT_OK)
+
+
+class _Progress:
+    """A click progress bar on a terminal; nothing otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+        self.pos = 0
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled or total == 0:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(
+                length=total, label="plates", file=sys.stderr, show_pos=True, show_eta=True
+            )
+            self.bar.__enter__()
+        self.bar.update(done - self.pos)
+        self.pos = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
