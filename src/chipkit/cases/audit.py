@@ -14,11 +14,20 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from chipkit.cases.models import audit_head, events
 
 GENESIS = "0" * 64
+
+# statements built once (building them per call costs more than running them on SQLite)
+_HEAD = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+_INSERT = insert(events)
+_MOVE_HEAD = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
 
 
 def canonical(obj: Any) -> str:
@@ -50,27 +59,26 @@ def append(
     after: dict[str, Any] | None = None,
 ) -> int:
     """Append one event inside the caller's transaction; returns its seq."""
-    head = conn.execute(
-        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-    ).one()
+    head = conn.execute(_HEAD).one()
     seq = head.seq + 1
     b = canonical(before) if before is not None else None
     a = canonical(after) if after is not None else None
     h = event_hash(head.hash, seq, case_id, kind, actor, at, b, a)
     conn.execute(
-        insert(events).values(
-            seq=seq,
-            case_id=case_id,
-            kind=kind,
-            actor=actor,
-            at=at,
-            before=b,
-            after=a,
-            prev_hash=head.hash,
-            hash=h,
-        )
+        _INSERT,
+        {
+            "seq": seq,
+            "case_id": case_id,
+            "kind": kind,
+            "actor": actor,
+            "at": at,
+            "before": b,
+            "after": a,
+            "prev_hash": head.hash,
+            "hash": h,
+        },
     )
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=h))
+    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": h})
     return seq
 
 

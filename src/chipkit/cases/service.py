@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from chipkit.cases import audit
 from chipkit.cases.db import Database
@@ -207,6 +207,15 @@ def _diff(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], dic
 
 # ---------------------------------------------------------------- the service
 
+# hot-path statements, built once
+_CASE_BY_ID = select(cases).where(cases.c.id == bindparam("cid"))
+_WORKER_BY_ID = select(workers).where(workers.c.id == bindparam("wid"))
+_HOUSEHOLD_BY_ID = select(households).where(households.c.id == bindparam("hid"))
+_CASE_CAS = update(cases).where(
+    and_(cases.c.id == bindparam("_cid"), cases.c.version == bindparam("_seen"))
+)
+_INSERT_CASE = insert(cases)
+
 
 class CaseService:
     """Cases, visits and notices over one database.
@@ -256,7 +265,7 @@ class CaseService:
         return town, district
 
     def _worker(self, conn: Connection, worker_id: str) -> Any:
-        w = conn.execute(select(workers).where(workers.c.id == str(worker_id))).first()
+        w = conn.execute(_WORKER_BY_ID, {"wid": str(worker_id)}).first()
         if w is None:
             raise NotFound(f"unknown worker {worker_id}")
         if not w.active:
@@ -264,7 +273,7 @@ class CaseService:
         return w
 
     def _household(self, conn: Connection, household_id: str) -> Any:
-        h = conn.execute(select(households).where(households.c.id == str(household_id))).first()
+        h = conn.execute(_HOUSEHOLD_BY_ID, {"hid": str(household_id)}).first()
         if h is None:
             raise NotFound(f"unknown household {household_id}")
         return h
@@ -288,7 +297,7 @@ class CaseService:
         v = self.verifier.check(token)
         if not v.ok:
             raise ChipRefused(f"chip refused ({v.status.value}): {v.reason or v.status.value}")
-        h = conn.execute(select(households).where(households.c.id == v.claims.household_id)).first()
+        h = conn.execute(_HOUSEHOLD_BY_ID, {"hid": v.claims.household_id}).first()
         if h is None:
             raise ChipRefused(
                 f"chip refused: household {v.claims.household_id} is not in this register"
@@ -305,7 +314,7 @@ class CaseService:
             cid = int(case_id)
         except (TypeError, ValueError):
             raise BadInput(f"not a case id: {case_id!r}") from None
-        row = conn.execute(select(cases).where(cases.c.id == cid)).mappings().first()
+        row = conn.execute(_CASE_BY_ID, {"cid": cid}).mappings().first()
         if row is None:
             raise NotFound(f"unknown case {case_id}")
         return dict(row)
@@ -320,11 +329,9 @@ class CaseService:
         at: int,
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        res = conn.execute(
-            update(cases)
-            .where(and_(cases.c.id == case["id"], cases.c.version == case["version"]))
-            .values(**changes, version=case["version"] + 1)
-        )
+        params = dict(changes)
+        params.update(_cid=case["id"], _seen=case["version"], version=case["version"] + 1)
+        res = conn.execute(_CASE_CAS, params)
         if res.rowcount != 1:
             raise ConcurrentUpdate(
                 f"case {case['id']} was changed by someone else meanwhile; reload and retry"
@@ -569,7 +576,7 @@ class CaseService:
                 "breach_accept": False,
                 "breach_resolve": False,
             }
-            cid = conn.execute(insert(cases).values(**row)).inserted_primary_key[0]
+            cid = conn.execute(_INSERT_CASE, row).inserted_primary_key[0]
             row["id"] = cid
             audit.append(
                 conn,
