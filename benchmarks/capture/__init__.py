@@ -1,0 +1,1 @@
+"""Seeded simulator of phone captures of door plates, and the scanning benchmark."""

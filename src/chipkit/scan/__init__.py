@@ -1,0 +1,223 @@
+"""Scanning phone photos for chips: find, read and verify every plate in a picture.
+
+Two levels::
+
+    from chipkit.scan import read_codes, scan_image
+    codes = read_codes("door.jpg")           # decode only: [Code(format, text, raw, corners)]
+    results = scan_image("door.jpg", verifier)  # decode + verify: [ScanResult], never raises
+                                              # for a bad photo (status "error" instead)
+
+``Verifier.scan(image)`` is ``scan_image(image, verifier)``. Inputs: a path, bytes, a PIL
+image or a numpy array (gray, or BGR as OpenCV uses). See docs/scanning.md for the
+pipeline and the JSON-lines schema of ``ScanResult.to_dict()``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chipkit import token as tk
+from chipkit.scan._image import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, ScanError, load_gray
+from chipkit.scan._read import Code, ReadReport, Region, read_gray
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chipkit.verifier import Verifier
+
+#: Result statuses: the verification statuses plus what a photo can hold besides chips.
+STATUSES = ("ok", "revoked", "unknown_key", "invalid", "expired", "foreign", "not_found", "error")
+
+#: Keys of ``ScanResult.to_dict()``, in order: the stable JSON-lines schema.
+FIELDS = (
+    "file",
+    "status",
+    "household_id",
+    "village",
+    "serial",
+    "issued",
+    "expires",
+    "carrier",
+    "format",
+    "sign_key_id",
+    "read_key_id",
+    "corners",
+    "text",
+    "stage",
+    "decode_ms",
+    "photo_ms",
+    "error",
+)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """One finding in one photo: a chip (verified), a foreign code, nothing, or an error.
+
+    Claims (household_id, village, issued, expires) are set only for ``ok`` and
+    ``revoked`` chips; ``serial`` also for ``expired`` ones. ``text`` only for ``foreign``
+    codes (their exact content). ``corners`` are image pixel coordinates (after EXIF
+    orientation), top-left first, clockwise as printed.
+    """
+
+    file: str | None
+    status: str
+    household_id: str | None = None
+    village: str | None = None
+    serial: int | None = None
+    issued: str | None = None
+    expires: str | None = None
+    carrier: str | None = None
+    format: str | None = None
+    sign_key_id: int | None = None
+    read_key_id: int | None = None
+    corners: tuple[tuple[float, float], ...] | None = None
+    text: str | None = None
+    stage: str | None = None
+    decode_ms: float | None = None
+    photo_ms: float | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def is_chip(self) -> bool:
+        return self.status in ("ok", "revoked", "unknown_key", "invalid", "expired")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in FIELDS}
+        if self.corners is not None:
+            d["corners"] = [[round(x, 1), round(y, 1)] for x, y in self.corners]
+        return d
+
+
+def read_codes(image: Any, **options: Any) -> list[Code]:
+    """Find and decode every code in a photo, without verifying; [] when none.
+
+    ``image``: a path, bytes, a PIL image or a numpy array. Raises ImageError when the
+    photo cannot be read. Options: ``budget_s`` (time limit for fallbacks, default 1.0),
+    ``use_zbar`` (None: when installed), ``stages`` (names of fallback stages to allow).
+    """
+    return read_gray(load_gray(image), **options).codes
+
+
+def _verify(
+    code: Code, verifier: Verifier, file: str | None, today: date | None, photo_ms: float
+) -> ScanResult:
+    base = dict(
+        file=file,
+        carrier=code.carrier,
+        format=code.format,
+        corners=code.corners,
+        stage=code.stage,
+        decode_ms=code.decode_ms,
+        photo_ms=photo_ms,
+    )
+    if code.carrier == "qr":
+        if not tk.looks_like_chip(code.text):
+            return ScanResult(status="foreign", text=code.text, **base)  # type: ignore[arg-type]
+        v = verifier.check(code.text, today=today)
+    else:  # binary carriers hold the binary token
+        v = verifier.check(code.raw, today=today)
+    d = v.to_dict()
+    status = v.status.value
+    claims = status in ("ok", "revoked")
+    return ScanResult(
+        status=status,
+        household_id=d["household_id"] if claims else None,
+        village=d["village"] if claims else None,
+        serial=d["serial"] if (claims or status == "expired") else None,
+        issued=d["issued"] if claims else None,
+        expires=d["expires"] if claims else None,
+        sign_key_id=d["sign_key_id"],
+        read_key_id=d["read_key_id"],
+        error=d["error"],
+        **base,  # type: ignore[arg-type]
+    )
+
+
+def _why_not_found(report: ReadReport) -> str:
+    tried = [r for r in report.regions if r.tried and not r.read]
+    if not report.regions:
+        return "no code found: nothing in the photo looks like a symbol"
+    if not tried:
+        return "no code found"
+    stages = sorted({s for r in tried for s in r.tried})
+    return f"no code found: {len(tried)} symbol-like region(s) unreadable after {', '.join(stages)}"
+
+
+def scan_report(
+    image: Any,
+    verifier: Verifier,
+    *,
+    file: str | None = None,
+    today: date | None = None,
+    max_pixels: int = MAX_PIXELS,
+    **options: Any,
+) -> tuple[list[ScanResult], ReadReport | None, Any]:
+    """Like scan_image, plus the read report and the gray image (for --debug-out)."""
+    t0 = time.perf_counter()
+    if file is None and isinstance(image, (str, Path)):
+        file = str(image)
+    try:
+        gray = load_gray(image, max_pixels=max_pixels)
+    except ImageError as e:
+        ms = round((time.perf_counter() - t0) * 1000, 1)
+        return [ScanResult(file=file, status="error", error=str(e), photo_ms=ms)], None, None
+    report = read_gray(gray, **options)
+    ms = round((time.perf_counter() - t0) * 1000, 1)
+    if not report.codes:
+        return (
+            [ScanResult(file=file, status="not_found", error=_why_not_found(report), photo_ms=ms)],
+            report,
+            gray,
+        )
+    return [_verify(c, verifier, file, today, ms) for c in report.codes], report, gray
+
+
+def scan_image(image: Any, verifier: Verifier, **options: Any) -> list[ScanResult]:
+    """Find, read and verify every chip in a photo. Never raises for a bad photo.
+
+    Returns one ScanResult per code found (chips verified with ``verifier.check``;
+    other codes as ``foreign``), or a single ``not_found`` / ``error`` result.
+    Options: ``file`` (name to report), ``today`` (for expiry), and those of read_codes.
+    """
+    return scan_report(image, verifier, **options)[0]
+
+
+def iter_images(paths: list[str | Path]) -> list[Path]:
+    """Expand files and directories (recursively, image suffixes only), sorted, no repeats."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for p in map(Path, paths):
+        items = (
+            sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES)
+            if p.is_dir()
+            else [p]
+        )
+        for q in items:
+            if q not in seen:
+                seen.add(q)
+                out.append(q)
+    return out
+
+
+__all__ = [
+    "FIELDS",
+    "STATUSES",
+    "Code",
+    "ImageError",
+    "ReadReport",
+    "Region",
+    "ScanError",
+    "ScanResult",
+    "iter_images",
+    "load_gray",
+    "read_codes",
+    "scan_image",
+    "scan_report",
+]

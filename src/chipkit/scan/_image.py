@@ -1,0 +1,138 @@
+"""Loading photos: path, bytes, PIL image or numpy array -> 8-bit grayscale array.
+
+EXIF orientation is applied; HEIC/HEIF is read through pillow-heif; decompression bombs,
+truncated and non-image files raise :class:`ImageError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from chipkit.errors import ChipkitError
+
+#: Largest photo accepted, in pixels (a 48 MP phone photo is 48e6; 50 % headroom).
+MAX_PIXELS = 80_000_000
+
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".gif"}
+)
+
+
+class ScanError(ChipkitError):
+    """Scanning could not proceed (bad options, a decoder that is not available)."""
+
+
+class ImageError(ScanError):
+    """A photo could not be read: not an image, truncated, too large, unsupported."""
+
+
+_heif_done = False
+
+
+def _register_heif() -> None:
+    global _heif_done
+    if not _heif_done:
+        _heif_done = True
+        try:
+            from pillow_heif import register_heif_opener
+
+            register_heif_opener()
+        except Exception:  # noqa: BLE001, S110 - HEIC stays unsupported, reported per file
+            pass
+
+
+def _from_pil(im: Image.Image, max_pixels: int) -> np.ndarray:
+    w, h = im.size
+    if w * h > max_pixels:
+        raise ImageError(f"image too large: {w}x{h} pixels (limit {max_pixels:,})")
+    if im.format == "JPEG" and im.mode in ("RGB", "YCbCr", "CMYK", "L"):
+        im.draft("L", im.size)  # libjpeg emits luma directly: faster, one third the memory
+    try:
+        im = ImageOps.exif_transpose(im) or im
+        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+            arr = np.asarray(im, dtype=np.float32)
+            top = float(arr.max()) or 1.0
+            return (arr * (255.0 / top)).clip(0, 255).astype(np.uint8)
+        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+            im = Image.alpha_composite(bg, im.convert("RGBA"))
+        return np.asarray(im.convert("L"), dtype=np.uint8)
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"cannot decode image: {_reason(e)}") from None
+
+
+def _reason(e: BaseException) -> str:
+    msg = str(e).strip() or type(e).__name__
+    if "truncated" in msg.lower():
+        return "truncated image file"
+    return msg.splitlines()[0][:200]
+
+
+def load_gray(image: Any, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Any supported input -> C-contiguous uint8 grayscale array (EXIF orientation applied)."""
+    if isinstance(image, np.ndarray):
+        return _from_array(image)
+    if isinstance(image, Image.Image):
+        return _from_pil(image, max_pixels)
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        src: Any = io.BytesIO(bytes(image))
+        name = "image bytes"
+    elif isinstance(image, (str, os.PathLike)):
+        p = Path(image)
+        if not p.exists():
+            raise ImageError(f"no such file: {p}")
+        if p.is_dir():
+            raise ImageError(f"is a directory: {p}")
+        src, name = p, str(p)
+    else:
+        raise TypeError("image must be a path, bytes, a PIL image or a numpy array")
+    _register_heif()
+    old = Image.MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = max_pixels
+            with Image.open(src) as im:
+                im.load() if im.format != "JPEG" else None
+                return _from_pil(im, max_pixels)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(f"image too large (decompression bomb?): {_reason(e)}") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"not a supported image: {name}") from None
+    except ImageError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(f"cannot read image: {_reason(e)}") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+
+
+def _from_array(a: np.ndarray) -> np.ndarray:
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim == 3 and a.shape[2] in (3, 4):
+        import cv2
+
+        a8 = _to_u8(a[..., :3])
+        # numpy images are taken as BGR (OpenCV's order); luma weights differ little
+        return np.ascontiguousarray(cv2.cvtColor(a8, cv2.COLOR_BGR2GRAY))
+    if a.ndim != 2:
+        raise ImageError(f"unsupported array shape {a.shape}: need HxW or HxWx3/4")
+    return np.ascontiguousarray(_to_u8(a))
+
+
+def _to_u8(a: np.ndarray) -> np.ndarray:
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == bool:
+        return a.astype(np.uint8) * 255
+    f = a.astype(np.float32)
+    top = 1.0 if f.max() <= 1.0 else (255.0 if f.max() <= 255.0 else float(f.max()))
+    return (f * (255.0 / top)).clip(0, 255).astype(np.uint8)
