@@ -1,0 +1,330 @@
+"""Batches: the CLI, manifests, the ledger (no second live plate), reissue, crashes, safety."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import ROOT, SAMPLE_CSV, decode_qr_texts
+
+from chipkit.errors import RevokedToken
+from chipkit.plates import BatchOptions, csv_safe, run_batch, safe_filename
+from chipkit.plates.batch import BatchError, inside
+from chipkit.plates.ledger import Ledger
+from chipkit.register import read_register
+from chipkit_cli.main import cli
+
+
+def _cli(*args: str) -> object:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def _manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text("utf-8"))
+
+
+def _live_serials(keyring) -> dict[str, int]:
+    return {hid: p.serial for hid, p in Ledger(keyring.path).state().live.items()}
+
+
+def test_exact_cli_invocation_png(tmp_path, keyring):
+    out = tmp_path / "OUT"
+    r = _cli(
+        "plates", str(SAMPLE_CSV), "--keys", str(keyring.path), "--out", str(out), "--format", "png"
+    )
+    assert r.exit_code == 0, r.output
+    n = len(read_register(SAMPLE_CSV).households)
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) == n
+    man = _manifest(out)
+    assert man["counts"]["issued"] == n and man["counts"]["rejected"] == 0
+    rows = man["plates"]
+    assert len(rows) == n and len({r["serial"] for r in rows}) == n
+    for row in rows:
+        assert row["module_px"] >= 2 and row["module_mm"] > 0.6 and row["carrier"] == "qr"
+        assert row["ec_level"] == "Q" and len(row["token_sha256"]) == 64 and row["sign_kid"]
+        assert (out / row["file"]).is_file()
+    # every plate decodes and verifies, and matches its manifest row (check a few)
+    import hashlib
+
+    from chipkit.token import from_text
+
+    v = keyring.verifier()
+    for row in rows[:: max(1, n // 5)]:
+        (text,) = decode_qr_texts(out / row["file"])
+        claims = v.verify(text)
+        assert (claims.household_id, claims.serial) == (row["household_id"], row["serial"])
+        assert hashlib.sha256(from_text(text)).hexdigest() == row["token_sha256"]
+    with (out / "manifest.csv").open(encoding="utf-8") as f:
+        assert len(list(csv.DictReader(f))) == n
+    assert "issued" in r.output and "rejected" in r.output  # the summary
+
+
+def test_rerun_never_mints_a_second_live_plate_and_reissue_revokes(tmp_path, keyring):
+    reg = read_register(SAMPLE_CSV)
+    reg.households = reg.households[:6]
+    out = tmp_path / "out"
+    first = run_batch(reg, keyring, BatchOptions(out=out, fmt="svg", jobs=1))
+    assert first.counts["issued"] == 6
+    live1 = _live_serials(keyring)
+    next1 = keyring.reserve_serials(0).start
+
+    again = run_batch(reg, keyring, BatchOptions(out=out, fmt="svg", jobs=1))
+    assert again.counts == {"issued": 0, "reissued": 0, "reprinted": 0, "existing": 6}
+    assert _live_serials(keyring) == live1
+    assert keyring.reserve_serials(0).start == next1  # no serial spent
+
+    other = run_batch(reg, keyring, BatchOptions(out=tmp_path / "pdf", fmt="pdf", jobs=1))
+    assert other.counts["reprinted"] == 6 and _live_serials(keyring) == live1
+    digests = {r["household_id"]: r["token_sha256"] for r in _manifest(out)["plates"]}
+    assert {
+        r["household_id"]: r["token_sha256"] for r in _manifest(tmp_path / "pdf")["plates"]
+    } == digests
+
+    old_files = {r["household_id"]: out / r["file"] for r in _manifest(out)["plates"]}
+    old_text = (old_files[reg.households[0].household_id]).read_text("utf-8")
+    re_ = run_batch(reg, keyring, BatchOptions(out=out, fmt="svg", jobs=1, reissue=True))
+    assert re_.counts["reissued"] == 6
+    live2 = _live_serials(keyring)
+    assert set(live2) == set(live1) and all(live2[h] != live1[h] for h in live1)
+    from chipkit.keys import Keyring
+
+    kr = Keyring.open(keyring.path)
+    assert set(live1.values()) <= set(kr.revoked)
+    rows = _manifest(out)["plates"]
+    assert {r["supersedes"] for r in rows} == set(live1.values())
+    assert not any(p.exists() for p in old_files.values())  # revoked images removed
+    # the old token is now refused as revoked
+    from conftest import bitmap_image, svg_symbol_bitmap
+
+    (old_token,) = decode_qr_texts(bitmap_image(svg_symbol_bitmap(old_text)))
+    with pytest.raises(RevokedToken):
+        kr.verifier().verify(old_token)
+
+
+def test_rejected_rows_exit_code_and_manifest(tmp_path, keyring):
+    src = SAMPLE_CSV.read_text("utf-8").splitlines(keepends=True)
+    bad = src[:4] + ["JD-X,3307031,浦口村,1号,,,,,\n", src[2]]  # bad village, duplicate
+    reg_path = tmp_path / "r.csv"
+    reg_path.write_bytes("".join(bad).encode("gb18030"))
+    out = tmp_path / "out"
+    r = _cli(
+        "plates", str(reg_path), "--keys", str(keyring.path), "--out", str(out), "--format", "svg"
+    )
+    assert r.exit_code == 1
+    assert "gb18030" in r.output
+    assert "row 5, village_code" in r.output and "row 6, household_id" in r.output
+    man = _manifest(out)
+    assert man["counts"]["issued"] == 3 and man["counts"]["rejected"] == 2
+    assert {(p["row"], p["reason"]) for p in man["rejected"]} == {
+        (5, "bad_village_code"),
+        (6, "duplicate_household"),
+    }
+
+
+def test_cli_errors_are_one_line(tmp_path, keyring):
+    r = _cli(
+        "plates",
+        str(SAMPLE_CSV),
+        "--keys",
+        str(keyring.path),
+        "--out",
+        str(tmp_path / "o"),
+        "--font",
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    )
+    assert r.exit_code == 2 and "--font" in r.output and "Traceback" not in r.output
+    r = _cli(
+        "plates",
+        str(tmp_path / "missing.csv"),
+        "--keys",
+        str(keyring.path),
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert r.exit_code == 2 and "missing.csv" in r.output
+    r = _cli(
+        "plates", str(SAMPLE_CSV), "--keys", str(tmp_path / "nokeys"), "--out", str(tmp_path / "o")
+    )
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    r = _cli("plates", "--help")
+    assert r.exit_code == 0 and "--reissue" in r.output
+
+
+def test_no_font_gives_clear_error(tmp_path, keyring, monkeypatch):
+    from chipkit import fonts
+
+    monkeypatch.setattr(fonts, "KNOWN_PATHS", ())
+    monkeypatch.setattr(fonts, "_fontconfig_candidates", lambda: [])
+    fonts._discover.cache_clear()
+    try:
+        r = _cli(
+            "plates", str(SAMPLE_CSV), "--keys", str(keyring.path), "--out", str(tmp_path / "o")
+        )
+    finally:
+        fonts._discover.cache_clear()
+    assert r.exit_code == 2
+    assert "fonts-wqy-microhei" in r.output and "--font PATH" in r.output
+
+
+@pytest.mark.parametrize(
+    "hid",
+    [
+        "../../etc/passwd",
+        "/abs/path",
+        "a\x00b",
+        "x" * 5000,
+        "..",
+        "CON",
+        "é/../..",
+        "=cmd|' /C calc'!A0",
+    ],
+)
+def test_file_names_never_escape(tmp_path, hid):
+    name = safe_filename(hid, 42, "png")
+    assert (
+        "/" not in name and "\x00" not in name and len(name) < 80 and name.endswith("-0000042.png")
+    )
+    p = inside(tmp_path, name)
+    assert p.parent == tmp_path.resolve()
+    assert safe_filename(hid + "y", 42, "png") != name or hid.endswith("y")
+
+
+def test_inside_refuses_escapes(tmp_path):
+    for bad in ("../x.png", "/etc/x.png", "a/b.png", "a\x00.png"):
+        with pytest.raises((BatchError, ValueError)):
+            inside(tmp_path, bad)
+
+
+def test_csv_formula_cells_neutralised(tmp_path, keyring):
+    assert [csv_safe(v) for v in ("=1+1", "+86", "-3", "@SUM", "ok", 5)] == [
+        "'=1+1",
+        "'+86",
+        "'-3",
+        "'@SUM",
+        "ok",
+        5,
+    ]
+    reg_path = tmp_path / "r.csv"
+    reg_path.write_text(
+        "household_id,village_code,village_name,house_no\n"
+        'A1,330703100201,"=HYPERLINK(""http://x"")",+1号\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    r = _cli(
+        "plates", str(reg_path), "--keys", str(keyring.path), "--out", str(out), "--format", "svg"
+    )
+    assert r.exit_code == 0, r.output
+    with (out / "manifest.csv").open(encoding="utf-8") as f:
+        row = next(csv.DictReader(f))
+    assert row["village_name"].startswith("'=") and row["house_no"] == "'+1号"
+
+
+def test_interrupted_run_leaves_no_manifest_and_rerun_completes(tmp_path, keyring, monkeypatch):
+    from chipkit.plates import batch as B
+
+    reg = read_register(SAMPLE_CSV)
+    out = tmp_path / "out"
+    real = B._render_chunk
+    calls = {"n": 0}
+
+    def flaky(job):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(job)
+
+    monkeypatch.setattr(B, "_render_chunk", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(reg, keyring, BatchOptions(out=out, fmt="svg", jobs=1, files_per_chunk=8))
+    assert not (out / "manifest.json").exists() and not (out / "manifest.csv").exists()
+    assert len(_live_serials(keyring)) == 16  # two chunks were confirmed
+    monkeypatch.setattr(B, "_render_chunk", real)
+    res = run_batch(reg, keyring, BatchOptions(out=out, fmt="svg", jobs=1, files_per_chunk=8))
+    assert res.counts["existing"] == 16 and res.counts["issued"] == len(reg.households) - 16
+    assert res.recovered["voided"] == 8  # the third chunk's intents: files never written
+    man = _manifest(out)
+    assert len(man["plates"]) == len(reg.households)
+    assert len(_live_serials(keyring)) == len(reg.households)
+    assert sorted(p.name for p in out.glob("*.svg")) == sorted(r["file"] for r in man["plates"])
+
+
+def _big_register(path: Path, n: int) -> Path:
+    lines = ["household_id,village_code,village_name,house_no,grid,worker,worker_phone\n"]
+    lines += [
+        f"K-{i:05d},330703100201,浦口村,浦口路{i}号,第一网格,陈晓琳,13905790000\n" for i in range(n)
+    ]
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+def test_sigkill_then_rerun_is_consistent(tmp_path, keyring):
+    reg_path = _big_register(tmp_path / "big.csv", 240)
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "chipkit_cli.main",
+        "plates",
+        str(reg_path),
+        "--keys",
+        str(keyring.path),
+        "--out",
+        str(out),
+        "--format",
+        "png",
+        "--dpi",
+        "100",
+        "-j",
+        "2",
+    ]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(out.glob("*.png"))) < 40:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the batch and its workers, mid-run
+    proc.wait()
+    assert not (out / "manifest.json").exists()
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    man = _manifest(out)
+    rows = man["plates"]
+    assert len(rows) == 240 and len({r["household_id"] for r in rows}) == 240
+    live = _live_serials(keyring)
+    assert {r["household_id"]: r["serial"] for r in rows} == live
+    files = {p.name for p in out.glob("*.png")}
+    assert files == {r["file"] for r in rows}  # no orphan plate files, none missing
+    from chipkit.keys import Keyring
+
+    revoked = set(Keyring.open(keyring.path).revoked)
+    assert not revoked & set(live.values())
+    assert not list(out.glob(".*.part"))
+    for row in rows[::60]:
+        (text,) = decode_qr_texts(out / row["file"])
+        assert keyring.verifier().verify(text).serial == row["serial"]
+
+
+def test_bad_options(tmp_path, keyring):
+    reg = read_register(SAMPLE_CSV)
+    with pytest.raises(BatchError):
+        run_batch(reg, keyring, BatchOptions(out=tmp_path / "o", fmt="tiff"))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(BatchError):
+        run_batch(reg, keyring, BatchOptions(out=tmp_path / "file", fmt="svg"))
