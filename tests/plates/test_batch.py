@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, SAMPLE_CSV, decode_qr_texts
+from plates_helpers import ROOT, SAMPLE_CSV, decode_qr_texts
 
 from chipkit.errors import RevokedToken
 from chipkit.plates import BatchOptions, csv_safe, run_batch, safe_filename
@@ -103,7 +103,7 @@ def test_rerun_never_mints_a_second_live_plate_and_reissue_revokes(tmp_path, key
     assert {r["supersedes"] for r in rows} == set(live1.values())
     assert not any(p.exists() for p in old_files.values())  # revoked images removed
     # the old token is now refused as revoked
-    from conftest import bitmap_image, svg_symbol_bitmap
+    from plates_helpers import bitmap_image, svg_symbol_bitmap
 
     (old_token,) = decode_qr_texts(bitmap_image(svg_symbol_bitmap(old_text)))
     with pytest.raises(RevokedToken):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_CSV, SAMPLE_XLSX
+from plates_helpers import SAMPLE_CSV, SAMPLE_XLSX
 
 from chipkit.register import (
     BAD_ID,

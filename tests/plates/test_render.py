@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_CSV, bitmap_image, decode_qr_texts, pdf_pages_png, svg_symbol_bitmap
+from plates_helpers import (
+    SAMPLE_CSV,
+    bitmap_image,
+    decode_qr_texts,
+    pdf_pages_png,
+    svg_symbol_bitmap,
+)
 
 from chipkit.plates import layout as L
 from chipkit.plates import writers as W
