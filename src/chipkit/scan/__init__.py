@@ -150,33 +150,63 @@ def _why_not_found(report: ReadReport) -> str:
     return f"no code found: {len(tried)} symbol-like region(s) unreadable after {', '.join(stages)}"
 
 
+def read_photo(
+    image: Any, *, thumb: bool = False, max_pixels: int = MAX_PIXELS, **options: Any
+) -> tuple[ReadReport | None, str | None, float, Any]:
+    """Load and read one photo, never raising for a bad photo.
+
+    Returns (report or None, error message or None, elapsed ms, debug thumbnail or None).
+    This half of scanning needs no keys, so it runs in worker processes.
+    """
+    t0 = time.perf_counter()
+    try:
+        gray = load_gray(image, max_pixels=max_pixels)
+    except ImageError as e:
+        return None, str(e), round((time.perf_counter() - t0) * 1000, 1), None
+    report = read_gray(gray, **options)
+    ms = round((time.perf_counter() - t0) * 1000, 1)
+    tn = None
+    if thumb:
+        from chipkit.scan._debug import thumbnail
+
+        tn = thumbnail(gray)
+    return report, None, ms, tn
+
+
+def results_for(
+    report: ReadReport | None,
+    error: str | None,
+    verifier: Verifier,
+    *,
+    file: str | None = None,
+    today: date | None = None,
+    photo_ms: float | None = None,
+) -> list[ScanResult]:
+    """Verify what read_photo found: one result per code, or one not_found / error."""
+    if report is None:
+        return [ScanResult(file=file, status="error", error=error, photo_ms=photo_ms)]
+    if not report.codes:
+        return [
+            ScanResult(
+                file=file, status="not_found", error=_why_not_found(report), photo_ms=photo_ms
+            )
+        ]
+    return [_verify(c, verifier, file, today, photo_ms or 0.0) for c in report.codes]
+
+
 def scan_report(
     image: Any,
     verifier: Verifier,
     *,
     file: str | None = None,
     today: date | None = None,
-    max_pixels: int = MAX_PIXELS,
     **options: Any,
-) -> tuple[list[ScanResult], ReadReport | None, Any]:
-    """Like scan_image, plus the read report and the gray image (for --debug-out)."""
-    t0 = time.perf_counter()
+) -> tuple[list[ScanResult], ReadReport | None]:
+    """Like scan_image, plus the read report (candidate regions, stages tried)."""
     if file is None and isinstance(image, (str, Path)):
         file = str(image)
-    try:
-        gray = load_gray(image, max_pixels=max_pixels)
-    except ImageError as e:
-        ms = round((time.perf_counter() - t0) * 1000, 1)
-        return [ScanResult(file=file, status="error", error=str(e), photo_ms=ms)], None, None
-    report = read_gray(gray, **options)
-    ms = round((time.perf_counter() - t0) * 1000, 1)
-    if not report.codes:
-        return (
-            [ScanResult(file=file, status="not_found", error=_why_not_found(report), photo_ms=ms)],
-            report,
-            gray,
-        )
-    return [_verify(c, verifier, file, today, ms) for c in report.codes], report, gray
+    report, error, ms, _ = read_photo(image, **options)
+    return results_for(report, error, verifier, file=file, today=today, photo_ms=ms), report
 
 
 def scan_image(image: Any, verifier: Verifier, **options: Any) -> list[ScanResult]:
@@ -219,5 +249,7 @@ __all__ = [
     "load_gray",
     "read_codes",
     "scan_image",
+    "read_photo",
+    "results_for",
     "scan_report",
 ]

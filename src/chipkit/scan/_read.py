@@ -27,11 +27,11 @@ import zxingcpp
 Quad = tuple[tuple[float, float], ...]
 
 _QR = zxingcpp.BarcodeFormat.QRCode
-_FIRST_FORMATS = (
-    zxingcpp.BarcodeFormat.QRCode
-    | zxingcpp.BarcodeFormat.MicroQRCode
-    | zxingcpp.BarcodeFormat.RMQRCode
-)
+_FIRST_FORMATS = [
+    zxingcpp.BarcodeFormat.QRCode,
+    zxingcpp.BarcodeFormat.MicroQRCode,
+    zxingcpp.BarcodeFormat.RMQRCode,
+]
 
 
 @dataclass(frozen=True)
