@@ -34,6 +34,7 @@ cli.add_command(revoke)
 # --- subcommands --- (one line each: import the command and add it)
 __import__("chipkit_cli.cases").cases.register(cli)  # cases, visits, notices
 cli.add_command(__import__("chipkit_cli.plates").plates.plates)  # door plates
+cli.add_command(__import__("chipkit_cli.scan").scan.scan)  # scan photos
 # --- end subcommands ---
 
 
