@@ -19,6 +19,7 @@ Pipeline (docs/snowflake.md, "Reading"):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -30,6 +31,9 @@ from chipkit.snowflake.layout import VARIANTS, Layout, inner_apothem, layout, ou
 
 _MIN_DIAMETER_PX = 36.0
 _MAX_CANDIDATES = 24
+_MAX_COMPONENTS = 40
+_MAX_OPENINGS = 4
+_MIN_SCORE = 0.3
 _TOP_HYPOTHESES = 3
 
 
@@ -52,7 +56,7 @@ class _Probe:
     """Per-variant points sampled during scoring/refinement (module units)."""
 
     pts: np.ndarray  # (M, 2) function cells then quiet-zone points
-    sign: np.ndarray  # (M,) +1 dark, -1 light, per rotation: (6, M)
+    sign: np.ndarray  # (M,) +1 dark, -1 light
     data_pts: np.ndarray  # (Dsub, 2) a subset of data cell centres
 
 
@@ -79,12 +83,10 @@ def _probe(radius: int) -> _Probe:
                 extra_sign.append(sgn)
     extra = np.array(extra)
     pts = np.concatenate([lay.xy[fidx], extra])
-    signs = []
-    for k in range(6):
-        fv = lay.rotated_function_values(k)[fidx].astype(np.float64) * 2 - 1
-        signs.append(np.concatenate([fv, np.array(extra_sign)]))
+    fv = lay.function_value[fidx].astype(np.float64) * 2 - 1
+    sign = np.concatenate([fv, np.array(extra_sign)])
     didx = np.flatnonzero(~lay.is_function)[::3]
-    pr = _Probe(pts=pts, sign=np.array(signs), data_pts=lay.xy[didx])
+    pr = _Probe(pts=pts, sign=sign, data_pts=lay.xy[didx])
     _PROBES[radius] = pr
     return pr
 
@@ -119,20 +121,17 @@ def _to_gray(image: np.ndarray) -> np.ndarray | None:
     return np.ascontiguousarray(img)
 
 
-def _binaries(gray: np.ndarray) -> list[np.ndarray]:
+def _binaries(gray: np.ndarray) -> Iterator[np.ndarray]:
+    """Dark = 255. Lazily: adaptive mean at a small and a large block, then Otsu."""
     h, w = gray.shape
-    out = []
     small = max(15, (min(h, w) // 24) | 1)
     large = max(31, (min(h, w) // 6) | 1)
     for block in (small, large):
-        out.append(
-            cv2.adaptiveThreshold(
-                gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 6
-            )
+        yield cv2.adaptiveThreshold(
+            gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 6
         )
     _, otsu = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    out.append(otsu)
-    return out
+    yield otsu
 
 
 def _line_intersect(l1: np.ndarray, l2: np.ndarray) -> np.ndarray | None:
@@ -191,28 +190,71 @@ def _fit_hexagon(contour: np.ndarray) -> np.ndarray | None:
     return corners
 
 
-def _candidates(gray: np.ndarray) -> list[np.ndarray]:
-    found: list[tuple[float, np.ndarray]] = []
-    min_area = (_MIN_DIAMETER_PX**2) * 0.6
-    max_area = gray.shape[0] * gray.shape[1] * 0.98
-    for binary in _binaries(gray):
-        contours, hier = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
-        if hier is None:
+def _hexagons_in(mask: np.ndarray, ox: int, oy: int, min_area: float) -> list[np.ndarray]:
+    """Hexagons among the outer contours of a binary mask (ROI at offset ox, oy)."""
+    out = []
+    contours, hier = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+    if hier is None:
+        return out
+    for c, h in zip(contours, hier[0], strict=True):
+        if h[3] != -1 or len(c) < 24:
             continue
-        for c, h in zip(contours, hier[0], strict=True):
-            if h[3] != -1 or len(c) < 24:
-                continue
-            area = cv2.contourArea(c)
-            if not min_area <= area <= max_area:
-                continue
-            hull_area = cv2.contourArea(cv2.convexHull(c))
-            if hull_area <= 0 or area / hull_area < 0.8:
-                continue
-            hexa = _fit_hexagon(c)
-            if hexa is not None:
-                found.append((hull_area, hexa))
-    found.sort(key=lambda t: -t[0])
-    return [h for _, h in found[: _MAX_CANDIDATES * 3]]
+        area = cv2.contourArea(c)
+        if area < min_area:
+            continue
+        hull_area = cv2.contourArea(cv2.convexHull(c))
+        if hull_area <= 0 or area / hull_area < 0.8:
+            continue
+        hexa = _fit_hexagon(c)
+        if hexa is not None:
+            out.append(hexa + np.array([ox, oy], dtype=np.float64))
+    return out
+
+
+_K2 = np.ones((2, 2), np.uint8)
+_K3 = np.ones((3, 3), np.uint8)
+
+
+def _openings(mask: np.ndarray) -> Iterator[np.ndarray]:
+    """Morphological openings by 2x2 and 3x3 squares without shifting the result (an
+    even kernel needs opposite anchors for the erosion and the dilation)."""
+    yield cv2.dilate(cv2.erode(mask, _K2, anchor=(0, 0)), _K2, anchor=(1, 1))
+    yield cv2.morphologyEx(mask, cv2.MORPH_OPEN, _K3)
+
+
+def _candidates(binary: np.ndarray) -> list[np.ndarray]:
+    """Candidate symbol outlines (6, 2) in one binary image, biggest components first.
+
+    Components are found with connectedComponentsWithStats, so only the few large ones
+    are traced. A large component that is not a hexagon (a symbol joined to a scratch or
+    to the plate's border) is opened morphologically to cut thin joins, then re-traced.
+    """
+    img_h, img_w = binary.shape
+    min_area = (_MIN_DIAMETER_PX**2) * 0.6
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    if n <= 1:
+        return []
+    bw, bh, cnt = stats[1:, 2], stats[1:, 3], stats[1:, 4]
+    ok = (np.minimum(bw, bh) >= _MIN_DIAMETER_PX * 0.5) & (np.maximum(bw, bh) >= _MIN_DIAMETER_PX)
+    ok &= (bw * bh < 0.95 * img_w * img_h) & (cnt >= 0.15 * min_area)
+    ok &= (np.maximum(bw, bh) <= 3 * np.minimum(bw, bh)) & (cnt >= 0.12 * bw * bh)
+    idx = np.flatnonzero(ok) + 1
+    idx = idx[np.argsort(-(stats[idx, 2] * stats[idx, 3]))][:_MAX_COMPONENTS]
+    out: list[np.ndarray] = []
+    openings = 0
+    for i in idx:
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        roi = np.zeros((h + 2, w + 2), np.uint8)
+        roi[1:-1, 1:-1] = (labels[y : y + h, x : x + w] == i).astype(np.uint8) * 255
+        found = _hexagons_in(roi, x - 1, y - 1, min_area)
+        if not found and w * h > 4 * min_area and openings < _MAX_OPENINGS:
+            openings += 1
+            for opened in _openings(roi):
+                found = _hexagons_in(opened, x - 1, y - 1, min_area)
+                if found:
+                    break
+        out.extend(found)
+    return out
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -251,11 +293,59 @@ class _Sampler:
         return out.reshape(shp)
 
 
+def _normaliser(p: np.ndarray) -> np.ndarray:
+    """(B, n, 2) -> (B, 3, 3) similarity moving the centroid to 0 and mean radius to sqrt 2."""
+    c = p.mean(axis=1)
+    d = np.sqrt(((p - c[:, None, :]) ** 2).sum(-1)).mean(axis=1)
+    s = np.sqrt(2.0) / np.maximum(d, 1e-9)
+    T = np.zeros((p.shape[0], 3, 3))
+    T[:, 0, 0] = s
+    T[:, 1, 1] = s
+    T[:, 0, 2] = -s * c[:, 0]
+    T[:, 1, 2] = -s * c[:, 1]
+    T[:, 2, 2] = 1.0
+    return T
+
+
+def _homographies(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Batched least-squares homographies (normalised DLT with h33 = 1).
+
+    src, dst: (B, n, 2) with n >= 4 -> (B, 3, 3) mapping src to dst (NaN where singular).
+    """
+    ts, td = _normaliser(src), _normaliser(dst)
+    a = src * ts[:, None, 0, 0:1] + ts[:, None, 0:2, 2]
+    b = dst * td[:, None, 0, 0:1] + td[:, None, 0:2, 2]
+    bsz, n = a.shape[:2]
+    x, y, u, v = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
+    z, o = np.zeros_like(x), np.ones_like(x)
+    rows_u = np.stack([x, y, o, z, z, z, -u * x, -u * y], -1)
+    rows_v = np.stack([z, z, z, x, y, o, -v * x, -v * y], -1)
+    A = np.concatenate([rows_u, rows_v], axis=1)  # (B, 2n, 8)
+    rhs = np.concatenate([u, v], axis=1)  # (B, 2n)
+    At = np.swapaxes(A, 1, 2)
+    AtA = At @ A
+    Atb = (At @ rhs[..., None])[..., 0]
+    H = np.full((bsz, 3, 3), np.nan)
+    try:
+        h = np.linalg.solve(AtA, Atb[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        return H
+    Hn = np.concatenate([h, np.ones((bsz, 1))], axis=1).reshape(bsz, 3, 3)
+    H = np.linalg.inv(td) @ Hn @ ts
+    return H / H[:, 2:3, 2:3]
+
+
 def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
-    H, _ = cv2.findHomography(src, dst, 0)
-    if H is None or not np.all(np.isfinite(H)):
+    H = _homographies(src[None], dst[None])[0]
+    if not np.all(np.isfinite(H)):
         return None
     return H
+
+
+def _project_many(H: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """(B, 3, 3) x (M, 2) -> (B, M, 2)."""
+    p = np.matmul(pts[None], np.swapaxes(H[:, :, :2], 1, 2)) + H[:, None, :, 2]
+    return p[..., :2] / p[..., 2:3]
 
 
 def _project(H: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -264,55 +354,62 @@ def _project(H: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 
 def _hypotheses(sampler: _Sampler, corners: np.ndarray) -> list[tuple[float, int, int]]:
+    """Score every (variant, rotation) by the agreement of its known points; best first."""
     scored = []
+    rolled = np.stack([np.roll(corners, -rot, axis=0) for rot in range(6)])
     for rad in VARIANTS:
         pr = _probe(rad)
-        out = outline(rad)
-        for rot in range(6):
-            H = _homography(out, np.roll(corners, -rot, axis=0))
-            if H is None:
-                continue
-            v = sampler.sample(_project(H, pr.pts))
-            # the symbol rotated by `rot` steps shows pattern rotated_function_values(rot)
-            score = float(np.mean(v * pr.sign[0]))
-            scored.append((score, rad, rot))
+        src = np.broadcast_to(outline(rad), (6, 6, 2))
+        Hs = _homographies(src, rolled)
+        ok = np.all(np.isfinite(Hs.reshape(6, -1)), axis=1)
+        if not ok.any():
+            continue
+        v = sampler.sample(_project_many(np.where(ok[:, None, None], Hs, np.eye(3)), pr.pts))
+        scores = (v * pr.sign).mean(axis=1)
+        for rot in np.flatnonzero(ok):
+            scored.append((float(scores[rot]), rad, int(rot)))
     scored.sort(reverse=True)
     return scored[:_TOP_HYPOTHESES]
 
 
-def _objective(sampler: _Sampler, H: np.ndarray, pr: _Probe) -> float:
-    v = sampler.sample(_project(H, pr.pts))
-    d = sampler.sample(_project(H, pr.data_pts))
-    return float(np.mean(v * pr.sign[0]) + 0.5 * np.mean(np.abs(d)))
+def _objectives(sampler: _Sampler, Hs: np.ndarray, pr: _Probe) -> np.ndarray:
+    """Agreement with the known points plus contrast at data cell centres, per homography."""
+    v = sampler.sample(_project_many(Hs, pr.pts))
+    d = sampler.sample(_project_many(Hs, pr.data_pts))
+    out = (v * pr.sign).mean(axis=1) + 0.5 * np.abs(d).mean(axis=1)
+    return np.where(np.isfinite(out), out, -np.inf)
+
+
+_STEPS = np.array(
+    [(i, axis, sgn) for i in range(6) for axis in (0, 1) for sgn in (1.0, -1.0)], dtype=np.float64
+)
 
 
 def _refine(
     sampler: _Sampler, corners: np.ndarray, rad: int, pitch: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinate search on the six image corners; returns (corners, H)."""
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Move the six image corners (batched coordinate search) to maximise the objective."""
     pr = _probe(rad)
     src = outline(rad)
     cur = corners.copy()
     H = _homography(src, cur)
-    best = _objective(sampler, H, pr)
+    if H is None:
+        return cur, None
+    best = float(_objectives(sampler, H[None], pr)[0])
     step = 0.5 * pitch
-    for _ in range(40):
+    rows = _STEPS[:, 0].astype(int)
+    cols = _STEPS[:, 1].astype(int)
+    for _ in range(30):
         if step < 0.06 * pitch:
             break
-        improved = False
-        for i in range(6):
-            for axis in (0, 1):
-                for sgn in (1.0, -1.0):
-                    trial = cur.copy()
-                    trial[i, axis] += sgn * step
-                    Ht = _homography(src, trial)
-                    if Ht is None:
-                        continue
-                    val = _objective(sampler, Ht, pr)
-                    if val > best + 1e-6:
-                        best, cur, H, improved = val, trial, Ht, True
-                        break
-        if not improved:
+        trials = np.repeat(cur[None], len(_STEPS), axis=0)
+        trials[np.arange(len(_STEPS)), rows, cols] += _STEPS[:, 2] * step
+        Hs = _homographies(np.broadcast_to(src, trials.shape), trials)
+        vals = _objectives(sampler, np.nan_to_num(Hs), pr)
+        j = int(np.argmax(vals))
+        if vals[j] > best + 1e-6:
+            best, cur, H = float(vals[j]), trials[j], Hs[j]
+        else:
             step *= 0.5
     return cur, H
 
@@ -419,22 +516,23 @@ def _decode_candidate(gray: np.ndarray, corners: np.ndarray) -> Detection | None
     if pitch < 0.7:
         return None
     sampler = _Sampler(gray, corners, pitch)
-    for _score, rad, rot in _hypotheses(sampler, corners):
-        if _score <= 0.05:
+    for score, rad, rot in _hypotheses(sampler, corners):
+        if score < _MIN_SCORE:
             break
         img_c = np.roll(corners, -rot, axis=0)
         lay = layout(rad)
         pitch_r = side / (rad + 1.15)
-        fine, H = _refine(sampler, img_c, rad, pitch_r)
-        for c in (img_c, fine):
-            Hc = H if c is fine else _homography(outline(rad), c)
-            if Hc is None:
+        H = _homography(outline(rad), img_c)
+        for attempt in range(2):
+            if attempt == 1:  # refine only when the plain outline homography failed
+                img_c, H = _refine(sampler, img_c, rad, pitch_r)
+            if H is None:
                 continue
-            z = _equalise(sampler.sample(_project(Hc, lay.xy)).astype(np.float64), lay)
+            z = _equalise(sampler.sample(_project(H, lay.xy)).astype(np.float64), lay)
             res = _decode_bits(z[lay.data_order], lay)
             if res is not None:
                 return Detection(
-                    payload=res[0], corners=c.copy(), cells_corrected=res[1], variant=rad
+                    payload=res[0], corners=img_c.copy(), cells_corrected=res[1], variant=rad
                 )
     return None
 
@@ -458,23 +556,31 @@ def decode_image(image: np.ndarray) -> list[Detection]:
     results: list[Detection] = []
     tried: list[np.ndarray] = []
     try:
-        cands = _candidates(gray)
-    except cv2.error:
-        return []
-    for corners in cands:
-        centre = corners.mean(axis=0)
-        if any(_inside(centre, d.corners) for d in results):
-            continue
-        # skip near-identical hexagons already tried without success
-        if any(np.max(np.linalg.norm(t - corners, axis=1)) < 0.5 for t in tried):
-            continue
-        if len(tried) >= _MAX_CANDIDATES:
-            break
-        tried.append(corners)
-        try:
-            det = _decode_candidate(gray, corners)
-        except (cv2.error, ValueError, FloatingPointError, IndexError):
-            det = None
-        if det is not None and not any(d.payload == det.payload and _inside(det.corners.mean(axis=0), d.corners) for d in results):
-            results.append(det)
+        for binary in _binaries(gray):
+            failed = found_any = False
+            for corners in _candidates(binary):
+                found_any = True
+                centre = corners.mean(axis=0)
+                if any(_inside(centre, d.corners) for d in results):
+                    continue
+                # near-identical hexagons already tried without success
+                if any(np.max(np.linalg.norm(t - corners, axis=1)) < 0.5 for t in tried):
+                    failed = True
+                    continue
+                if len(tried) >= _MAX_CANDIDATES:
+                    return results
+                tried.append(corners)
+                try:
+                    det = _decode_candidate(gray, corners)
+                except (cv2.error, ValueError, FloatingPointError, IndexError, ZeroDivisionError):
+                    det = None
+                if det is None:
+                    failed = True
+                else:
+                    results.append(det)
+            # every outline in this binary decoded: the other binaries add nothing
+            if found_any and results and not failed:
+                break
+    except (cv2.error, ValueError, IndexError, FloatingPointError, MemoryError):
+        pass
     return results
