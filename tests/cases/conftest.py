@@ -110,3 +110,9 @@ def pg_db_url() -> str:
     yield f"{base}/{name}"
     with psycopg.connect(url, autocommit=True) as c:
         c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture()
+def make_register():
+    """The register_csv helper, as a fixture (test modules cannot import conftest reliably)."""
+    return register_csv

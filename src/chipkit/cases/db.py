@@ -147,6 +147,8 @@ def _sqlite_discipline(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache per connection
+        cur.execute("PRAGMA mmap_size=1073741824")  # reports read large indexes
         cur.close()
 
     @event.listens_for(engine, "begin")

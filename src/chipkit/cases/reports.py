@@ -181,95 +181,77 @@ def assessment(
     since = int(since) if since is not None else until - 30 * 86400
     if since >= until:
         raise BadInput("the period is empty: since must be before until")
-    gcol = "worker_id" if level == "worker" else f"{level}_id"
-    where = ["c.created_at >= :since", "c.created_at < :until"]
-    params: dict[str, Any] = {"since": since, "until": until}
+    tree = _Units(conn)
     scope_kind = None
     if scope is not None:
-        scope_kind = conn.execute(
-            text("SELECT kind FROM ck_units WHERE id = :id"), {"id": scope}
-        ).scalar()
+        scope_kind = tree.kind.get(scope)
         if scope_kind is None:
             raise NotFound(f"unknown unit {scope}")
-        where.append(f"c.{scope_kind}_id = :scope")
+    params: dict[str, Any] = {"since": since, "until": until}
+    base = "worker_id" if level == "worker" else "grid_id"
+    where = "c.created_at >= :since AND c.created_at < :until"
+    if scope is not None:
         params["scope"] = scope
-    w = " AND ".join(where)
-
-    rows: dict[Any, dict[str, Any]] = {}
-
-    def row(g: Any) -> dict[str, Any]:
-        r = rows.get(g)
-        if r is None:
-            r = rows[g] = {
-                "unit": g,
-                "name": "",
-                "cases": 0,
-                "by_type": {},
-                "by_state": {},
-                "_breach": 0,
-                "_resolved": 0,
-                "_reopened": 0,
-                "_confirmed": 0,
-                "_rejected": 0,
-                "ratings": 0,
-                "_rating_sum": 0,
-            }
-        return r
-
+        where += f" AND c.{scope_kind}_id = :scope"
+    type_sums = ", ".join(f"SUM(CASE WHEN c.type = '{t}' THEN 1 ELSE 0 END)" for t in TYPES)
+    state_sums = ", ".join(f"SUM(CASE WHEN c.state = '{s}' THEN 1 ELSE 0 END)" for s in STATES)
     grouped = conn.execute(
         text(
             f"""
-            SELECT c.{gcol} AS g, c.type AS t, c.state AS s, COUNT(*) AS n,
-                   SUM(CASE WHEN c.breach_accept OR c.breach_resolve THEN 1 ELSE 0 END) AS breach,
-                   SUM(CASE WHEN c.ever_resolved THEN 1 ELSE 0 END) AS resolved,
-                   SUM(CASE WHEN c.reopen_count > 0 THEN 1 ELSE 0 END) AS reopened,
-                   COUNT(c.rating) AS nr, COALESCE(SUM(c.rating), 0) AS sr
-            FROM ck_cases c WHERE {w}
-            GROUP BY c.{gcol}, c.type, c.state
-            """  # noqa: S608 - identifiers come from fixed whitelists
+            SELECT c.{base}, COUNT(*),
+                   SUM(CASE WHEN c.breach_accept OR c.breach_resolve THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN c.ever_resolved THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN c.reopen_count > 0 THEN 1 ELSE 0 END),
+                   COUNT(c.rating), COALESCE(SUM(c.rating), 0),
+                   COUNT(c.accept_secs), COUNT(c.resolve_secs),
+                   {type_sums}, {state_sums}
+            FROM ck_cases c WHERE {where}
+            GROUP BY c.{base}
+            """  # noqa: S608 - identifiers and literals come from fixed whitelists
         ),
         params,
     ).all()
-    for g, t, s, n, breach, resolved, reopened, nr, sr in grouped:
-        r = row(g)
-        r["cases"] += n
-        r["by_type"][t] = r["by_type"].get(t, 0) + n
-        r["by_state"][s] = r["by_state"].get(s, 0) + n
-        r["_breach"] += breach or 0
-        r["_resolved"] += resolved or 0
-        r["_reopened"] += reopened or 0
-        r["ratings"] += nr
-        r["_rating_sum"] += sr or 0
-        if s == "closed_confirmed":
-            r["_confirmed"] += n
-        if s == "rejected":
-            r["_rejected"] += n
 
-    for metric in ("accept_secs", "resolve_secs"):
-        key = metric.split("_")[0]
-        pct = conn.execute(
-            text(
-                f"""
-                SELECT g, rn, n, x FROM (
-                    SELECT c.{gcol} AS g, c.{metric} AS x,
-                           ROW_NUMBER() OVER (PARTITION BY c.{gcol} ORDER BY c.{metric}) AS rn,
-                           COUNT(*) OVER (PARTITION BY c.{gcol}) AS n
-                    FROM ck_cases c WHERE {w} AND c.{metric} IS NOT NULL
-                ) q
-                WHERE rn = (n + 1) / 2 OR rn = (9 * n + 9) / 10
-                """  # noqa: S608 - identifiers come from fixed whitelists
-            ),
-            params,
-        ).all()
-        for g, rn, n, x in pct:
-            r = row(g)
-            if rn == (n + 1) // 2:
-                r[f"{key}_median_s"] = x
-            if rn == (9 * n + 9) // 10:
-                r[f"{key}_p90_s"] = x
+    # roll grids up to the requested level (a grid lies in exactly one village, town, district)
+    up = (lambda g: g) if level in ("grid", "worker") else (lambda g: tree.ancestor(g, level))
+    nt = len(TYPES)
+    agg: dict[Any, list[int]] = {}
+    for r in grouped:
+        key = up(r[0])
+        vals = [int(v or 0) for v in r[1:]]
+        cur = agg.get(key)
+        if cur is None:
+            agg[key] = vals
+        else:
+            for i, v in enumerate(vals):
+                cur[i] += v
+    rows: dict[Any, dict[str, Any]] = {}
+    for key, v in agg.items():
+        n, breach, resolved, reopened, nr, sr, na, nres = v[:8]
+        by_type = dict(zip(TYPES, v[8 : 8 + nt], strict=True))
+        by_state = dict(zip(STATES, v[8 + nt :], strict=True))
+        rows[key] = {
+            "unit": key,
+            "cases": n,
+            "by_type": {t: c for t, c in by_type.items() if c},
+            "by_state": {s: c for s, c in by_state.items() if c},
+            "_breach": breach,
+            "_resolved": resolved,
+            "_reopened": reopened,
+            "_confirmed": by_state["closed_confirmed"],
+            "_rejected": by_state["rejected"],
+            "ratings": nr,
+            "_rating_sum": sr,
+            "_n_accept": na,
+            "_n_resolve": nres,
+        }
+    # units of the level (within scope) that had no cases still get a row
+    for u in tree.members(level, scope, scope_kind):
+        rows.setdefault(u, _empty(u))
 
-    _coverage(conn, level, gcol, scope_kind, scope, since, until, rows, row)
-    _names(conn, level, rows)
+    _percentiles(conn, level, where, params, rows)
+    _coverage(conn, level, tree, scope_kind, scope, since, until, rows)
+    _names(conn, level, tree, rows)
 
     out = []
     for g in sorted(rows, key=lambda k: (k is None, str(k))):
@@ -279,10 +261,10 @@ def assessment(
         out.append(
             {
                 "unit": r["unit"],
-                "name": r["name"],
+                "name": r.get("name", ""),
                 "cases": n,
-                "by_type": {t: r["by_type"][t] for t in TYPES if t in r["by_type"]},
-                "by_state": {s: r["by_state"][s] for s in STATES if s in r["by_state"]},
+                "by_type": r["by_type"],
+                "by_state": r["by_state"],
                 "accept_median_s": r.get("accept_median_s"),
                 "accept_p90_s": r.get("accept_p90_s"),
                 "resolve_median_s": r.get("resolve_median_s"),
@@ -305,6 +287,112 @@ def assessment(
     return Report(level, scope, since, until, out)
 
 
+def _empty(unit: Any) -> dict[str, Any]:
+    return {
+        "unit": unit,
+        "cases": 0,
+        "by_type": {},
+        "by_state": {},
+        "_breach": 0,
+        "_resolved": 0,
+        "_reopened": 0,
+        "_confirmed": 0,
+        "_rejected": 0,
+        "ratings": 0,
+        "_rating_sum": 0,
+        "_n_accept": 0,
+        "_n_resolve": 0,
+    }
+
+
+class _Units:
+    """The unit tree in memory (a district has a few thousand units at most)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.kind: dict[str, str] = {}
+        self.parent: dict[str, str | None] = {}
+        self.name: dict[str, str] = {}
+        for uid, kind, parent, name in conn.execute(
+            text("SELECT id, kind, parent_id, name FROM ck_units")
+        ):
+            self.kind[uid] = kind
+            self.parent[uid] = parent
+            self.name[uid] = name or ""
+        self._cache: dict[tuple[str, str], str | None] = {}
+
+    def ancestor(self, uid: str | None, level: str) -> str | None:
+        if uid is None:
+            return None
+        key = (uid, level)
+        if key not in self._cache:
+            u: str | None = uid
+            while u is not None and self.kind.get(u) != level:
+                u = self.parent.get(u)
+            self._cache[key] = u
+        return self._cache[key]
+
+    def members(self, level: str, scope: str | None, scope_kind: str | None) -> list[str]:
+        if level == "worker":
+            return []
+        out = [u for u, k in self.kind.items() if k == level]
+        if scope is not None and scope_kind is not None:
+            out = [u for u in out if self.ancestor(u, scope_kind) == scope]
+        return out
+
+
+def _percentiles(
+    conn: Connection,
+    level: str,
+    where: str,
+    params: dict[str, Any],
+    rows: dict[Any, dict[str, Any]],
+) -> None:
+    """Nearest-rank median and P90 (rank ceil(p*n)) of time to accept and to resolve."""
+    for metric in ("accept", "resolve"):
+        col = f"{metric}_secs"
+        if level in ("village", "town", "district"):
+            # ordered walk of the (unit, x, created_at) index, one unit at a time
+            q = text(
+                f"""
+                SELECT c.{col} FROM ck_cases c
+                WHERE c.{level}_id = :unit AND c.{col} IS NOT NULL AND {where}
+                ORDER BY c.{col} LIMIT 1 OFFSET :k
+                """  # noqa: S608 - identifiers come from fixed whitelists
+            )
+            for unit, r in rows.items():
+                n = r[f"_n_{metric}"]
+                if not n:
+                    continue
+                for name, rank in (("median", (n + 1) // 2), ("p90", (9 * n + 9) // 10)):
+                    r[f"{metric}_{name}_s"] = conn.execute(
+                        q, {**params, "unit": unit, "k": rank - 1}
+                    ).scalar()
+            continue
+        gcol = "worker_id" if level == "worker" else "grid_id"
+        pct = conn.execute(
+            text(
+                f"""
+                SELECT g, rn, n, x FROM (
+                    SELECT c.{gcol} AS g, c.{col} AS x,
+                           ROW_NUMBER() OVER (PARTITION BY c.{gcol} ORDER BY c.{col}) AS rn,
+                           COUNT(*) OVER (PARTITION BY c.{gcol}) AS n
+                    FROM ck_cases c WHERE {where} AND c.{col} IS NOT NULL
+                ) q
+                WHERE rn = (n + 1) / 2 OR rn = (9 * n + 9) / 10
+                """  # noqa: S608 - identifiers come from fixed whitelists
+            ),
+            params,
+        ).all()
+        for g, rn, n, x in pct:
+            r = rows.get(g)
+            if r is None:
+                continue
+            if rn == (n + 1) // 2:
+                r[f"{metric}_median_s"] = x
+            if rn == (9 * n + 9) // 10:
+                r[f"{metric}_p90_s"] = x
+
+
 def _rate(a: int, b: int) -> float | None:
     return round(a / b, 4) if b else None
 
@@ -312,70 +400,62 @@ def _rate(a: int, b: int) -> float | None:
 def _coverage(
     conn: Connection,
     level: str,
-    gcol: str,
+    tree: _Units,
     scope_kind: str | None,
     scope: str | None,
     since: int,
     until: int,
     rows: dict[Any, dict[str, Any]],
-    row: Any,
 ) -> None:
-    """Linked households per group, and how many of them had a visit in the period."""
+    """Linked households per group, and how many of them had a visit in the period.
+
+    Counted per grid and rolled up (a household lies in exactly one grid); per worker, a
+    household counts when its own linked worker visited it."""
     params: dict[str, Any] = {"since": since, "until": until}
-    # households: grid_id, village_id on the row; town/district through the village unit
-    hwhere = "1=1"
-    if scope_kind is not None:
-        params["scope"] = scope
-        hwhere = {
-            "grid": "h.grid_id = :scope",
-            "village": "h.village_id = :scope",
-            "town": "vt.parent_id = :scope",
-            "district": "tw.parent_id = :scope",
-        }[scope_kind]
-    hg = {
-        "grid": "h.grid_id",
-        "village": "h.village_id",
-        "town": "vt.parent_id",
-        "district": "tw.parent_id",
-        "worker": "h.worker_id",
-    }[level]
-    joins = "JOIN ck_units vt ON vt.id = h.village_id JOIN ck_units tw ON tw.id = vt.parent_id"
-    for g, n in conn.execute(
-        text(
-            f"SELECT {hg} AS g, COUNT(*) FROM ck_households h {joins} WHERE {hwhere} GROUP BY {hg}"  # noqa: S608
-        ),
-        params,
-    ):
-        row(g)["households"] = n
-    vscope = f" AND v.{scope_kind}_id = :scope" if scope_kind else ""
     if level == "worker":
-        q = f"""
-            SELECT v.worker_id AS g, COUNT(DISTINCT v.household_id)
+        hq = "SELECT h.worker_id, COUNT(*) FROM ck_households h GROUP BY h.worker_id"
+        vq = """
+            SELECT v.worker_id, COUNT(DISTINCT v.household_id)
             FROM ck_visits v JOIN ck_households h ON h.id = v.household_id
-            WHERE v.at >= :since AND v.at < :until AND h.worker_id = v.worker_id{vscope}
+            WHERE v.at >= :since AND v.at < :until AND h.worker_id = v.worker_id
             GROUP BY v.worker_id
-        """  # noqa: S608
+        """
+
+        def up(g: Any) -> Any:
+            return g
     else:
-        q = f"""
-            SELECT v.{gcol} AS g, COUNT(DISTINCT v.household_id)
-            FROM ck_visits v WHERE v.at >= :since AND v.at < :until{vscope}
-            GROUP BY v.{gcol}
-        """  # noqa: S608
-    for g, n in conn.execute(text(q), params):
+        hq = "SELECT h.grid_id, COUNT(*) FROM ck_households h GROUP BY h.grid_id"
+        vq = """
+            SELECT v.grid_id, COUNT(DISTINCT v.household_id)
+            FROM ck_visits v WHERE v.at >= :since AND v.at < :until
+            GROUP BY v.grid_id
+        """
+
+        def up(g: Any) -> Any:
+            return g if level == "grid" else tree.ancestor(g, level)
+
+    def keep(g: Any) -> bool:
         if g in rows:
-            rows[g]["visited"] = n
-        else:
-            row(g)["visited"] = n
+            return True
+        return level == "worker" and scope is None
+
+    for g, n in conn.execute(text(hq)):
+        key = up(g)
+        if keep(key):
+            r = rows.setdefault(key, _empty(key))
+            r["households"] = r.get("households", 0) + n
+    for g, n in conn.execute(text(vq), params):
+        key = up(g)
+        if keep(key):
+            r = rows.setdefault(key, _empty(key))
+            r["visited"] = r.get("visited", 0) + n
 
 
-def _names(conn: Connection, level: str, rows: dict[Any, dict[str, Any]]) -> None:
-    ids = [g for g in rows if g is not None]
-    table = "ck_workers" if level == "worker" else "ck_units"
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ", ".join(f":p{j}" for j in range(len(chunk)))
-        for gid, name in conn.execute(
-            text(f"SELECT id, name FROM {table} WHERE id IN ({marks})"),  # noqa: S608
-            {f"p{j}": v for j, v in enumerate(chunk)},
-        ):
-            rows[gid]["name"] = name or ""
+def _names(conn: Connection, level: str, tree: _Units, rows: dict[Any, dict[str, Any]]) -> None:
+    if level != "worker":
+        for g, r in rows.items():
+            r["name"] = tree.name.get(g, "") if g is not None else ""
+        return
+    for wid, name in conn.execute(text("SELECT id, name FROM ck_workers")):
+        if wid in rows:
+            rows[wid]["name"] = name or ""

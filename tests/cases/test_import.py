@@ -1,0 +1,95 @@
+"""Importing the hierarchy: encodings, Chinese headers, XLSX, clear row errors, all or nothing."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from chipkit.cases import BadInput, CaseService
+from chipkit.cases.models import households, units, workers
+
+ZH = """户号,村代码,村名,乡镇,区县,网格,网格员编号,网格员,地址,纬度,经度
+A-1,330703102003,南村,傅村镇,金东区,1,Z1,赵六,南村1号,29.3,119.9
+A-2,330703102003,南村,傅村镇,金东区,1,Z1,赵六,南村2号,,
+A-3,330703102003,南村,傅村镇,金东区,2,Z2,钱七,南村3号,29.31,119.91
+"""
+
+
+def _count(svc, table):
+    with svc.db.read() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar()
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_chinese_headers_and_encodings(tmp_path, encoding):
+    p = tmp_path / "zh.csv"
+    p.write_bytes(ZH.encode(encoding))
+    svc = CaseService(tmp_path / "c.sqlite")
+    counts = svc.import_register(p)
+    assert counts == {"units": 5, "workers": 2, "households": 3, "updated": 0}  # district, town, village, 2 grids
+    with svc.db.read() as conn:
+        town = conn.execute(select(units).where(units.c.id == "330703102")).one()
+        hh = conn.execute(select(households).where(households.c.id == "A-2")).one()
+    assert town.name == "傅村镇" and town.parent_id == "330703"
+    assert hh.grid_id == "330703102003-1" and hh.lat is None
+    again = svc.import_register(p)
+    assert again["households"] == 0 and again["updated"] == 0
+
+
+def test_xlsx(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    for line in ZH.strip().splitlines():
+        ws.append([c if c else None for c in line.split(",")])
+    ws["B2"] = 330703102003  # a number cell, as Excel keeps codes
+    p = tmp_path / "r.xlsx"
+    wb.save(p)
+    svc = CaseService(tmp_path / "c.sqlite")
+    assert svc.import_register(p)["households"] == 3
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("A-9,33070310200,南村,,,1,Z1,,,,", "row 5: village_code"),
+        ("A-9,330703102003,南村,,,1,,,,,", "row 5: worker_id"),
+        ("A 9,330703102003,南村,,,1,Z1,,,,", "row 5: household_id"),
+        ("A-1,330703102003,南村,,,1,Z1,,,,", "A-1 already on row 2"),
+        ("A-9,330703102003,南村,,,1,Z1,,,95,119", "row 5: lat"),
+        ("A-9,330703102003,南村,,,1,Z1,,,29.1,", "row 5: lat/lon"),
+        ("A-9,330703102003,南村,,,2,Z1,,,,", "Z1 already works grid"),
+    ],
+)
+def test_bad_row_names_file_row_field_and_imports_nothing(tmp_path, row, message):
+    p = tmp_path / "bad.csv"
+    p.write_text(ZH + row + "\n", encoding="utf-8")
+    svc = CaseService(tmp_path / "c.sqlite")
+    with pytest.raises(BadInput, match=message) as e:
+        svc.import_register(p)
+    assert "bad.csv" in str(e.value)
+    assert _count(svc, households) == 0 and _count(svc, workers) == 0
+
+
+def test_missing_columns_and_empty_file(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("name,phone\nx,1\n", encoding="utf-8")
+    svc = CaseService(tmp_path / "c.sqlite")
+    with pytest.raises(BadInput, match="no household_id"):
+        svc.import_register(p)
+    p.write_text("", encoding="utf-8")
+    with pytest.raises(BadInput, match="empty"):
+        svc.import_register(p)
+
+
+def test_staff_rows(tmp_path, make_register):
+    svc = CaseService(tmp_path / "c.sqlite")
+    svc.import_register(make_register(tmp_path / "r.csv"))
+    with svc.db.read() as conn:
+        roles = dict(conn.execute(select(workers.c.id, workers.c.role)).all())
+    assert roles == {"W1": "grid", "W2": "grid", "W3": "grid", "V1": "village", "T1": "town", "D1": "district"}
+    p = tmp_path / "staff.csv"
+    p.write_text("worker_id,role,unit\nX1,town,3307031\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="9-digit"):
+        svc.import_register(p)
