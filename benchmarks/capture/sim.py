@@ -144,65 +144,83 @@ def make_token(rng: np.random.Generator, hid_len: int = 17) -> tuple[str, int]:
 
 
 # ----------------------------------------------------------------- carriers
+CELL = 8  # plate pixels per module
+REF_SIDE = 53  # modules across the reference QR (version 9, the 178-character chip text)
+
+
 @dataclass(frozen=True)
 class Carrier:
-    name: str
-    quiet: int  # quiet zone in modules
+    """A printed symbology: ``symbol(payload)`` -> (gray image at CELL px per module,
+    quiet zone included; symbol box inside it (x0, y0, x1, y1); modules across)."""
 
-    def modules(self, payload: str | bytes) -> np.ndarray:
+    name: str
+
+    def symbol(self, payload: str | bytes) -> tuple[np.ndarray, tuple[int, int, int, int], float]:
         raise NotImplementedError
 
 
 class QRCarrier(Carrier):
-    def modules(self, payload: str | bytes) -> np.ndarray:
+    def symbol(self, payload):
         import segno
 
         q = segno.make(payload, error="Q", micro=False, boost_error=False)
-        return np.array(q.matrix, dtype=bool)
+        mods = np.array(q.matrix, dtype=bool)
+        quiet = 4
+        n = mods.shape[0]
+        big = np.kron(mods.astype(np.uint8), np.ones((CELL, CELL), np.uint8)).astype(bool)
+        img = np.full(((n + 2 * quiet) * CELL,) * 2, 255, np.uint8)
+        o = quiet * CELL
+        img[o : o + n * CELL, o : o + n * CELL][big] = 0
+        return img, (o, o, o + n * CELL, o + n * CELL), float(n)
 
 
 class SnowflakeCarrier(Carrier):
-    def modules(self, payload: str | bytes) -> np.ndarray:
+    def symbol(self, payload):
         from chipkit import snowflake
 
         raw = payload if isinstance(payload, bytes) else tk.from_text(payload)
-        img = snowflake.render(snowflake.encode(raw), 1)
-        return np.asarray(img) < 128
+        sym = snowflake.encode(raw)
+        quiet = 2.0
+        img = snowflake.render(sym, CELL, quiet=quiet)
+        w_mod, h_mod = snowflake.symbol_extent(sym, quiet)
+        q = int(round(quiet * CELL))
+        box = (q, q, img.shape[1] - q, img.shape[0] - q)
+        # modules across an equal-area square: sqrt of the symbol's area in modules
+        return img, box, float(np.sqrt((w_mod - 2 * quiet) * (h_mod - 2 * quiet)))
 
 
-CARRIERS: dict[str, Carrier] = {"qr": QRCarrier("qr", 4)}
-try:  # pragma: no cover - lands later
-    from chipkit import snowflake as _sf  # noqa: F401
+CARRIERS: dict[str, Carrier] = {"qr": QRCarrier("qr")}
+try:  # registers itself once chipkit.snowflake is importable
+    from chipkit import snowflake as _sf
 
-    CARRIERS["snowflake"] = SnowflakeCarrier("snowflake", 2)
+    if hasattr(_sf, "render") and hasattr(_sf, "encode"):
+        CARRIERS["snowflake"] = SnowflakeCarrier("snowflake")
 except Exception:  # noqa: BLE001, S110
     pass
 
 
 # ----------------------------------------------------------------- rendering
-CELL = 8  # plate pixels per module
-
-
 def render_plate(
-    mods: np.ndarray, quiet: int, rng: np.random.Generator, dirt: float, scratch: float
+    sym_img: np.ndarray, box: tuple, rng: np.random.Generator, dirt: float, scratch: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A colour plate (H, W, 3 uint8) and the symbol's corners in plate pixels."""
-    n_y, n_x = mods.shape
-    sym_w, sym_h = n_x * CELL, n_y * CELL
-    q = quiet * CELL
+    """A colour plate (H, W, 3 uint8) around a symbol, and the symbol's corners on it."""
+    sh, sw = sym_img.shape
     frame = 3 * CELL
     text_h = 10 * CELL
-    w = sym_w + 2 * q + 2 * frame
-    h = sym_h + 2 * q + 2 * frame + text_h
+    w = sw + 2 * frame
+    h = sh + 2 * frame + text_h
     paper = np.array([rng.integers(225, 250), rng.integers(225, 250), rng.integers(220, 250)])
     plate = np.empty((h, w, 3), np.uint8)
     plate[:] = paper
     frame_col = [(40, 40, 170), (160, 50, 30), (30, 30, 30), (20, 90, 40)][rng.integers(0, 4)]
     cv2.rectangle(plate, (CELL, CELL), (w - CELL, h - CELL), frame_col, CELL)
-    x0, y0 = frame + q, frame + q
-    big = np.kron(mods.astype(np.uint8), np.ones((CELL, CELL), np.uint8)).astype(bool)
-    ink = rng.integers(10, 45)
-    plate[y0 : y0 + sym_h, x0 : x0 + sym_w][big] = ink
+    ink = int(rng.integers(10, 45))
+    # ink where the symbol is dark, keeping anti-aliased edges
+    a = (255 - sym_img.astype(np.float32)) / 255.0
+    region = plate[frame : frame + sh, frame : frame + sw].astype(np.float32)
+    plate[frame : frame + sh, frame : frame + sw] = (
+        region * (1 - a[..., None]) + ink * a[..., None]
+    ).astype(np.uint8)
     num = f"No. {rng.integers(1, 999):03d}  JD-{rng.integers(1000, 9999)}"
     cv2.putText(
         plate,
@@ -214,7 +232,10 @@ def render_plate(
         max(1, CELL // 3),
         cv2.LINE_AA,
     )
-    # dirt: dark blobs about two modules wide; half of them on a finder pattern
+    x0, y0, x1, y1 = (v + frame for v in box)
+    n_x = (x1 - x0) / CELL
+    n_y = (y1 - y0) / CELL
+    # dirt: dark blobs about two modules wide; half of them on a finder pattern (corner)
     if rng.random() < dirt:
         for _ in range(int(rng.integers(1, 4))):
             if rng.random() < 0.5:
@@ -242,9 +263,7 @@ def render_plate(
             p2 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
             col = int(rng.integers(150, 255)) if rng.random() < 0.6 else int(rng.integers(20, 90))
             cv2.line(plate, p1, p2, (col, col, col), max(1, CELL // 4), cv2.LINE_AA)
-    corners = np.array(
-        [[x0, y0], [x0 + sym_w, y0], [x0 + sym_w, y0 + sym_h], [x0, y0 + sym_h]], np.float64
-    )
+    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
     return plate, corners
 
 
@@ -288,8 +307,7 @@ def _pose(rng, w, h, plate_size, sym_corners, pitch, n_mod, tilt_max, center=Non
     r_tilt, _ = cv2.Rodrigues(axis * tilt)
     rot = r_tilt @ r_roll
     pw, ph = plate_size
-    sym_side = sym_corners[1, 0] - sym_corners[0, 0]
-    cell = sym_side / n_mod
+    cell = (sym_corners[1, 0] - sym_corners[0, 0]) / n_mod  # plate px per module
     dist = cell * f * math.sqrt(math.cos(tilt)) / pitch
     plate_diag = math.hypot(pw, ph) * f / dist
     margin = plate_diag / 2 + 4
@@ -399,20 +417,14 @@ def capture(
             text, serial = payloads[i], None
         else:
             text, serial = make_token(rng)
-        mods = car.modules(text)
-        plate, sym = render_plate(mods, car.quiet, rng, p["dirt"], p["scratch"])
+        sym_img, box, n_mod = car.symbol(text)
+        plate, sym = render_plate(sym_img, box, rng, p["dirt"], p["scratch"])
         pt = rng.uniform(*p["pitch"])
-        hom, corners, scale = _pose(
-            rng,
-            w,
-            h,
-            (plate.shape[1], plate.shape[0]),
-            sym,
-            pt,
-            mods.shape[1],
-            p["tilt"],
-            None if centers is None else centers[i],
-        )
+        # the same printed area for every carrier: scale the pitch to the reference QR
+        pt_c = pt * REF_SIDE / n_mod
+        center = None if centers is None else centers[i]
+        size = (plate.shape[1], plate.shape[0])
+        hom, corners, scale = _pose(rng, w, h, size, sym, pt_c, n_mod, p["tilt"], center)
         place(img, plate, hom, scale)
         focus.append(tuple(corners.mean(0)))
         truth.append({"text": text, "serial": serial, "corners": corners.tolist(), "pitch": pt})
@@ -429,12 +441,11 @@ def big_photo(seed: int, *, with_chip: bool = True, size=(4000, 3000)) -> Captur
     truth = []
     if with_chip:
         text, serial = make_token(rng)
-        mods = CARRIERS["qr"].modules(text)
-        plate, sym = render_plate(mods, 4, rng, 0.0, 0.0)
+        sym_img, box, n_mod = CARRIERS["qr"].symbol(text)
+        plate, sym = render_plate(sym_img, box, rng, 0.0, 0.0)
         pt = rng.uniform(3.0, 8.0)
-        hom, corners, scale = _pose(
-            rng, w, h, (plate.shape[1], plate.shape[0]), sym, pt, mods.shape[1], 30
-        )
+        size = (plate.shape[1], plate.shape[0])
+        hom, corners, scale = _pose(rng, w, h, size, sym, pt, n_mod, 30)
         place(img, plate, hom, scale)
         truth.append({"text": text, "serial": serial, "corners": corners.tolist(), "pitch": pt})
     f = img.astype(np.float32) + rng.normal(0, 3, img.shape).astype(np.float32)

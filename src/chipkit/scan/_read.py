@@ -218,22 +218,31 @@ def _zx_stage(rel: float, prep: Callable[[np.ndarray], np.ndarray] | None, name:
     return run
 
 
+_WHOLE_MAX_PIXELS = 1_000_000  # photos this small get one whole-photo attempt
 _TARGET_SIDE = 285.0  # symbol side (px) after upscaling: ~5 px per module for version 9
 _wechat = None
 
 
 def _wechat_stage(crop: np.ndarray, ox: int, oy: int, side: float) -> list[Code]:
-    global _wechat
-    if _wechat is None:
-        _wechat = cv2.wechat_qrcode_WeChatQRCode()
     scale = min(2.0, max(0.5, 200.0 / max(side, 1.0)))
     if scale * max(crop.shape) > 1000:
         scale = 1000.0 / max(crop.shape)
-    img = (
-        _up(crop, scale)
-        if scale > 1
-        else cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    )
+    out = _wechat_at(crop, ox, oy, scale)
+    if not out and abs(scale - 1.0) > 0.1 and max(crop.shape) <= 800:
+        out = _wechat_at(crop, ox, oy, 1.0)  # its detector has its own preferred scales
+    return out
+
+
+def _wechat_at(crop: np.ndarray, ox: int, oy: int, scale: float) -> list[Code]:
+    global _wechat
+    if _wechat is None:
+        _wechat = cv2.wechat_qrcode_WeChatQRCode()
+    if scale > 1:
+        img = _up(crop, scale)
+    elif scale < 1:
+        img = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    else:
+        img = crop
     try:
         texts, pts = _wechat.detectAndDecode(img)
     except (cv2.error, UnicodeDecodeError):  # its binding throws on non-UTF-8 content
@@ -245,7 +254,7 @@ def _wechat_stage(crop: np.ndarray, ox: int, oy: int, side: float) -> list[Code]
         q = tuple(
             (float(x) / scale + ox, float(y) / scale + oy) for x, y in np.asarray(p).reshape(4, 2)
         )
-        out.append(Code("QRCode", t, t.encode("ascii"), q, "qr", "wechat"))  # type: ignore[arg-type]
+        out.append(Code("QRCode", t, t.encode("ascii"), q, "qr", "wechat"))
     return out
 
 
@@ -258,11 +267,18 @@ def _zbar_available() -> bool:
 
 
 def _zbar_stage(crop: np.ndarray, ox: int, oy: int, side: float) -> list[Code]:
-    from pyzbar import pyzbar
-
     scale = min(3.0, max(1.0, 200.0 / max(side, 1.0)))
     if scale * max(crop.shape) > 1500:
         return []
+    out = _zbar_at(crop, ox, oy, scale)
+    if not out and scale > 1.1:
+        out = _zbar_at(crop, ox, oy, 1.0)
+    return out
+
+
+def _zbar_at(crop: np.ndarray, ox: int, oy: int, scale: float) -> list[Code]:
+    from pyzbar import pyzbar
+
     img = _up(crop, scale) if scale > 1 else crop
     out = []
     for s in pyzbar.decode(img, symbols=[pyzbar.ZBarSymbol.QRCODE]):
@@ -275,7 +291,7 @@ def _zbar_stage(crop: np.ndarray, ox: int, oy: int, side: float) -> list[Code]:
             x0, y0 = r.left / scale + ox, r.top / scale + oy
             x1, y1 = x0 + r.width / scale, y0 + r.height / scale
             pts = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
-        out.append(Code("QRCode", raw.decode("ascii"), raw, tuple(pts), "qr", "zbar"))  # type: ignore[arg-type]
+        out.append(Code("QRCode", raw.decode("ascii"), raw, tuple(pts), "qr", "zbar"))
     return out
 
 
@@ -368,20 +384,42 @@ def read_gray(
         regions.append(Region((int(x0), int(y0), int(x1) + 1, int(y1) + 1), "zxing-error", 1e12))
     regions.extend(texture_regions(gray, max_regions))
     regions.sort(key=lambda r: -r.score)
-    # drop candidates that are already read, merge duplicates
+    # drop candidates that are already read; merge overlapping ones (zxing-cpp often
+    # reports a symbol as several partial detections) into their union
     todo: list[Region] = []
     for r in regions:
         if any(_overlap(r.box, _quad_box(c.corners)) > 0.4 for c in codes):
             r.read = True
             continue
-        if any(_overlap(r.box, o.box) > 0.6 for o in todo):
-            continue
-        todo.append(r)
+        for o in todo:
+            if _overlap(r.box, o.box) > 0.3:
+                o.box = (
+                    min(o.box[0], r.box[0]),
+                    min(o.box[1], r.box[1]),
+                    max(o.box[2], r.box[2]),
+                    max(o.box[3], r.box[3]),
+                )
+                o.shape = max(o.shape, r.shape)
+                r.read = o.read  # merged: shown once in debug images
+                r.tried = o.tried
+                break
+        else:
+            todo.append(r)
+    if not codes and not todo and h * w <= _WHOLE_MAX_PIXELS:
+        # a small photo with no candidate at all: the whole photo is the region
+        todo.append(Region((0, 0, w, h), "whole-photo", 0.0, shape=0.6))
+        regions.append(todo[-1])
 
     # 3. the ladder, per candidate
     wanted = set(stages) if stages is not None else None
     steps = [(n, f) for n, f in ladder(use_zbar) if wanted is None or n in wanted]
-    costly = {"wechat": 0, "zbar": 0}  # calls so far of the slow decoders
+    costly = {"wechat": 0, "zbar": 0, "snowflake": 0}  # calls so far of the slow decoders
+    if codes:
+        # symbols already read show what a symbol looks like in this photo: further plates
+        # (several in one photo) look alike, background texture scores far lower
+        ref = [r.score for r in regions if r.read and r.source == "texture"]
+        if ref:
+            todo = [r for r in todo if r.source != "texture" or r.score >= 0.3 * min(ref)]
     for r in todo[:max_regions]:
         x0, y0, x1, y1 = r.box
         m = int(0.25 * max(x1 - x0, y1 - y0)) + 8
