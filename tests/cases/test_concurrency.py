@@ -11,7 +11,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from chipkit.cases import Actor, CaseService, CasesError, ConcurrentUpdate, InvalidTransition
+from chipkit.cases import Actor, CasesError, CaseService, ConcurrentUpdate, InvalidTransition
 from chipkit.cases.models import events
 
 
@@ -85,7 +85,9 @@ def _scenario(url, verifier, tmp_path, register_csv):
     assert final["version"] == 2 + len(wins) and len(final["history"]) == 2 + len(wins)
 
     # many independent writers: the audit chain stays one unbroken chain
-    cases = [svc.submit("other", f"c{i}", household_id="H-0006", worker_id="W2")["id"] for i in range(8)]
+    cases = [
+        svc.submit("other", f"c{i}", household_id="H-0006", worker_id="W2")["id"] for i in range(8)
+    ]
     wins, errors = _race(url, verifier, 8, lambda s, i: s.accept(cases[i], "W2"))
     assert len(wins) == 8 and not errors
     rep = svc.audit_verify()

@@ -26,7 +26,12 @@ def test_chinese_headers_and_encodings(tmp_path, encoding):
     p.write_bytes(ZH.encode(encoding))
     svc = CaseService(tmp_path / "c.sqlite")
     counts = svc.import_register(p)
-    assert counts == {"units": 5, "workers": 2, "households": 3, "updated": 0}  # district, town, village, 2 grids
+    assert counts == {
+        "units": 5,
+        "workers": 2,
+        "households": 3,
+        "updated": 0,
+    }  # district, town, village, 2 grids
     with svc.db.read() as conn:
         town = conn.execute(select(units).where(units.c.id == "330703102")).one()
         hh = conn.execute(select(households).where(households.c.id == "A-2")).one()
@@ -88,7 +93,14 @@ def test_staff_rows(tmp_path, make_register):
     svc.import_register(make_register(tmp_path / "r.csv"))
     with svc.db.read() as conn:
         roles = dict(conn.execute(select(workers.c.id, workers.c.role)).all())
-    assert roles == {"W1": "grid", "W2": "grid", "W3": "grid", "V1": "village", "T1": "town", "D1": "district"}
+    assert roles == {
+        "W1": "grid",
+        "W2": "grid",
+        "W3": "grid",
+        "V1": "village",
+        "T1": "town",
+        "D1": "district",
+    }
     p = tmp_path / "staff.csv"
     p.write_text("worker_id,role,unit\nX1,town,3307031\n", encoding="utf-8")
     with pytest.raises(BadInput, match="9-digit"):

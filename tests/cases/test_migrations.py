@@ -1,0 +1,38 @@
+"""The migrated schema equals the models; migrations are applied once, on open."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from chipkit.cases import CaseService, Database
+from chipkit.cases.models import metadata
+
+
+def test_schema_matches_models(tmp_path):
+    db = Database(tmp_path / "m.sqlite")
+    with db.engine.connect() as conn:
+        mc = MigrationContext.configure(conn, opts={"version_table": "ck_alembic_version"})
+        diff = [d for d in compare_metadata(mc, metadata) if "ck_alembic_version" not in str(d)]
+    assert diff == []
+    assert db.revision() == "0001"
+
+
+def test_reopen_keeps_data(tmp_path, make_register):
+    p = tmp_path / "m.sqlite"
+    svc = CaseService(p)
+    svc.import_register(make_register(tmp_path / "r.csv"))
+    svc.submit("other", "x", household_id="H-0001", worker_id="W1")
+    svc.db.dispose()
+    again = CaseService(p)
+    assert len(again.list_cases()) == 1 and again.db.revision() == "0001"
+    assert set(again.types()) == {"proxy", "dispute", "hazard", "event", "other"}
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    import pytest
+
+    from chipkit.cases import CasesError
+
+    with pytest.raises(CasesError, match="does not exist"):
+        Database(tmp_path / "nope" / "x.sqlite")
