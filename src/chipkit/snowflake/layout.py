@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -155,7 +155,7 @@ def _hex_cells(radius: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(qs, dtype=np.int32), np.array(rs, dtype=np.int32)
 
 
-@lru_cache(maxsize=None)
+@cache
 def layout(radius: int) -> Layout:
     """The layout of variant R = radius (cached)."""
     if radius not in VARIANTS:
@@ -212,7 +212,7 @@ def layout(radius: int) -> Layout:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rotation_perm(radius: int, k: int) -> np.ndarray:
     lay = layout(radius)
     q, r = lay.q.copy(), lay.r.copy()

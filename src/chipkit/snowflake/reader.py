@@ -34,6 +34,8 @@ _MAX_CANDIDATES = 24
 _MAX_COMPONENTS = 40
 _MAX_OPENINGS = 4
 _MIN_SCORE = 0.3
+_K2 = np.ones((2, 2), np.uint8)
+_K3 = np.ones((3, 3), np.uint8)
 _TOP_HYPOTHESES = 3
 
 
@@ -122,16 +124,22 @@ def _to_gray(image: np.ndarray) -> np.ndarray | None:
 
 
 def _binaries(gray: np.ndarray) -> Iterator[np.ndarray]:
-    """Dark = 255. Lazily: adaptive mean at a small and a large block, then Otsu."""
+    """Dark = 255. Lazily: adaptive mean at a small and a large block, Otsu, and the small
+    block closed by 3x3 and 5x5 (bridges light scratches that cut a symbol in two)."""
     h, w = gray.shape
     small = max(15, (min(h, w) // 24) | 1)
     large = max(31, (min(h, w) // 6) | 1)
-    for block in (small, large):
-        yield cv2.adaptiveThreshold(
-            gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 6
-        )
+    first = cv2.adaptiveThreshold(
+        gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, small, 6
+    )
+    yield first
+    yield cv2.adaptiveThreshold(
+        gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, large, 6
+    )
     _, otsu = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     yield otsu
+    yield cv2.morphologyEx(first, cv2.MORPH_CLOSE, _K3)
+    yield cv2.morphologyEx(first, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
 
 
 def _line_intersect(l1: np.ndarray, l2: np.ndarray) -> np.ndarray | None:
@@ -209,10 +217,6 @@ def _hexagons_in(mask: np.ndarray, ox: int, oy: int, min_area: float) -> list[np
         if hexa is not None:
             out.append(hexa + np.array([ox, oy], dtype=np.float64))
     return out
-
-
-_K2 = np.ones((2, 2), np.uint8)
-_K3 = np.ones((3, 3), np.uint8)
 
 
 def _openings(mask: np.ndarray) -> Iterator[np.ndarray]:
@@ -466,9 +470,7 @@ def _equalise(v: np.ndarray, lay: Layout, iters: int = 4) -> np.ndarray:
 # ----------------------------------------------------------------------------- decoding
 
 
-def _decode_bits(
-    values: np.ndarray, lay: Layout
-) -> tuple[bytes, int] | None:
+def _decode_bits(values: np.ndarray, lay: Layout) -> tuple[bytes, int] | None:
     """values: (D,) dark-positive samples of the data cells in placement order."""
     nbits = sum(n for n, _ in lay.blocks) * 8
     bits = (values[:nbits] > 0).astype(np.uint8) ^ lay.mask[:nbits]
@@ -538,7 +540,12 @@ def _decode_candidate(gray: np.ndarray, corners: np.ndarray) -> Detection | None
 
 
 def _inside(pt: np.ndarray, poly: np.ndarray) -> bool:
-    return cv2.pointPolygonTest(poly.astype(np.float32).reshape(-1, 1, 2), tuple(map(float, pt)), False) >= 0
+    return (
+        cv2.pointPolygonTest(
+            poly.astype(np.float32).reshape(-1, 1, 2), tuple(map(float, pt)), False
+        )
+        >= 0
+    )
 
 
 def decode_image(image: np.ndarray) -> list[Detection]:

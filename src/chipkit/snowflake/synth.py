@@ -145,7 +145,11 @@ def capture(
 
 
 def capture_level(
-    symbol: np.ndarray, module_px_src: float, level: Level, rng: np.random.Generator, module_scale: float = 1.0
+    symbol: np.ndarray,
+    module_px_src: float,
+    level: Level,
+    rng: np.random.Generator,
+    module_scale: float = 1.0,
 ) -> np.ndarray:
     """A capture at a random draw from ``level``; ``module_scale`` multiplies the module
     pitch (to compare symbologies at equal printed area)."""

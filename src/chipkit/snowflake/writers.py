@@ -19,7 +19,9 @@ _CELL_CORNERS = np.array(
     ]
 )
 # unit normals of the frame's flat sides (30, 90, 150 degrees)
-_SIDE_NORMALS = np.array([[math.cos(math.radians(a)), math.sin(math.radians(a))] for a in (30, 90, 150)])
+_SIDE_NORMALS = np.array(
+    [[math.cos(math.radians(a)), math.sin(math.radians(a))] for a in (30, 90, 150)]
+)
 
 
 def symbol_extent(sym: Symbol, quiet: float | None = None) -> tuple[float, float]:
@@ -53,7 +55,9 @@ def _ink(sym: Symbol, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     ink = np.zeros(x.shape, dtype=bool)
     ink[inside] = grid[r[inside] + rad, q[inside] + rad]
     # the solid frame band: from the centre line of ring R to the outer apothem
-    hexdist = np.max(np.abs(x[..., None] * _SIDE_NORMALS[:, 0] + y[..., None] * _SIDE_NORMALS[:, 1]), axis=-1)
+    hexdist = np.max(
+        np.abs(x[..., None] * _SIDE_NORMALS[:, 0] + y[..., None] * _SIDE_NORMALS[:, 1]), axis=-1
+    )
     ink |= (hexdist >= inner_apothem(rad)) & (hexdist <= outer_apothem(rad))
     return ink
 

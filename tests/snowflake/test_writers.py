@@ -1,0 +1,143 @@
+"""Encoder API and writers: Symbol, render, SVG, PNG, reportlab, extent."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import re
+import xml.etree.ElementTree as ET
+
+import cv2
+import numpy as np
+import pytest
+
+from chipkit import ChipkitError, snowflake
+
+
+def test_symbol_is_frozen_and_complete():
+    sym = snowflake.encode(b"x" * 110)
+    assert sym.variant == 28
+    assert sym.payload == b"x" * 110
+    assert sym.cells.shape == (snowflake.layout(28).n_cells,)
+    assert set(np.unique(sym.cells)) <= {0, 1}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sym.variant = 27  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        sym.cells[0] = 1
+
+
+def test_cell_centres_are_a_unit_hexagonal_lattice():
+    sym = snowflake.encode(bytes(100))
+    xy = sym.cell_centres()
+    assert xy.shape == (sym.cells.size, 2)
+    d = np.linalg.norm(xy[1:] - xy[:-1], axis=1)
+    assert math.isclose(float(d.min()), 1.0, abs_tol=1e-9)  # row neighbours
+    centre = np.flatnonzero((np.abs(xy) < 1e-9).all(axis=1))
+    assert sym.cells[centre[0]] == 1  # the bullseye's dark centre cell
+
+
+def test_no_large_uniform_areas_in_data():
+    sym = snowflake.encode(bytes(131))  # all-zero payload: whitening must still mix it
+    lay = sym.layout
+    data = sym.cells[lay.data_order]
+    assert 0.4 < data.mean() < 0.6
+    runs = np.diff(np.flatnonzero(np.diff(data) != 0))
+    assert runs.max() < 25
+
+
+def test_variant_choice_and_errors():
+    assert snowflake.encode(bytes(1)).variant == 24
+    assert snowflake.encode(bytes(117)).variant == 28
+    assert snowflake.encode(bytes(118)).variant == 29
+    assert snowflake.encode(bytes(131)).variant == 30
+    with pytest.raises(snowflake.SnowflakeError):
+        snowflake.encode(b"")
+    with pytest.raises(snowflake.SnowflakeError):
+        snowflake.encode(bytes(138))
+    with pytest.raises(snowflake.SnowflakeError):
+        snowflake.encode(bytes(120), variant=24)
+    with pytest.raises(snowflake.SnowflakeError):
+        snowflake.encode(bytes(10), variant=99)
+    with pytest.raises(TypeError):
+        snowflake.encode("text")  # type: ignore[arg-type]
+    assert issubclass(snowflake.SnowflakeError, ChipkitError)
+
+
+def test_render_size_matches_extent_and_ink():
+    sym = snowflake.encode(bytes(range(100)))
+    w, h = snowflake.symbol_extent(sym)
+    img = snowflake.render(sym, 5.0)
+    assert img.dtype == np.uint8 and img.ndim == 2
+    assert img.shape == (round(h * 5), round(w * 5))
+    assert img[0, 0] == 255 and img[img.shape[0] // 2, img.shape[1] // 2] < 64  # bullseye centre
+    wq, hq = snowflake.symbol_extent(sym, quiet=4)
+    assert math.isclose(wq - w, 4.0) and math.isclose(hq - h, 4.0)
+    assert snowflake.render(sym, 5.0, quiet=4).shape == (round(hq * 5), round(wq * 5))
+    with pytest.raises(ValueError):
+        snowflake.render(sym, 0)
+
+
+def test_png_reads_back():
+    payload = bytes(range(1, 120))
+    sym = snowflake.encode(payload)
+    png = snowflake.to_png(sym, dpi=300, size_mm=30)
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert abs(img.shape[1] - round(30 / 25.4 * 300)) <= 1
+    assert [d.payload for d in snowflake.decode_image(img)] == [payload]
+
+
+def test_svg_is_vector_with_every_dark_cell():
+    sym = snowflake.encode(bytes(range(105)))
+    svg = snowflake.to_svg(sym, size_mm=25)
+    root = ET.fromstring(svg)
+    assert root.get("width") == "25.000mm"
+    w, h = snowflake.symbol_extent(sym)
+    vb = [float(v) for v in root.get("viewBox").split()]
+    assert vb[2:] == pytest.approx([w, h])
+    paths = [el.get("d") for el in root.iter() if el.tag.endswith("path")]
+    assert len(paths) == 2
+    assert paths[1].count("M") == int(sym.cells.sum())
+    assert paths[0].count("M") == 2  # the frame: outer and inner hexagon
+
+
+def test_svg_rasterised_by_hand_decodes():
+    """Fill the SVG's polygons with OpenCV: the vector geometry itself is readable."""
+    payload = bytes(range(7, 120))
+    sym = snowflake.encode(payload)
+    svg = snowflake.to_svg(sym, size_mm=25)
+    w, h = snowflake.symbol_extent(sym)
+    scale = 4.0
+    img = np.full((round(h * scale), round(w * scale)), 255, np.uint8)
+    root = ET.fromstring(svg)
+    frame_d, cells_d = [el.get("d") for el in root.iter() if el.tag.endswith("path")]
+
+    def polys(d):
+        out = []
+        for sub in re.findall(r"M([^Z]*)Z", d):
+            pts = [tuple(map(float, p.split(","))) for p in sub.split("L")]
+            out.append((np.array(pts) * scale * 16).astype(np.int32))
+        return out
+
+    frame = polys(frame_d)
+    cv2.fillPoly(img, frame[:1], 0, cv2.LINE_AA, shift=4)
+    cv2.fillPoly(img, frame[1:], 255, cv2.LINE_AA, shift=4)
+    cv2.fillPoly(img, polys(cells_d), 0, cv2.LINE_AA, shift=4)
+    assert [d.payload for d in snowflake.decode_image(img)] == [payload]
+
+
+def test_reportlab_drawing():
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen import canvas as rl_canvas
+
+    sym = snowflake.encode(bytes(range(110)))
+    buf = io.BytesIO()
+    c = rl_canvas.Canvas(buf, pagesize=(80 * mm, 80 * mm))
+    c.setPageCompression(0)
+    snowflake.draw_reportlab(c, sym, 10 * mm, 10 * mm, 60 * mm)
+    c.showPage()
+    c.save()
+    pdf = buf.getvalue()
+    assert pdf.startswith(b"%PDF")
+    # one closed sub-path per dark cell plus the two frame outlines
+    assert pdf.count(b" h") >= int(sym.cells.sum()) + 2
