@@ -220,7 +220,9 @@ def _render_chunk(job: dict[str, Any]) -> dict[str, Any]:
         )
     try:
         for item in job["items"]:
-            h = Household(**item["household"])
+            h = item["household"]
+            if isinstance(h, dict):
+                h = Household(**h)
             serial = item["serial"]
             if item.get("token"):
                 text = item["token"]
@@ -289,8 +291,16 @@ def _render_chunk(job: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------ batch side
 
 
-def _household_payload(h: Household) -> dict[str, Any]:
-    return h.to_dict()
+def _household_payload(h: Household) -> Household:
+    return h  # kept as the (small, slotted) record; turned into a dict only when dispatched
+
+
+def _wire(job: dict[str, Any]) -> dict[str, Any]:
+    """The picklable form of a job sent to a worker process."""
+    items = [
+        dict(it, household=it["household"].to_dict(), superseded_files=None) for it in job["items"]
+    ]
+    return dict(job, items=items)
 
 
 def _journal(out: Path, register: Register, opts: BatchOptions) -> dict[str, Any]:
@@ -358,7 +368,7 @@ def run_batch(
     out = out.resolve()
     issuer = keyring.issuer()
 
-    with Ledger(keyring.path) as ledger:
+    with Ledger(keyring.path) as ledger, contextlib.ExitStack() as stack:
         journal = _journal(out, register, opts)
         batch = journal["batch"]
         for name in (MANIFEST_JSON, MANIFEST_CSV, PARTIAL):
@@ -371,7 +381,8 @@ def run_batch(
         # ---- plan
         problems = list(register.problems)
         counts = {"issued": 0, "reissued": 0, "reprinted": 0, "existing": 0}
-        existing_rows: list[dict[str, Any]] = []
+        partial = (out / PARTIAL).open("w", encoding="utf-8")
+        stack.callback(partial.close)
         plan: list[dict[str, Any]] = []
         suffix = "." + opts.fmt
         for h in register.households:
@@ -394,9 +405,9 @@ def run_batch(
                     for f in live.files
                     if Path(f).parent == out and f.endswith(suffix) and Path(f).exists()
                 ]
-                if here and live.row:
+                if here and live.row_json:
                     row = dict(live.row, status="existing", file=Path(here[-1]).name)
-                    existing_rows.append(row)
+                    partial.write(json.dumps(row, ensure_ascii=False) + "\n")
                     counts["existing"] += 1
                     continue
                 plan.append(
@@ -437,9 +448,7 @@ def run_batch(
                 job["label"] = f"batch {batch} part {part_no}"
             else:
                 for it in items:
-                    it["file"] = safe_filename(
-                        it["household"]["household_id"], it["serial"], opts.fmt
-                    )
+                    it["file"] = safe_filename(it["household"].household_id, it["serial"], opts.fmt)
                     inside(out, it["file"])
             jobs.append(job)
 
@@ -459,11 +468,8 @@ def run_batch(
             "batch": batch,
             "parent_pid": os.getpid(),
         }
-        partial = (out / PARTIAL).open("w", encoding="utf-8")
         files_written = 0
         try:
-            for row in existing_rows:
-                partial.write(json.dumps(row, ensure_ascii=False) + "\n")
             total = len(plan)
             done = 0
             if progress:
@@ -522,8 +528,8 @@ def _execute(
                         "event": "intent",
                         "batch": batch,
                         "serial": it["serial"],
-                        "household_id": it["household"]["household_id"],
-                        "village": it["household"]["village_code"],
+                        "household_id": it["household"].household_id,
+                        "village": it["household"].village_code,
                         "file": str(Path(cfg["out"]) / (job.get("part") or it["file"])),
                     }
                 )
@@ -534,7 +540,7 @@ def _execute(
         _init_worker(issuer, dict(cfg, parent_pid=None))
         for job in jobs:
             intents(job)
-            yield job, _render_chunk(job)
+            yield job, _render_chunk(_wire(job))
         return
     from concurrent.futures import ProcessPoolExecutor
 
@@ -546,7 +552,7 @@ def _execute(
     try:
         for job in it:
             intents(job)
-            pending.append((job, pool.submit(_render_chunk, job)))
+            pending.append((job, pool.submit(_render_chunk, _wire(job))))
             if len(pending) >= 2 * workers:
                 break
         while pending:
@@ -555,7 +561,7 @@ def _execute(
             nxt = next(it, None)
             if nxt is not None:
                 intents(nxt)
-                pending.append((nxt, pool.submit(_render_chunk, nxt)))
+                pending.append((nxt, pool.submit(_render_chunk, _wire(nxt))))
             yield job, res
     finally:
         for _, fut in pending:
@@ -619,20 +625,12 @@ def _confirm(
 def _revoke(
     ledger: Ledger, keyring: Any, pairs: list[tuple[int, int]], batch: str, reason: str = ""
 ) -> None:
-    by_reason: dict[str, list[int]] = {}
-    for old, new in pairs:
-        by_reason.setdefault(reason or f"reissued (superseded by serial {new})", []).append(old)
-    for why, serials in by_reason.items():
-        keyring.revoke(serials, why)
+    """Revoke superseded serials: one keyring update for the whole group, then the ledger."""
+    why = reason or f"reissued (batch {batch})"
+    keyring.revoke([old for old, _ in pairs], why)
     ledger.append(
         [
-            {
-                "event": "revoked",
-                "batch": batch,
-                "serial": old,
-                "superseded_by": new,
-                "reason": reason or "reissued",
-            }
+            {"event": "revoked", "batch": batch, "serial": old, "superseded_by": new, "reason": why}
             for old, new in pairs
         ]
     )

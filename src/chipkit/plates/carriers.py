@@ -34,15 +34,20 @@ class Symbol:
     native: Any = None  # the carrier's own symbol object (snowflake)
 
 
-def row_runs(modules: np.ndarray) -> list[tuple[int, int, int]]:
-    """Horizontal runs of dark modules: (row, start column, length)."""
+def _runs(modules: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n_rows, n_cols = modules.shape
     padded = np.zeros((n_rows, n_cols + 2), dtype=np.int8)
     padded[:, 1:-1] = modules
     d = np.diff(padded, axis=1)
     rs, cs = np.nonzero(d == 1)
     _, ce = np.nonzero(d == -1)
-    return list(zip(rs.tolist(), cs.tolist(), (ce - cs).tolist(), strict=True))
+    return rs, cs, ce - cs
+
+
+def row_runs(modules: np.ndarray) -> list[tuple[int, int, int]]:
+    """Horizontal runs of dark modules: (row, start column, length)."""
+    rs, cs, ns = _runs(modules)
+    return list(zip(rs.tolist(), cs.tolist(), ns.tolist(), strict=True))
 
 
 class QRCarrier:
@@ -83,10 +88,11 @@ class QRCarrier:
         """PDF operators (y up) centred on (cx, cy): one filled path of module runs (vector)."""
         m = module_pt
         half = sym.size * m / 2
-        parts = [f"q 0 0 0 rg {m:.5f} 0 0 {-m:.5f} {cx_pt - half:.4f} {cy_pt + half:.4f} cm"]
-        parts.extend(f"{c} {r} {n} 1 re" for r, c, n in row_runs(sym.modules))
-        parts.append("f Q")
-        return "\n".join(parts)
+        head = f"q 0 0 0 rg {m:.5f} 0 0 {-m:.5f} {cx_pt - half:.4f} {cy_pt + half:.4f} cm\n"
+        rs, cs, ns = _runs(sym.modules)
+        flat = np.empty(3 * len(rs), dtype=np.int64)
+        flat[0::3], flat[1::3], flat[2::3] = cs, rs, ns
+        return head + ("%d %d %d 1 re\n" * len(rs)) % tuple(flat.tolist()) + "f Q"
 
     def draw_pdf(
         self, canvas: Any, sym: Symbol, cx_pt: float, cy_pt: float, module_pt: float

@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 PLATE_W_MM = 120.0
@@ -90,7 +89,21 @@ class Text:
     color: tuple[int, int, int] = WHITE
 
 
-Op = Poly | RoundRect | Line | Text
+@dataclass(frozen=True)
+class Flake:
+    """A six-armed snowflake emblem of radius r centred on (cx, cy)."""
+
+    cx: float
+    cy: float
+    r: float
+    color: tuple[int, int, int]
+    width: float
+
+    def lines(self) -> list[Line]:
+        return snowflake_icon(self.cx, self.cy, self.r, self.color, self.width)
+
+
+Op = Poly | RoundRect | Line | Text | Flake
 
 
 @dataclass(frozen=True)
@@ -225,7 +238,7 @@ def static_ops() -> list[Op]:
     ]
     # small snowflakes in the four slanted corners of the frame
     for cx, cy in ((9.0, 45.0), (111.0, 45.0)):
-        ops.extend(snowflake_icon(cx, cy, 3.2, WHITE, 0.4))
+        ops.append(Flake(cx, cy, 3.2, WHITE, 0.4))
     return ops
 
 
@@ -235,11 +248,19 @@ class Measurer:
     def __init__(self, font_path: Path, index: int = 0) -> None:
         from PIL import ImageFont
 
-        self._font = ImageFont.truetype(str(font_path), 200, index=index)
-        self.width_em = lru_cache(maxsize=4096)(self._width_em)
+        self._font = ImageFont.truetype(str(font_path), 1000, index=index)
+        self._adv: dict[str, float] = {}
 
-    def _width_em(self, text: str) -> float:
-        return self._font.getlength(text) / 200.0
+    def width_em(self, text: str) -> float:
+        """Sum of the characters' advances (no kerning: CJK plate text has none)."""
+        adv = self._adv
+        total = 0.0
+        for ch in text:
+            a = adv.get(ch)
+            if a is None:
+                a = adv[ch] = self._font.getlength(ch) / 1000.0
+            total += a
+        return total
 
 
 def _fit(
@@ -279,7 +300,7 @@ def variable_ops(data: PlateData, measure: Measurer) -> list[Op]:
     text(60.0, 10.6, 3.6, data.title, "m", max_w=80.0, color=LIGHT)
     w = text(60.0, 21.2, 8.5, data.village_name, "m", max_w=70.0, min_size=4.0)
     for side in (-1, 1):
-        ops.extend(snowflake_icon(60.0 + side * (w / 2 + 6.5), 18.0, 3.0, WHITE, 0.45))
+        ops.append(Flake(60.0 + side * (w / 2 + 6.5), 18.0, 3.0, WHITE, 0.45))
     if data.street:
         text(COL_X, 35.5, 5.2, data.street, min_size=3.0)
     text(COL_X, 53.0, 15.0, data.number, min_size=6.0)
@@ -306,6 +327,7 @@ def variable_ops(data: PlateData, measure: Measurer) -> list[Op]:
 
 __all__ = [
     "BLUE",
+    "Flake",
     "PANEL_MM",
     "PLATE_H_MM",
     "PLATE_W_MM",

@@ -47,8 +47,12 @@ class LivePlate:
     serial: int
     token: str
     batch: str
-    row: dict[str, Any]  # the manifest row recorded when it was issued / last rendered
+    row_json: str  # the manifest row recorded when issued / last rendered (compact JSON)
     files: list[str] = field(default_factory=list)
+
+    @property
+    def row(self) -> dict[str, Any]:
+        return json.loads(self.row_json) if self.row_json else {}
 
 
 @dataclass
@@ -155,7 +159,7 @@ class Ledger:
                     serial,
                     rec["token"],
                     rec.get("batch", ""),
-                    dict(rec.get("row") or {}),
+                    json.dumps(rec.get("row") or {}, ensure_ascii=False, separators=(",", ":")),
                     [rec["file"]] if rec.get("file") else [],
                 )
                 if old is not None and old.serial != serial and old.serial not in revoked:
@@ -163,7 +167,10 @@ class Ledger:
             elif ev == "rendered":
                 live = st.live.get(hid)
                 if live is not None and live.serial == serial:
-                    live.row = dict(rec.get("row") or live.row)
+                    if rec.get("row"):
+                        live.row_json = json.dumps(
+                            rec["row"], ensure_ascii=False, separators=(",", ":")
+                        )
                     if rec.get("file"):
                         live.files.append(rec["file"])
             elif ev == "void":

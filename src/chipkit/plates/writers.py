@@ -103,7 +103,10 @@ class PngRenderer:
         return f
 
     def _draw(self, draw: Any, op: L.Op, s: float) -> None:
-        if isinstance(op, L.Poly):
+        if isinstance(op, L.Flake):
+            for line in op.lines():
+                self._draw(draw, line, s)
+        elif isinstance(op, L.Poly):
             pts = [(x * s, y * s) for x, y in op.points]
             if op.fill:
                 draw.polygon(pts, fill=op.fill)
@@ -182,6 +185,8 @@ def _hex(c: tuple[int, int, int]) -> str:
 
 
 def _svg_op(op: L.Op) -> str:
+    if isinstance(op, L.Flake):
+        return "".join(_svg_op(line) for line in op.lines())
     if isinstance(op, L.Poly):
         pts = " ".join(f"{x:.3f},{y:.3f}" for x, y in op.points)
         fill = _hex(op.fill) if op.fill else "none"
@@ -296,6 +301,20 @@ def _rgb(c: tuple[int, int, int]) -> str:
     return f"{c[0] / 255:.4f} {c[1] / 255:.4f} {c[2] / 255:.4f}"
 
 
+def _flake_ops(r: float, color: tuple[int, int, int], width: float) -> str:
+    """PDF operators for a snowflake centred on the origin (cached per style)."""
+    key = (r, color, width)
+    ops = _FLAKES.get(key)
+    if ops is None:
+        segs = " ".join(
+            f"{ln.x1 * MM_PT:.3f} {-ln.y1 * MM_PT:.3f} m {ln.x2 * MM_PT:.3f} {-ln.y2 * MM_PT:.3f} l"
+            for ln in L.snowflake_icon(0.0, 0.0, r, color, width)
+        )
+        ops = _FLAKES[key] = f"{_rgb(color)} RG {width * MM_PT:.3f} w 1 J {segs} S"
+    return ops
+
+
+_FLAKES: dict[tuple[float, tuple[int, int, int], float], str] = {}
 _FONT_NAME = "ChipkitCJK"
 _registered: dict[str, str] = {}
 
@@ -333,7 +352,12 @@ class PdfSheetWriter:
         sheet: str = "a4",
         label: str = "",
     ) -> None:
+        from reportlab import rl_config
+        from reportlab.pdfbase import pdfmetrics
         from reportlab.pdfgen import canvas as rl_canvas
+
+        # Flate only: reportlab's pure-Python ASCII85 step would dominate the run time.
+        rl_config.useA85 = 0
 
         self.path = Path(path)
         self.grid = sheet_grid(sheet)
@@ -341,6 +365,8 @@ class PdfSheetWriter:
         self.carrier = carrier
         self.label = label
         self.font_name = register_pdf_font(font)
+        self._font = pdfmetrics.getFont(self.font_name)
+        self.measure: L.Measurer | None = None
         self.tmp = atomic_path(self.path)
         g = self.grid
         self.c = rl_canvas.Canvas(
@@ -351,7 +377,7 @@ class PdfSheetWriter:
         )
         self.c.setTitle(f"chipkit door plates {label}".strip())
         self.c.setCreator("chipkit plates")
-        self._static_ops = "\n".join(self._raw(op) for op in L.static_ops())
+        self._form = None
         self.page = 0
         self.slot = -1
         self.count = 0
@@ -359,6 +385,10 @@ class PdfSheetWriter:
     # raw PDF operators (plate coordinates: mm, y down) -------------------------------
     @staticmethod
     def _raw(op: L.Op) -> str:
+        if isinstance(op, L.Flake):
+            unit = _flake_ops(op.r, op.color, op.width)
+            return f"q 1 0 0 1 {op.cx * MM_PT:.3f} {(L.PLATE_H_MM - op.cy) * MM_PT:.3f} cm {unit} Q"
+
         def pt(x: float, y: float) -> str:
             return f"{x * MM_PT:.3f} {(L.PLATE_H_MM - y) * MM_PT:.3f}"
 
@@ -393,8 +423,39 @@ class PdfSheetWriter:
             return f"{_rgb(op.color)} RG {op.width * MM_PT:.3f} w 1 J {pt(op.x1, op.y1)} m {pt(op.x2, op.y2)} l S"
         raise TypeError(op)
 
+    def _define_form(self) -> None:
+        """The static plate frame as one Form XObject, drawn by reference on every plate."""
+        c = self.c
+        name = "chipkitPlateFrame"
+        c.beginForm(name, 0, 0, L.PLATE_W_MM * MM_PT, L.PLATE_H_MM * MM_PT)
+        c._code.append("\n".join(self._raw(op) for op in L.static_ops()))  # type: ignore[attr-defined]
+        c.endForm()
+        self._form = name
+
+    def _text_ops(self, t: L.Text, width_em: float) -> str:
+        """Raw text operators for a TrueType subset font (what drawString emits, minus overhead)."""
+        doc = self.c._doc  # type: ignore[attr-defined]
+        x = t.x
+        if t.anchor == "m":
+            x -= width_em * t.size / 2
+        elif t.anchor == "r":
+            x -= width_em * t.size
+        size = t.size * MM_PT
+        parts = [
+            f"BT {_rgb(t.color)} rg 1 0 0 1 {x * MM_PT:.3f} {(L.PLATE_H_MM - t.y) * MM_PT:.3f} Tm"
+        ]
+        escape = self.c._escape  # type: ignore[attr-defined]
+        for subset, chunk in self._font.splitString(t.text, doc):
+            parts.append(
+                f"{self._font.getSubsetInternalName(subset, doc)} {size:.3f} Tf ({escape(chunk)}) Tj"
+            )
+        parts.append("ET")
+        return " ".join(parts)
+
     def _new_page(self) -> None:
         c = self.c
+        if self._form is None:
+            self._define_form()
         if self.page:
             c.showPage()
         self.page += 1
@@ -442,27 +503,16 @@ class PdfSheetWriter:
         code = c._code  # type: ignore[attr-defined]  # raw operators: fast and exact
         code.append(self._crop_marks(x, y))
         code.append(f"q 1 0 0 1 {ox:.3f} {oy:.3f} cm")
-        code.append(self._static_ops)
-        texts = []
+        c.doForm(self._form)
         for op in L.variable_ops(data, measure):
             if isinstance(op, L.Text):
-                texts.append(op)
+                code.append(self._text_ops(op, measure.width_em(op.text)))
             else:
                 code.append(self._raw(op))
         module = self.carrier.module_mm(sym)
         self.carrier.draw_pdf(
             c, sym, L.PANEL_CX * MM_PT, (L.PLATE_H_MM - L.PANEL_CY) * MM_PT, module * MM_PT
         )
-        for t in texts:
-            c.setFillColorRGB(*(v / 255 for v in t.color))
-            c.setFont(self.font_name, t.size * MM_PT)
-            tx, ty = t.x * MM_PT, (L.PLATE_H_MM - t.y) * MM_PT
-            if t.anchor == "m":
-                c.drawCentredString(tx, ty, t.text)
-            elif t.anchor == "r":
-                c.drawRightString(tx, ty, t.text)
-            else:
-                c.drawString(tx, ty, t.text)
         code.append("Q")
         self.count += 1
         return Written(self.page, self.slot + 1, round(module, 4), None)
