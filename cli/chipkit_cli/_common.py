@@ -40,7 +40,7 @@ def handle_errors(func: F) -> F:
                 return func(*args, **kwargs)
             except ChipkitError as e:
                 fail(str(e))
-            except (ValueError, TypeError) as e:
+            except ValueError as e:
                 fail(str(e))
             except FileNotFoundError as e:
                 fail(f"{e.filename}: no such file or directory")
