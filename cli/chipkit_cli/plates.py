@@ -76,6 +76,12 @@ completes the batch).
     "--dpi", type=click.IntRange(72, 2400), default=300, show_default=True, help="PNG resolution."
 )
 @click.option(
+    "--vector-symbol",
+    is_flag=True,
+    help="PDF: draw QR modules as vector paths (default: an exact 1-bit image mask, "
+    "one sample per module, never interpolated; faster).",
+)
+@click.option(
     "--reissue",
     is_flag=True,
     help="Mint new plates for households that hold one; revoke the old serials.",
@@ -116,6 +122,7 @@ def plates(
     ec_level: str,
     sheet: str,
     dpi: int,
+    vector_symbol: bool,
     reissue: bool,
     font_path: Path | None,
     url_prefix: str | None,
@@ -160,6 +167,7 @@ def plates(
         show_household_id=print_household_id,
         jobs=jobs,
         font=font,
+        pdf_vector=vector_symbol,
     )
     bar = _Progress(enabled=not quiet and sys.stderr.isatty())
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import zlib
 
 import numpy as np
 import pytest
@@ -133,8 +134,9 @@ def test_svg_is_mm_sized_and_symbol_roundtrips(tmp_path, keyring, font):
     xml.dom.minidom.parseString(svg.encode())  # well-formed
 
 
-def test_pdf_sheet_exact_size_vector_symbol_embedded_font_roundtrip(tmp_path, keyring, font):
-    car = QRCarrier("H")
+@pytest.mark.parametrize("vector", [False, True])
+def test_pdf_sheet_exact_size_symbol_embedded_font_roundtrip(tmp_path, keyring, font, vector):
+    car = QRCarrier("H", pdf_vector=vector)
     households = read_register(SAMPLE_CSV).households[:5]
     m = L.Measurer(font.path)
     pdf = W.PdfSheetWriter(tmp_path / "s.pdf", font, car, sheet="a4", label="test")
@@ -150,7 +152,19 @@ def test_pdf_sheet_exact_size_vector_symbol_embedded_font_roundtrip(tmp_path, ke
     assert mb and float(mb.group(1)) == pytest.approx(297 * 72 / 25.4, abs=0.01)
     assert float(mb.group(2)) == pytest.approx(210 * 72 / 25.4, abs=0.01)
     assert b"/FontFile2" in data  # the CJK TrueType font is embedded
-    assert b"/Subtype /Image" not in data  # symbol is vector, never a bitmap
+    assert b"/Subtype /Image" not in data  # no resampled bitmap XObjects anywhere
+    content = b"".join(
+        zlib.decompress(m)
+        for m in re.findall(rb"stream\r?\n(.*?)endstream", data, re.S)
+        if m[:1] == b"x"
+    )
+    if vector:
+        assert b" 1 re" in content and b" BI " not in content
+    else:  # one sample per module, image mask, interpolation off
+        sym = car.encode(texts[0], b"")
+        assert (
+            f"BI /W {sym.size} /H {sym.size} /IM true /BPC 1 /D [1 0] /I false".encode() in content
+        )
     if shutil.which("pdftotext"):
         txt = subprocess.run(
             ["pdftotext", str(tmp_path / "s.pdf"), "-"], capture_output=True, text=True

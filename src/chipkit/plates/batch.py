@@ -99,6 +99,7 @@ class BatchOptions:
     plates_per_pdf: int = 1000
     files_per_chunk: int = 32
     font: CJKFont | None = None
+    pdf_vector: bool = False  # QR modules as vector paths in PDFs (default: 1-bit image mask)
 
 
 @dataclass
@@ -183,7 +184,7 @@ def _init_worker(issuer: Any, cfg: dict[str, Any]) -> None:
     from chipkit.plates import writers as W
 
     font: CJKFont = cfg["font"]
-    carrier = get_carrier(cfg["carrier"], ec_level=cfg["ec_level"])
+    carrier = get_carrier(cfg["carrier"], ec_level=cfg["ec_level"], pdf_vector=cfg["pdf_vector"])
     _W.clear()
     _W.update(
         issuer=issuer,
@@ -464,6 +465,7 @@ def run_batch(
             "url_prefix": opts.url_prefix,
             "show_head": opts.show_head,
             "show_household_id": opts.show_household_id,
+            "pdf_vector": opts.pdf_vector,
             "font": font,
             "batch": batch,
             "parent_pid": os.getpid(),
@@ -697,6 +699,11 @@ def _write_manifests(
         "ec_level": opts.ec_level if opts.carrier == "qr" else None,
         "sheet": opts.sheet if opts.fmt == "pdf" else None,
         "dpi": opts.dpi if opts.fmt == "png" else None,
+        "pdf_symbol": (
+            "vector" if opts.pdf_vector or opts.carrier != "qr" else "1-bit image mask, /I false"
+        )
+        if opts.fmt == "pdf"
+        else None,
         "plate_mm": [L.PLATE_W_MM, L.PLATE_H_MM],
         "symbol_mm": L.SYMBOL_MM,
         "counts": dict(res.counts, rejected=len(res.problems)),

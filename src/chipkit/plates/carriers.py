@@ -60,11 +60,14 @@ class QRCarrier:
 
     name = "qr"
 
-    def __init__(self, ec_level: str = "Q", symbol_mm: float = 38.0) -> None:
+    def __init__(
+        self, ec_level: str = "Q", symbol_mm: float = 38.0, pdf_vector: bool = False
+    ) -> None:
         if ec_level not in ("Q", "H"):
             raise ValueError("QR error-correction level must be Q or H for door plates")
         self.ec_level = ec_level
         self.symbol_mm = symbol_mm
+        self.pdf_vector = pdf_vector
 
     def encode(self, text: str, raw: bytes) -> Symbol:
         import zxingcpp
@@ -94,12 +97,25 @@ class QRCarrier:
         flat[0::3], flat[1::3], flat[2::3] = cs, rs, ns
         return head + ("%d %d %d 1 re\n" * len(rs)) % tuple(flat.tolist()) + "f Q"
 
+    def pdf_image_ops(self, sym: Symbol, cx_pt: float, cy_pt: float, module_pt: float) -> str:
+        """PDF operators: the modules as a 1-bit inline image mask, one sample per module,
+        never interpolated (/I false), scaled to the exact symbol size."""
+        assert sym.modules is not None
+        side = sym.size * module_pt
+        data = np.packbits(sym.modules, axis=1).tobytes().hex()
+        return (
+            f"q 0 0 0 rg {side:.4f} 0 0 {side:.4f} {cx_pt - side / 2:.4f} {cy_pt - side / 2:.4f} cm "
+            f"BI /W {sym.size} /H {sym.size} /IM true /BPC 1 /D [1 0] /I false /F /AHx ID {data}> EI Q"
+        )
+
     def draw_pdf(
         self, canvas: Any, sym: Symbol, cx_pt: float, cy_pt: float, module_pt: float
     ) -> None:
-        canvas._code.append(
-            self.pdf_ops(sym, cx_pt, cy_pt, module_pt)
-        )  # raw operators: fast, exact
+        # raw operators appended to the page: fast and exact
+        if self.pdf_vector:
+            canvas._code.append(self.pdf_ops(sym, cx_pt, cy_pt, module_pt))
+        else:
+            canvas._code.append(self.pdf_image_ops(sym, cx_pt, cy_pt, module_pt))
 
     def raster(self, sym: Symbol, module_px: float) -> np.ndarray:
         """uint8 gray image of the symbol (0 dark, 255 light), whole pixels per module, no quiet zone."""
@@ -179,9 +195,12 @@ def _svg_body(svg: str) -> str:
     return m.group(1) if m else svg
 
 
-def get_carrier(name: str, *, ec_level: str = "Q") -> QRCarrier | SnowflakeCarrier:
+def get_carrier(
+    name: str, *, ec_level: str = "Q", pdf_vector: bool = False
+) -> QRCarrier | SnowflakeCarrier:
+    """``pdf_vector``: draw QR modules in PDFs as vector paths instead of a 1-bit image mask."""
     if name == "qr":
-        return QRCarrier(ec_level)
+        return QRCarrier(ec_level, pdf_vector=pdf_vector)
     if name == "snowflake":
         return SnowflakeCarrier()
     raise ValueError(f"unknown carrier {name!r} (qr or snowflake)")

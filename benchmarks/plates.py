@@ -1,0 +1,205 @@
+"""Door-plate batch benchmark: N households -> print-ready PDF, end to end, both cores.
+
+Compared in the same run with raw QR encoding of the same tokens:
+
+* segno with its automatic mask choice (``segno.make_qr(text, error="q")``),
+* segno with a fixed mask (``mask=0``),
+* zxing-cpp's writer (``zxingcpp.create_barcode``), the encoder chipkit uses.
+
+Memory: the peak RSS of the batch process and of its worker processes is measured for
+each batch size given (e.g. ``--households 10000 --households 100000``); flat means the
+workers' peak does not grow with the batch.
+
+    .venv/bin/python benchmarks/plates.py                     # 10,000 households
+    .venv/bin/python benchmarks/plates.py --households 10000 --households 100000 --write-docs
+"""
+
+from __future__ import annotations
+
+import sys
+
+# benchmarks/token.py would shadow the standard library's `token` module: run with the
+# script's folder off sys.path.
+sys.path[:] = [p for p in sys.path if p and not p.rstrip("/").endswith("benchmarks")]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "benchmarks" / "_work" / "plates"
+
+VILLAGES = [
+    ("330703100201", "浦口村"),
+    ("330703103212", "琐园村"),
+    ("330703101204", "畈田蒋村"),
+    ("330703102207", "大佛寺村"),
+    ("330703106203", "塘雅村"),
+]
+
+
+def make_register(path: Path, n: int) -> None:
+    rnd = random.Random(n)
+    with path.open("w", encoding="utf-8") as f:
+        f.write("户号,村代码,村名,门牌号,网格,网格员,联系电话,户主\n")
+        for i in range(n):
+            code, name = VILLAGES[i % len(VILLAGES)]
+            f.write(
+                f"JD-{i:07d},{code},{name},{name[:2]}路{rnd.randrange(1, 400)}号,第{i % 6 + 1}网格,"
+                f"陈晓琳,1390579{rnd.randrange(10000):04d},王建国\n"
+            )
+
+
+def run_batch_subprocess(register: Path, keys: Path, out: Path, jobs: int) -> dict:
+    """The real CLI in a child process, so its own peak memory can be measured."""
+    code = f"""
+import json, resource, sys, time
+from pathlib import Path
+from chipkit.keys import Keyring
+from chipkit.register import read_register
+from chipkit.plates import BatchOptions, run_batch
+t0 = time.perf_counter()
+reg = read_register({str(register)!r})
+res = run_batch(reg, Keyring.open({str(keys)!r}), BatchOptions(out=Path({str(out)!r}), fmt="pdf", sheet="a4", jobs={jobs}))
+wall = time.perf_counter() - t0
+me = resource.getrusage(resource.RUSAGE_SELF)
+ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({{"wall": wall, "batch_seconds": res.seconds, "plates": res.plates, "files": res.files,
+    "cpu": me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime,
+    "rss_parent_mb": me.ru_maxrss / 1024, "rss_worker_mb": ch.ru_maxrss / 1024}}))
+"""
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def tokens_from_ledger(keys: Path, limit: int) -> list[str]:
+    out = []
+    with (keys / "issued.jsonl").open(encoding="utf-8") as f:
+        for line in f:
+            rec = json.loads(line)
+            if rec.get("event") == "issued":
+                out.append(rec["token"])
+                if len(out) >= limit:
+                    break
+    return out
+
+
+def rate(fn, items, min_seconds: float = 2.0) -> float:
+    n, t0 = 0, time.perf_counter()
+    while True:
+        for x in items:
+            fn(x)
+        n += len(items)
+        dt = time.perf_counter() - t0
+        if dt >= min_seconds:
+            return n / dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--households", type=int, action="append", help="batch size (repeatable)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--write-docs", action="store_true", help="update docs/performance.md")
+    args = ap.parse_args()
+    sizes = args.households or [10_000]
+
+    import segno
+    import zxingcpp
+
+    from chipkit.keys import Keyring
+
+    results = []
+    for n in sizes:
+        d = WORK / f"n{n}"
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        make_register(d / "households.csv", n)
+        Keyring.init(d / "keys", passphrase=None)  # demo-only keyring
+        r = run_batch_subprocess(d / "households.csv", d / "keys", d / "out", args.jobs)
+        pdf_bytes = sum(p.stat().st_size for p in (d / "out").glob("*.pdf"))
+        r.update(
+            n=n, pdf_mb=pdf_bytes / 1e6, rate=n / r["batch_seconds"], cpu_ms=1000 * r["cpu"] / n
+        )
+        results.append(r)
+        print(
+            f"{n:>7} households -> PDF: {r['batch_seconds']:.1f} s, {r['rate']:,.0f} plates/s "
+            f"({args.jobs} workers), CPU {r['cpu_ms']:.2f} ms/plate, {r['files']} PDF files "
+            f"{r['pdf_mb']:.0f} MB, peak RSS parent {r['rss_parent_mb']:.0f} MB, "
+            f"worker {r['rss_worker_mb']:.0f} MB",
+            flush=True,
+        )
+
+    tokens = tokens_from_ledger(WORK / f"n{sizes[0]}" / "keys", 300)
+    qr = zxingcpp.BarcodeFormat.QRCode
+    anchors = {
+        "segno, automatic mask": rate(
+            lambda t: segno.make_qr(t, error="q", boost_error=False), tokens[:60]
+        ),
+        "segno, fixed mask 0": rate(
+            lambda t: segno.make_qr(t, error="q", mask=0, boost_error=False), tokens
+        ),
+        "zxing-cpp writer": rate(lambda t: zxingcpp.create_barcode(t, qr, ec_level="Q"), tokens),
+    }
+    sym = segno.make_qr(tokens[0], error="q", boost_error=False)
+    for k, v in anchors.items():
+        print(f"raw QR encode, {k}: {v:,.0f}/s (1 core)")
+    main_r = results[0]
+    lines = [
+        f"`benchmarks/plates.py`: households -> print-ready A4 PDF (4-up, crop marks, vector QR "
+        f"{sym.designator}, embedded CJK font), end to end (register read, sealing, QR encoding, "
+        f"layout, PDF, ledger, manifest), {args.jobs} worker processes. Goal: ≥ 1,000 plates/s.",
+        "",
+        "| households | wall (s) | plates/s | CPU ms/plate | PDF files | PDF size | peak RSS batch | peak RSS worker |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['n']:,} | {r['batch_seconds']:.1f} | {r['rate']:,.0f} | {r['cpu_ms']:.2f} | {r['files']} | "
+            f"{r['pdf_mb']:.0f} MB | {r['rss_parent_mb']:.0f} MB | {r['rss_worker_mb']:.0f} MB |"
+        )
+    lines += [
+        "",
+        "Raw QR encoding of the same tokens (text form, level Q), one core, same run:",
+        "",
+        "| encoder | QR/s (1 core) | chipkit plates/s ÷ this |",
+        "|---|---:|---:|",
+    ]
+    for k, v in anchors.items():
+        lines.append(f"| {k} | {v:,.0f} | {main_r['rate'] / v:.2f}× |")
+    lines += [
+        "",
+        f"Per plate, chipkit spends {main_r['cpu_ms']:.2f} ms of CPU in total (all processes); "
+        f"the zxing-cpp encode alone is {1000 / anchors['zxing-cpp writer']:.2f} ms of it. "
+        "Workers render one PDF part (1,000 plates) at a time and at most two parts per worker "
+        "are in flight, so no batch holds more than a few thousand plates in memory; the "
+        "worker peak RSS is the figure that must stay flat. The batch process keeps the "
+        "register rows and the ledger index (small records, not images).",
+        "",
+        "The machine is shared with other jobs: wall-clock rates vary between runs; "
+        "CPU ms/plate is the stable figure (2 cores ÷ CPU per plate is the idle-machine ceiling: "
+        f"{2000 / main_r['cpu_ms']:,.0f} plates/s).",
+    ]
+    body = "\n".join(lines)
+    print()
+    print(body)
+    if args.write_docs:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("_docs", ROOT / "benchmarks" / "_docs.py")
+        docs = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(docs)
+        docs.write_section("plates", body)
+        print("\nwrote docs/performance.md (plates section)")
+
+
+if __name__ == "__main__":
+    main()
