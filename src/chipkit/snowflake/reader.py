@@ -33,7 +33,7 @@ _MIN_DIAMETER_PX = 36.0
 _MAX_CANDIDATES = 24
 _MAX_COMPONENTS = 40
 _MAX_OPENINGS = 4
-_MIN_SCORE = 0.3
+_MIN_SCORE = 0.2
 _K2 = np.ones((2, 2), np.uint8)
 _K3 = np.ones((3, 3), np.uint8)
 _TOP_HYPOTHESES = 3
@@ -60,6 +60,8 @@ class _Probe:
     pts: np.ndarray  # (M, 2) function cells then quiet-zone points
     sign: np.ndarray  # (M,) +1 dark, -1 light
     data_pts: np.ndarray  # (Dsub, 2) a subset of data cell centres
+    fn_pts: np.ndarray  # (F, 2) function cell centres
+    fn_sign: np.ndarray  # (F,) +1 dark, -1 light
 
 
 _PROBES: dict[int, _Probe] = {}
@@ -88,7 +90,7 @@ def _probe(radius: int) -> _Probe:
     fv = lay.function_value[fidx].astype(np.float64) * 2 - 1
     sign = np.concatenate([fv, np.array(extra_sign)])
     didx = np.flatnonzero(~lay.is_function)[::3]
-    pr = _Probe(pts=pts, sign=sign, data_pts=lay.xy[didx])
+    pr = _Probe(pts=pts, sign=sign, data_pts=lay.xy[didx], fn_pts=lay.xy[fidx], fn_sign=fv)
     _PROBES[radius] = pr
     return pr
 
@@ -151,6 +153,25 @@ def _line_intersect(l1: np.ndarray, l2: np.ndarray) -> np.ndarray | None:
     return np.array([x1 + t * vx1, y1 + t * vy1])
 
 
+def _side_support(corners: np.ndarray, pts: np.ndarray, bins: int = 16) -> float:
+    """Smallest, over the six sides, fraction of the side that has contour points on it."""
+    worst = 1.0
+    for i in range(6):
+        a, b = corners[i], corners[(i + 1) % 6]
+        d = b - a
+        ln = float(np.hypot(*d))
+        if ln < 1e-6:
+            return 0.0
+        u = d / ln
+        rel = pts - a
+        t = rel @ u
+        dist = np.abs(rel[:, 0] * u[1] - rel[:, 1] * u[0])
+        sel = (dist < max(1.5, 0.03 * ln)) & (t >= 0) & (t < ln)
+        covered = np.unique((t[sel] / ln * bins).astype(int)).size
+        worst = min(worst, covered / bins)
+    return worst
+
+
 def _fit_hexagon(contour: np.ndarray) -> np.ndarray | None:
     hull = cv2.convexHull(contour)
     peri = cv2.arcLength(hull, True)
@@ -191,6 +212,8 @@ def _fit_hexagon(contour: np.ndarray) -> np.ndarray | None:
             p = approx[i]
         corners.append(p)
     corners = np.array(corners)
+    if _side_support(corners, pts) < 0.7:
+        return None  # a corner pulled out by something stuck to the symbol (a scratch)
     # orientation: positive shoelace area (same sense as the module outline, y down)
     x, y = corners[:, 0], corners[:, 1]
     if (x * np.roll(y, -1) - np.roll(x, -1) * y).sum() < 0:
@@ -358,22 +381,34 @@ def _project(H: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 
 def _hypotheses(sampler: _Sampler, corners: np.ndarray) -> list[tuple[float, int, int]]:
-    """Score every (variant, rotation) by the agreement of its known points; best first."""
-    scored = []
+    """Candidate (function-cell agreement, variant, rotation), best first.
+
+    The variant is ranked by the contrast at its data cell centres (the right lattice puts
+    every sample on a cell centre; this does not depend on the rotation); within the two
+    best variants the rotation is ranked by agreement with the function cells.
+    """
     rolled = np.stack([np.roll(corners, -rot, axis=0) for rot in range(6)])
+    contrast = []
     for rad in VARIANTS:
+        H = _homography(outline(rad), corners)
+        if H is None:
+            continue
+        d = sampler.sample(_project(H, _probe(rad).data_pts))
+        contrast.append((float(np.abs(d).mean()), rad))
+    contrast.sort(reverse=True)
+    out: list[tuple[float, int, int]] = []
+    for _contrast, rad in contrast[:2]:
         pr = _probe(rad)
-        src = np.broadcast_to(outline(rad), (6, 6, 2))
-        Hs = _homographies(src, rolled)
+        Hs = _homographies(np.broadcast_to(outline(rad), (6, 6, 2)), rolled)
         ok = np.all(np.isfinite(Hs.reshape(6, -1)), axis=1)
         if not ok.any():
             continue
-        v = sampler.sample(_project_many(np.where(ok[:, None, None], Hs, np.eye(3)), pr.pts))
-        scores = (v * pr.sign).mean(axis=1)
-        for rot in np.flatnonzero(ok):
-            scored.append((float(scores[rot]), rad, int(rot)))
-    scored.sort(reverse=True)
-    return scored[:_TOP_HYPOTHESES]
+        v = sampler.sample(_project_many(np.where(ok[:, None, None], Hs, np.eye(3)), pr.fn_pts))
+        scores = np.where(ok, (v * pr.fn_sign).mean(axis=1), -np.inf)
+        for rot in np.argsort(-scores)[:2]:
+            out.append((float(scores[rot]), rad, int(rot)))
+    # best variant first; within it, best rotation first
+    return out[:_TOP_HYPOTHESES]
 
 
 def _objectives(sampler: _Sampler, Hs: np.ndarray, pr: _Probe) -> np.ndarray:
@@ -441,6 +476,12 @@ def _equalise(v: np.ndarray, lay: Layout, iters: int = 4) -> np.ndarray:
     """Undo inter-cell blur: fit v_i = a x_i + sum_k b_k (x_n(i,k) + x_n(i,k+3)) + c by least
     squares, decision-directed with soft feedback (function cells are known); returns the
     equalised statistic z_i (> 0 dark), in units of the fitted dark-light step."""
+    return _equalise_w(v, lay, None, iters)
+
+
+def _equalise_w(
+    v: np.ndarray, lay: Layout, fit_mask: np.ndarray | None, iters: int = 4
+) -> np.ndarray:
     nb = _neighbours(lay)
     fn = lay.is_function
     known = lay.function_value[fn].astype(np.float64)
@@ -454,7 +495,10 @@ def _equalise(v: np.ndarray, lay: Layout, iters: int = 4) -> np.ndarray:
     for _ in range(iters):
         xn = np.where(outside, 1.0, xs[nbc])  # outside the hexagon lies the dark frame
         A = np.stack([x, xn[:, 0] + xn[:, 3], xn[:, 1] + xn[:, 4], xn[:, 2] + xn[:, 5], one], 1)
-        coef, *_ = np.linalg.lstsq(A, v, rcond=None)
+        if fit_mask is None:
+            coef, *_ = np.linalg.lstsq(A, v, rcond=None)
+        else:
+            coef, *_ = np.linalg.lstsq(A[fit_mask], v[fit_mask], rcond=None)
         if not coef[0] > 1e-6:
             break
         rest = A[:, 1:] @ coef[1:]
@@ -520,7 +564,7 @@ def _decode_candidate(gray: np.ndarray, corners: np.ndarray) -> Detection | None
     sampler = _Sampler(gray, corners, pitch)
     for score, rad, rot in _hypotheses(sampler, corners):
         if score < _MIN_SCORE:
-            break
+            continue
         img_c = np.roll(corners, -rot, axis=0)
         lay = layout(rad)
         pitch_r = side / (rad + 1.15)
