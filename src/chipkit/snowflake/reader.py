@@ -172,16 +172,44 @@ def _side_support(corners: np.ndarray, pts: np.ndarray, bins: int = 16) -> float
     return worst
 
 
+def _cut_corners(poly: np.ndarray) -> np.ndarray | None:
+    """Restore corners cut off (by glare or wear) from a 7- or 8-gon: while there are more
+    than six vertices, replace the shortest side by the intersection of its neighbours."""
+    poly = poly.copy()
+    while len(poly) > 6:
+        n = len(poly)
+        sides = np.linalg.norm(np.roll(poly, -1, axis=0) - poly, axis=1)
+        i = int(np.argmin(sides))
+        if sides[i] > 0.5 * np.median(sides):
+            return None  # not a cut corner
+        p0, p1 = poly[i - 1], poly[i]
+        p2, p3 = poly[(i + 1) % n], poly[(i + 2) % n]
+        d1, d2 = p1 - p0, p3 - p2
+        den = d1[0] * d2[1] - d1[1] * d2[0]
+        if abs(den) < 1e-9:
+            return None
+        t = ((p2[0] - p0[0]) * d2[1] - (p2[1] - p0[1]) * d2[0]) / den
+        x = p0 + t * d1
+        if not 0.5 < t < 3.0:
+            return None
+        keep = [poly[j] for j in range(n) if j not in (i, (i + 1) % n)]
+        keep.insert(i if (i + 1) % n else i - 1, x)
+        poly = np.array(keep)
+    return poly
+
+
 def _fit_hexagon(contour: np.ndarray) -> np.ndarray | None:
     hull = cv2.convexHull(contour)
     peri = cv2.arcLength(hull, True)
     approx = None
     for eps in (0.015, 0.025, 0.035, 0.05, 0.07):
-        a = cv2.approxPolyDP(hull, eps * peri, True)
-        if len(a) == 6:
-            approx = a.reshape(6, 2).astype(np.float64)
+        a = cv2.approxPolyDP(hull, eps * peri, True).reshape(-1, 2).astype(np.float64)
+        if len(a) == 7 or len(a) == 8:
+            a = _cut_corners(a)
+        if a is not None and len(a) == 6:
+            approx = a
             break
-        if len(a) < 6:
+        if a is not None and len(a) < 6:
             return None
     if approx is None:
         return None
