@@ -1,19 +1,16 @@
-"""The snowflake reader: photo -> list of decoded symbols.
+"""The snowflake reader: photo -> list of decoded symbols (docs/snowflake.md, section 11).
 
-Pipeline (docs/snowflake.md, "Reading"):
-
-1. binarise the photo a few ways (adaptive mean at two scales, Otsu) and take the
-   outer contours of dark components; a symbol's solid frame gives a convex hexagon;
-2. fit the hexagon: polygon approximation of the convex hull, then a robust line fit
-   to the contour points of each side and intersection of neighbouring sides;
-3. for every size variant and each of the six rotations, map the known function cells
-   through the homography of the six corners and score them against the expected
-   pattern; keep the best few (variant, rotation) hypotheses;
-4. refine the homography: move the six corners (coordinate search, vectorised) to
-   maximise agreement with the function pattern and the contrast at data cell centres;
-5. sample every cell of the local-contrast-normalised image, threshold, unwhiten,
-   de-interleave, Reed-Solomon decode each block (errors first, then with erasures
-   taken from the least confident bytes), check the length byte and zero padding.
+1. Candidates: binarise lazily (adaptive mean, two block sizes; Otsu; closings), trace the
+   large connected components, fit a hexagon to each outer contour (convex hull, polygon
+   approximation, robust line fit per side, side intersections), with morphological
+   openings for symbols joined to scratches or the plate border.
+2. Variant by the contrast at data-cell centres, rotation by the function cells.
+3. Sample all cells in a local-contrast-normalised image; a decision-directed linear
+   equaliser removes the blur that mixes each cell with its six neighbours.
+4. Reed-Solomon per block: errors, then erasures of the least confident bytes; check the
+   length byte and zero padding.
+5. If that fails: refine the six corners (batched coordinate search), decode again, then
+   try the next (variant, rotation) hypothesis.
 """
 
 from __future__ import annotations
@@ -37,12 +34,15 @@ _MIN_SCORE = 0.2
 _K2 = np.ones((2, 2), np.uint8)
 _K3 = np.ones((3, 3), np.uint8)
 _TOP_HYPOTHESES = 3
+#: parity bytes never spent on erasures: keeps mis-correction odds per block below ~1e-6
+_RS_MARGIN = 10
 
 
 @dataclass(frozen=True)
 class Detection:
-    """One decoded symbol: its payload, outline corners in image coordinates (6, 2),
-    and how many bytes Reed-Solomon corrected."""
+    """One decoded symbol: its payload, the six outline corners in image coordinates
+    (corner k = outline corner k of the spec), how many data cells Reed-Solomon corrected,
+    and the size variant R."""
 
     payload: bytes
     corners: np.ndarray = field(repr=False)
@@ -504,12 +504,6 @@ def _equalise(v: np.ndarray, lay: Layout, iters: int = 4) -> np.ndarray:
     """Undo inter-cell blur: fit v_i = a x_i + sum_k b_k (x_n(i,k) + x_n(i,k+3)) + c by least
     squares, decision-directed with soft feedback (function cells are known); returns the
     equalised statistic z_i (> 0 dark), in units of the fitted dark-light step."""
-    return _equalise_w(v, lay, None, iters)
-
-
-def _equalise_w(
-    v: np.ndarray, lay: Layout, fit_mask: np.ndarray | None, iters: int = 4
-) -> np.ndarray:
     nb = _neighbours(lay)
     fn = lay.is_function
     known = lay.function_value[fn].astype(np.float64)
@@ -523,10 +517,7 @@ def _equalise_w(
     for _ in range(iters):
         xn = np.where(outside, 1.0, xs[nbc])  # outside the hexagon lies the dark frame
         A = np.stack([x, xn[:, 0] + xn[:, 3], xn[:, 1] + xn[:, 4], xn[:, 2] + xn[:, 5], one], 1)
-        if fit_mask is None:
-            coef, *_ = np.linalg.lstsq(A, v, rcond=None)
-        else:
-            coef, *_ = np.linalg.lstsq(A[fit_mask], v[fit_mask], rcond=None)
+        coef, *_ = np.linalg.lstsq(A, v, rcond=None)
         if not coef[0] > 1e-6:
             break
         rest = A[:, 1:] @ coef[1:]
@@ -555,29 +546,30 @@ def _decode_bits(values: np.ndarray, lay: Layout) -> tuple[bytes, int] | None:
         blocks[b][i] = stream[pos]
         bconf[b][i] = conf[pos]
     data = bytearray()
-    corrected = 0
+    fixed_blocks = []
     for (n, k), blk, cf in zip(lay.blocks, blocks, bconf, strict=True):
         nsym = n - k
         codec = rs_codec(nsym)
         res = None
         order = np.argsort(cf, kind="stable")
         for n_erase in (0, nsym // 4, nsym // 2, (3 * nsym) // 4):
-            n_erase = min(n_erase, nsym - 8)
+            n_erase = min(n_erase, nsym - _RS_MARGIN)
             if n_erase < 0:
                 continue
             try:
                 erase = sorted(int(e) for e in order[:n_erase]) if n_erase else None
-                msg, _full, errata = codec.decode(bytearray(blk), erase_pos=erase)
+                msg, full, _errata = codec.decode(bytearray(blk), erase_pos=erase)
             except (ReedSolomonError, ZeroDivisionError, IndexError, ValueError):
                 continue
-            # count only real changes, not erasures that happened to be right
-            fixed = bytes(codec.encode(msg))
-            res = (bytes(msg), sum(1 for a, b in zip(fixed, blk, strict=True) if a != b))
+            res = (bytes(msg), bytes(full))
             break
         if res is None:
             return None
         data += res[0]
-        corrected += res[1]
+        fixed_blocks.append(res[1])
+    # cells whose sampled value Reed-Solomon changed
+    fixed_stream = np.frombuffer(bytes(fixed_blocks[b][i] for b, i in idx), dtype=np.uint8)
+    corrected = int(np.count_nonzero(np.unpackbits(fixed_stream) != bits[: fixed_stream.size * 8]))
     length = data[0]
     if not 1 <= length <= lay.capacity or any(data[1 + length :]):
         return None
