@@ -62,3 +62,83 @@ def svg_symbol_bitmap(svg: str) -> np.ndarray:
 def bitmap_image(grid: np.ndarray, px: int = 6, quiet: int = 4) -> np.ndarray:
     img = np.where(np.pad(grid, quiet), 0, 255).astype(np.uint8)
     return np.kron(img, np.ones((px, px), dtype=np.uint8))
+
+
+def svg_symbol_image(svg: str, px_per_mm: float = 10.0) -> np.ndarray:
+    """Rasterise the symbol group of a plate SVG (QR or snowflake) on white paper.
+
+    An independent mini renderer for what chipkit's plate SVGs contain in the symbol
+    group: ``<g transform="translate(x y) scale(s)">`` with paths of M/L/h/v/Z commands
+    (even-odd fill where declared), so the SVG output can be scanned without an SVG
+    library. Returns a uint8 gray image of the 46 x 46 mm panel area plus margin.
+    """
+    import re
+
+    from PIL import Image, ImageChops, ImageDraw
+
+    groups = re.findall(
+        r'<g transform="translate\(([-\d.]+) ([-\d.]+)\)(?: scale\(([-\d.]+)\))?"[^>]*>(.*?)</g>',
+        svg,
+        re.S,
+    )
+    assert groups, "no symbol group"
+    tx, ty, sc, body = groups[-1]
+    tx, ty = float(tx), float(ty)
+    sc = float(sc) if sc else 1.0
+    # inner <g transform="scale(..)"> (snowflake wraps its own content)
+    inner = re.search(r'<g transform="scale\(([-\d.]+)\)"[^>]*>(.*)', body, re.S)
+    if inner:
+        sc *= float(inner.group(1))
+        body = inner.group(2)
+    x0, y0 = tx - 6.0, ty - 6.0
+    size_mm = 60.0
+    n = int(size_mm * px_per_mm)
+    img = Image.new("L", (n, n), 255)
+
+    def to_px(x: float, y: float) -> tuple[float, float]:
+        return ((tx + x * sc - x0) * px_per_mm, (ty + y * sc - y0) * px_per_mm)
+
+    def polygons(d: str) -> list[list[tuple[float, float]]]:
+        polys: list[list[tuple[float, float]]] = []
+        cur: list[tuple[float, float]] = []
+        x = y = 0.0
+        for cmd, args in re.findall(r"([MLHVZhvz])([^MLHVZhvz]*)", d):
+            nums = [float(v) for v in re.findall(r"-?[\d.]+", args)]
+            if cmd == "M":
+                if cur:
+                    polys.append(cur)
+                x, y = nums[0], nums[1]
+                cur = [(x, y)]
+                rest = nums[2:]
+                for i in range(0, len(rest), 2):
+                    x, y = rest[i], rest[i + 1]
+                    cur.append((x, y))
+            elif cmd == "L":
+                for i in range(0, len(nums), 2):
+                    x, y = nums[i], nums[i + 1]
+                    cur.append((x, y))
+            elif cmd == "h":
+                x += nums[0]
+                cur.append((x, y))
+            elif cmd == "v":
+                y += nums[0]
+                cur.append((x, y))
+            elif cmd in "Zz":
+                if cur:
+                    polys.append(cur)
+                cur = []
+        if cur:
+            polys.append(cur)
+        return polys
+
+    for attrs, d in re.findall(r"<path([^>]*?)d=\"([^\"]+)\"", body):
+        if 'fill="#fff"' in attrs or "fill='#fff'" in attrs:
+            continue
+        mask = Image.new("1", (n, n), 0)
+        evenodd = "evenodd" in attrs
+        for poly in polygons(d):
+            m = Image.new("1", (n, n), 0)
+            ImageDraw.Draw(m).polygon([to_px(px, py) for px, py in poly], fill=1)
+            mask = ImageChops.logical_xor(mask, m) if evenodd else ImageChops.logical_or(mask, m)
+        img.paste(0, mask=mask)
+    return np.asarray(img)
