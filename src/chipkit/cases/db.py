@@ -88,7 +88,10 @@ class Database:
         """A read-only transaction (on SQLite a deferred one, which never blocks writers)."""
         try:
             with self.engine.connect() as conn:
-                conn = conn.execution_options(ck_read=True)
+                opts: dict[str, object] = {"ck_read": True}
+                if not self.is_sqlite:
+                    opts["isolation_level"] = "REPEATABLE READ"  # one snapshot per report
+                conn = conn.execution_options(**opts)
                 with conn.begin():
                     yield conn
         except OperationalError as e:

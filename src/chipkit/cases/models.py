@@ -75,6 +75,7 @@ def _REPORT_COLUMNS(unit: str) -> tuple[str, ...]:  # noqa: N802 - reads as a co
     return (
         unit,
         "created_at",
+        *(("grid_id",) if unit != "grid_id" else ()),
         "type",
         "state",
         "breach_accept",

@@ -206,6 +206,7 @@ def upgrade() -> None:
         [
             "worker_id",
             "created_at",
+            "grid_id",
             "type",
             "state",
             "breach_accept",
