@@ -555,38 +555,17 @@ def checkin(
     pos = parse_gps(gps) if gps is not None else None
     svc = _service(db_url, keys, need_keys=True)
     photo_bytes = photo.read_bytes() if photo else None
-    token = source
     p = Path(source)
     if not source.startswith("CK1:") and not source.upper().startswith("HTTP") and p.is_file():
-        token, img_bytes = _token_from_image(svc.verifier, p)
-        photo_bytes = photo_bytes or img_bytes
-    v = svc.checkin(worker, token, gps=pos, photo=photo_bytes)
+        v = svc.checkin_photo(worker, p, gps=pos)  # IMAGE: read the plate from the photo
+    else:
+        v = svc.checkin(worker, source, gps=pos, photo=photo_bytes)
     flags = ", ".join(v["flags"]) or "none"
     _out(
         v,
         as_json,
         f"visit {v['id']}: {v['worker_id']} at {v['household_id']} {_iso(v['at'])}  flags: {flags}",
     )
-
-
-def _token_from_image(verifier: Any, path: Path) -> tuple[str, bytes]:
-    try:
-        import chipkit.scan  # noqa: F401
-    except ImportError:
-        fail(
-            f"{path}: reading plates from photos needs chipkit.scan, which is not available; pass the chip TOKEN text instead"
-        )
-    results = verifier.scan(path)
-    texts = []
-    for r in results:
-        t = getattr(r, "text", None) or getattr(r, "token", None)
-        if isinstance(t, str):
-            texts.append(t)
-    if not texts:
-        fail(f"{path}: no chip found in the photo")
-    if len(set(texts)) > 1:
-        fail(f"{path}: {len(set(texts))} different chips in the photo; photograph one plate")
-    return texts[0], path.read_bytes()
 
 
 @visits.command("list")

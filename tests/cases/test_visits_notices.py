@@ -106,3 +106,44 @@ def test_notice_permissions_and_input(svc, tokens):
         svc.post_notice("330703101001", "x", "y" * 5000, "V1")
     with pytest.raises(ChipRefused):
         svc.notices_for(token="CK1:garbage")
+
+
+def test_checkin_from_a_photo_of_the_plate(svc, tokens, tmp_path, clock):
+    import segno
+
+    p = tmp_path / "door.png"
+    segno.make(tokens["H-0003"], error="q").save(p, scale=4, border=4)
+    v = svc.checkin_photo("W1", p, gps="29.101,119.7,5")
+    assert v["household_id"] == "H-0003" and v["flags"] == []
+    clock.advance(3600)
+    again = svc.checkin_photo("W1", p)
+    assert "duplicate_photo" in again["flags"]
+    blank = tmp_path / "blank.png"
+    from PIL import Image
+
+    Image.new("L", (64, 64), 255).save(blank)
+    with pytest.raises(ChipRefused, match="no chip"):
+        svc.checkin_photo("W1", blank)
+
+
+def test_cli_checkin_image(tmp_path, keyring, tokens, make_register):
+    import segno
+    from click.testing import CliRunner
+
+    from chipkit_cli.main import cli
+
+    db = str(tmp_path / "c.sqlite")
+    r = CliRunner()
+    assert (
+        r.invoke(
+            cli, ["cases", "import", str(make_register(tmp_path / "r.csv")), "--db", db]
+        ).exit_code
+        == 0
+    )
+    p = tmp_path / "door.png"
+    segno.make(tokens["H-0002"], error="q").save(p, scale=4, border=4)
+    res = r.invoke(
+        cli,
+        ["visits", "checkin", str(p), "--worker", "W1", "--keys", str(keyring.path), "--db", db],
+    )
+    assert res.exit_code == 0 and "at H-0002" in res.output, res.output

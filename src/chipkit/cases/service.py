@@ -292,7 +292,9 @@ class CaseService:
     def _verify_chip(self, conn: Connection, token: str) -> tuple[Any, Any]:
         if self.verifier is None:
             raise CasesError("no verifier loaded: give --keys (a verifier bundle or keyring)")
-        if not isinstance(token, str) or len(token) > 2048:
+        if isinstance(token, (bytes, bytearray)):  # a binary carrier's token (from a photo)
+            token = bytes(token)
+        elif not isinstance(token, str) or len(token) > 2048:
             raise ChipRefused("chip refused: not a chip text")
         v = self.verifier.check(token)
         if not v.ok:
@@ -1105,6 +1107,22 @@ class CaseService:
         row["flags"] = flags
         return row
 
+    def checkin_photo(
+        self,
+        worker_id: str,
+        image: Any,
+        *,
+        gps: str | tuple[float, ...] | None = None,
+        at: int | None = None,
+    ) -> dict[str, Any]:
+        """Check in with a photo of the plate: the chip is read from it (chipkit.scan), and the
+        photo's bytes feed the duplicate-photo check."""
+        token = token_from_photo(image)
+        photo = Path(image).read_bytes() if isinstance(image, (str, Path)) else None
+        if isinstance(image, (bytes, bytearray)):
+            photo = bytes(image)
+        return self.checkin(worker_id, token, gps=gps, photo=photo, at=at)  # type: ignore[arg-type]
+
     def list_visits(
         self, *, worker_id: str | None = None, flagged: bool = False, limit: int = 100
     ) -> list[dict[str, Any]]:
@@ -1254,6 +1272,31 @@ class CaseService:
 
         with self.db.read() as conn:
             return assessment(conn, level, now=self._time(None), **kwargs)
+
+
+def token_from_photo(image: Any) -> str | bytes:
+    """The one chip in a photo of a plate (text for QR, bytes for binary carriers)."""
+    try:
+        from chipkit.scan import read_codes
+    except ImportError:  # pragma: no cover - the scan package ships with chipkit
+        raise CasesError(
+            "reading plates from photos needs chipkit.scan; pass the chip text"
+        ) from None
+    from chipkit import token as tk
+
+    chips: list[str | bytes] = []
+    for code in read_codes(image):
+        if code.carrier == "qr":
+            if tk.looks_like_chip(code.text):
+                chips.append(code.text)
+        else:
+            chips.append(bytes(code.raw))
+    distinct = list(dict.fromkeys(chips))
+    if not distinct:
+        raise ChipRefused("no chip found in the photo")
+    if len(distinct) > 1:
+        raise BadInput(f"{len(distinct)} different chips in the photo; photograph one plate")
+    return distinct[0]
 
 
 def _topo(unit_rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
