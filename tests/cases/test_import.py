@@ -105,3 +105,20 @@ def test_staff_rows(tmp_path, make_register):
     p.write_text("worker_id,role,unit\nX1,town,3307031\n", encoding="utf-8")
     with pytest.raises(BadInput, match="9-digit"):
         svc.import_register(p)
+
+
+def test_register_aliases_and_utf16(tmp_path):
+    """The plates register's column names and encodings work here too."""
+    text = (
+        "户籍编号,统计用区划代码,行政村,乡镇街道,所属网格,工号,网格员姓名\n"
+        "B-1,330703103001,北村,澧浦镇,网格一,Q1,孙八\n"
+    )
+    p = tmp_path / "u16.csv"
+    p.write_bytes(text.encode("utf-16"))
+    svc = CaseService(tmp_path / "c.sqlite")
+    assert svc.import_register(p)["households"] == 1
+    with svc.db.read() as conn:
+        names = dict(conn.execute(select(units.c.id, units.c.name)).all())
+        w = conn.execute(select(workers).where(workers.c.id == "Q1")).one()
+    assert names["330703103"] == "澧浦镇" and names["330703103001"] == "北村"
+    assert w.name == "孙八" and w.unit_id == "330703103001-网格一"

@@ -6,8 +6,9 @@ town (first 9 digits) and district (first 6 digits) follow from it, with names f
 optional name columns. Rows without a household but with a ``role`` are staff (village,
 town or district officers who supervise, receive escalations and post notices).
 
-The plates register reader (``chipkit.register``) is used for decoding when it exists;
-otherwise the minimal reader here does the same job.
+Decoding (UTF-8, BOM, GB18030/GBK, UTF-16) and the column aliases the file shares with the
+plates register are those of ``chipkit.register``; the hierarchy columns it does not cover
+(worker id, coordinates, staff rows) are parsed here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import csv
 import io
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,13 +55,39 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "role": ("role", "角色", "职务"),
     "unit": ("unit", "unit_id", "单位", "所属单位"),
 }
-_ALIAS_INDEX = {
-    re.sub(r"[\s_\-]", "", a.lower()): key for key, names in ALIASES.items() for a in names
+# the plates register's column names for the fields both files share
+_REGISTER_FIELDS = {
+    "household_id": "household_id",
+    "village_code": "village_code",
+    "village_name": "village_name",
+    "township": "town_name",
+    "grid": "grid",
+    "worker": "worker_name",
 }
+
+
+def _norm(name: str) -> str:
+    s = unicodedata.normalize("NFKC", str(name)).strip().lower().lstrip("\ufeff")
+    return re.sub(r"[\s_\-()（）\[\]【】:：*]+", "", s)
+
+
+def _alias_index() -> dict[str, str]:
+    index = {_norm(a): key for key, names in ALIASES.items() for a in names}
+    try:
+        from chipkit.register import COLUMN_ALIASES
+    except ImportError:  # pragma: no cover - register ships with chipkit
+        return index
+    for theirs, ours in _REGISTER_FIELDS.items():
+        for a in COLUMN_ALIASES.get(theirs, ()):
+            index.setdefault(_norm(a), ours)
+    return index
+
+
+_ALIAS_INDEX = _alias_index()
 _VILLAGE_RE = re.compile(r"[0-9]{12}")
 _ID_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.\-]{0,63}")
+_CELL_FORMULA = ("=", "+", "-", "@")
 _HH_RE = re.compile(r"[0-9A-Za-z-]{1,32}")
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -96,16 +124,17 @@ class Register:
 def read_rows(path: str | Path) -> list[dict[str, str]]:
     """Rows of a CSV/XLSX file as dicts keyed by canonical column name."""
     p = Path(path)
-    raw_rows = _read_with_register(p)
-    if raw_rows is None:
-        raw_rows = _read_xlsx(p) if p.suffix.lower() in (".xlsx", ".xlsm") else _read_csv(p)
+    try:
+        is_xlsx = p.read_bytes()[:4] == b"PK\x03\x04"
+    except IsADirectoryError:
+        raise BadInput(f"{p}: is a directory, not a register file") from None
+    raw_rows = _read_xlsx(p) if is_xlsx else _read_csv(p)
     if not raw_rows:
         raise BadInput(f"{p}: the file is empty")
     header = raw_rows[0]
     keys: list[str | None] = []
     for h in header:
-        norm = re.sub(r"[\s_\-]", "", str(h or "").strip().lower())
-        keys.append(_ALIAS_INDEX.get(norm))
+        keys.append(_ALIAS_INDEX.get(_norm(h or "")))
     known = [k for k in keys if k]
     if "household_id" not in known and "role" not in known:
         raise BadInput(
@@ -122,39 +151,38 @@ def read_rows(path: str | Path) -> list[dict[str, str]]:
     return out
 
 
-def _read_with_register(p: Path) -> list[list[str]] | None:
-    """Use chipkit.register's decoder when it offers one (it lands separately)."""
-    try:
-        from chipkit import register  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    reader = getattr(register, "read_table", None)
-    if reader is None:
-        return None
-    try:
-        rows = reader(p)
-    except Exception:  # noqa: BLE001 - fall back to our own reader
-        return None
-    if rows and isinstance(rows[0], (list, tuple)):
-        return [list(r) for r in rows]
-    return None
-
-
 def _read_csv(p: Path) -> list[list[str]]:
+    """Decode like the plates register (BOM, UTF-8, GB18030/GBK, UTF-16) and split."""
     data = p.read_bytes()
+    try:
+        from chipkit.register import RegisterError, _decode_lines
+    except ImportError:  # pragma: no cover - register ships with chipkit
+        text = _decode_fallback(p, data)
+    else:
+        try:
+            _enc, lines, bad = _decode_lines(data)
+        except RegisterError as e:
+            raise BadInput(f"{p}: {e}") from None
+        if bad:
+            raise BadInput(f"{p}: line {min(bad)}: neither UTF-8 nor GB18030 (mixed encodings?)")
+        text = "".join(lines)
+    first = text.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in (",", "\t", ";", "，")}
+    delim = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+    return [
+        r
+        for r in csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+        if any(c.strip() for c in r)
+    ]
+
+
+def _decode_fallback(p: Path, data: bytes) -> str:  # pragma: no cover - see _read_csv
     for enc in ("utf-8-sig", "gb18030"):
         try:
-            text = data.decode(enc)
-            break
+            return data.decode(enc)
         except UnicodeDecodeError:
             continue
-    else:  # pragma: no cover - gb18030 decodes nearly anything
-        raise BadInput(f"{p}: not UTF-8 or GB18030 text")
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    return [r for r in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in r)]
+    raise BadInput(f"{p}: not UTF-8 or GB18030 text")
 
 
 def _read_xlsx(p: Path) -> list[list[str]]:
@@ -218,8 +246,8 @@ def parse_register(path: str | Path) -> Register:
         if not _VILLAGE_RE.fullmatch(vc):
             raise bad("village_code", f"{vc!r} is not a 12-digit division code")
         grid = d.get("grid", "")
-        if not _ID_RE.fullmatch(grid):
-            raise bad("grid", f"{grid!r} is not a grid id")
+        if not 1 <= len(grid) <= 40 or not grid.isprintable() or grid.startswith(_CELL_FORMULA):
+            raise bad("grid", f"{grid!r} is not a grid name (1-40 printable characters)")
         wid = d.get("worker_id", "")
         if not _ID_RE.fullmatch(wid):
             raise bad("worker_id", f"{wid!r} is not a worker id")
