@@ -10,8 +10,8 @@ seed the same chip is printed as QR (sim.capture, carrier "qr") and as a snowfla
 module pitch. Anchor: chipkit's own QR pipeline (chipkit.scan read_gray with the
 snowflake reader switched off) and zxing-cpp alone.
 
-Suite "synth": bare symbols through chipkit.snowflake.synth levels, QR anchor zxing-cpp
-then WeChat QR, equal bounding-box area.
+Suite "synth": bare symbols through chipkit.snowflake.synth levels, QR anchor chipkit's QR
+pipeline, equal bounding-box area.
 
 Reports decode rate, wrong decodes and time per photo; --write replaces the snowflake
 section of docs/performance.md.
@@ -59,21 +59,16 @@ def qr_image(text: str, px: int = 8) -> tuple[np.ndarray, int]:
     return cv2.resize(img, None, fx=px, fy=px, interpolation=cv2.INTER_NEAREST), n
 
 
-_WECHAT = None
-
-
 def read_qr(img: np.ndarray) -> list[str]:
-    global _WECHAT
-    out = [r.text for r in zxingcpp.read_barcodes(img) if r.valid]
-    if out:
-        return out
-    if _WECHAT is None:
-        _WECHAT = cv2.wechat_qrcode_WeChatQRCode()
+    """chipkit's QR pipeline alone (the snowflake reader switched off)."""
+    from chipkit.scan import _read  # noqa: PLC0415
+
+    saved = _read._SNOWFLAKE
+    _read._SNOWFLAKE = False
     try:
-        texts, _ = _WECHAT.detectAndDecode(img)
-    except (UnicodeDecodeError, cv2.error):
-        return []
-    return list(texts)
+        return [c.text for c in _read.read_gray(img).codes]
+    finally:
+        _read._SNOWFLAKE = saved
 
 
 def run(n: int, seed: int) -> list[dict]:
@@ -279,7 +274,7 @@ def run_plates(n: int, equal_area: bool) -> list[dict]:
 
 
 def section(synth_rows: list[dict], plate_rows: dict[str, list[dict]], n: int, seed: int) -> str:
-    lines = ["## Snowflake symbology vs QR (benchmarks/snowflake_bench.py)", ""]
+    lines = ["### Snowflake vs QR (benchmarks/snowflake_bench.py)", ""]
     for mode, rows in plate_rows.items():
         what = (
             "equal bounding-box area (the snowflake frame's box = the QR symbol's square, no quiet zones)"
@@ -306,8 +301,8 @@ def section(synth_rows: list[dict], plate_rows: dict[str, list[dict]], n: int, s
     if synth_rows:
         lines += [
             f"**Bare-symbol captures** (`chipkit.snowflake.synth` levels, {n} random 100-131 byte "
-            f"payloads per level, seed {seed}; equal bounding-box area; QR anchor = zxing-cpp then "
-            "WeChat QR on the CK1:+Base45 text; median ms per photo).",
+            f"payloads per level, seed {seed}; equal bounding-box area; QR anchor = chipkit's QR "
+            "pipeline on the CK1:+Base45 text; median ms per photo).",
             "",
             "| level | QR decoded | snowflake decoded | wrong (QR / snowflake) | ms QR | ms snowflake |",
             "|---|---|---|---|---|---|",

@@ -36,6 +36,8 @@ _K3 = np.ones((3, 3), np.uint8)
 _TOP_HYPOTHESES = 3
 #: parity bytes never spent on erasures: keeps mis-correction odds per block below ~1e-6
 _RS_MARGIN = 10
+_MAX_REFINES = 2
+_MAX_FUNCTION_ERRORS = 0.2
 
 
 @dataclass(frozen=True)
@@ -582,19 +584,26 @@ def _decode_candidate(gray: np.ndarray, corners: np.ndarray) -> Detection | None
     if pitch < 0.7:
         return None
     sampler = _Sampler(gray, corners, pitch)
+    refined = 0
     for score, rad, rot in _hypotheses(sampler, corners):
         if score < _MIN_SCORE:
             continue
         img_c = np.roll(corners, -rot, axis=0)
         lay = layout(rad)
-        pitch_r = side / (rad + 1.15)
+        fidx = lay.function_index
+        known = lay.function_value[fidx].astype(bool)
         H = _homography(outline(rad), img_c)
         for attempt in range(2):
             if attempt == 1:  # refine only when the plain outline homography failed
-                img_c, H = _refine(sampler, img_c, rad, pitch_r)
+                if refined >= _MAX_REFINES:
+                    break
+                refined += 1
+                img_c, H = _refine(sampler, img_c, rad, side / (rad + 1.15))
             if H is None:
                 continue
             z = _equalise(sampler.sample(_project(H, lay.xy)).astype(np.float64), lay)
+            if np.mean((z[fidx] > 0) != known) > _MAX_FUNCTION_ERRORS:
+                continue  # misaligned: not worth a Reed-Solomon attempt
             res = _decode_bits(z[lay.data_order], lay)
             if res is not None:
                 return Detection(
