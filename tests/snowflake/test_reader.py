@@ -50,10 +50,10 @@ def test_real_chip_token_round_trip():
     assert _decoded(img) == [raw]
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(
     payload=st.binary(min_size=100, max_size=131),
-    module_px=st.floats(2.6, 4.0),
+    module_px=st.floats(2.2, 4.0),
     rot=st.floats(0, 360),
     tilt=st.floats(0, 45),
     seed=st.integers(0, 2**32 - 1),
@@ -175,3 +175,24 @@ def test_random_texture_never_decodes():
         noise = (rng.random((60, 80)) < 0.5).astype(np.uint8) * 255
         img = cv2.resize(noise, (480, 360), interpolation=cv2.INTER_NEAREST)
         assert snowflake.decode_image(img) == []
+
+
+def test_big_photo_is_searched_reduced_and_decoded_at_full_size():
+    payload = bytes(range(3, 119))
+    sym = snowflake.encode(payload)
+    img, _ = capture(
+        snowflake.render(sym, SRC_PX),
+        SRC_PX,
+        4.5,
+        np.random.default_rng(2),
+        tilt_deg=25,
+        blur=0.8,
+        noise=3.0,
+        jpeg=85,
+        margin_px=700,
+    )
+    assert max(img.shape) > 1600  # takes the reduced-search path
+    (det,) = snowflake.decode_image(img)
+    assert det.payload == payload
+    # corners are reported in full-resolution pixels
+    assert det.corners[:, 0].min() > 600 and det.corners[:, 0].max() < img.shape[1] - 600

@@ -28,7 +28,7 @@ from chipkit.snowflake.layout import VARIANTS, Layout, inner_apothem, layout, ou
 
 _MIN_DIAMETER_PX = 36.0
 _MAX_CANDIDATES = 24
-_MAX_COMPONENTS = 40
+_MAX_COMPONENTS = 24
 _MAX_OPENINGS = 4
 _MIN_SCORE = 0.2
 _K2 = np.ones((2, 2), np.uint8)
@@ -38,6 +38,8 @@ _TOP_HYPOTHESES = 3
 _RS_MARGIN = 10
 _MAX_REFINES = 2
 _MAX_FUNCTION_ERRORS = 0.2
+#: photos with a longer side are searched for outlines at this size (decoded at full size)
+_SEARCH_MAX_SIDE = 1600
 
 
 @dataclass(frozen=True)
@@ -635,10 +637,17 @@ def decode_image(image: np.ndarray) -> list[Detection]:
         return []
     results: list[Detection] = []
     tried: list[np.ndarray] = []
+    # big photos: look for outlines in a reduced copy, decode at full resolution
+    scale = 1.0
+    search = gray
+    if max(gray.shape) > _SEARCH_MAX_SIDE:
+        scale = _SEARCH_MAX_SIDE / max(gray.shape)
+        search = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     try:
-        for binary in _binaries(gray):
+        for binary in _binaries(search):
             failed = found_any = False
-            for corners in _candidates(binary):
+            for small_corners in _candidates(binary):
+                corners = (small_corners + 0.5) / scale - 0.5 if scale != 1.0 else small_corners
                 found_any = True
                 centre = corners.mean(axis=0)
                 if any(_inside(centre, d.corners) for d in results):
