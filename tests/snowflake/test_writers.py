@@ -141,3 +141,15 @@ def test_reportlab_drawing():
     assert pdf.startswith(b"%PDF")
     # one closed sub-path per dark cell plus the two frame outlines
     assert pdf.count(b" h") >= int(sym.cells.sum()) + 2
+
+
+def test_standalone_pdf():
+    from reportlab.lib.units import mm
+
+    sym = snowflake.encode(bytes(range(100)))
+    pdf = snowflake.to_pdf(sym, size_mm=30)
+    assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF")
+    w, h = snowflake.symbol_extent(sym)
+    box = re.search(rb"/MediaBox \[\s*0 0 ([\d.]+) ([\d.]+)", pdf)
+    assert float(box.group(1)) == pytest.approx(30 * mm, abs=0.01)
+    assert float(box.group(2)) == pytest.approx(30 * mm * h / w, abs=0.01)

@@ -132,7 +132,13 @@ def draw_reportlab(canvas: Any, sym: Symbol, x_pt: float, y_pt: float, size_pt: 
     (x_pt, y_pt) is the lower-left corner, ``size_pt`` the width including the quiet
     zone; the height follows from :func:`symbol_extent`.
     """
-    w_mod, h_mod = symbol_extent(sym)
+    _draw(canvas, sym, x_pt, y_pt, size_pt, None)
+
+
+def _draw(
+    canvas: Any, sym: Symbol, x_pt: float, y_pt: float, size_pt: float, quiet: float | None
+) -> None:
+    w_mod, h_mod = symbol_extent(sym, quiet)
     scale = size_pt / w_mod
     cx = x_pt + w_mod / 2.0 * scale
     cy = y_pt + h_mod / 2.0 * scale
@@ -165,3 +171,22 @@ def draw_reportlab(canvas: Any, sym: Symbol, x_pt: float, y_pt: float, size_pt: 
         path.close()
     canvas.drawPath(path, stroke=1, fill=1)
     canvas.restoreState()
+
+
+def to_pdf(sym: Symbol, size_mm: float, quiet: float | None = None) -> bytes:
+    """A one-page vector PDF holding just the symbol, ``size_mm`` wide incl. quiet zone."""
+    import io
+
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen import canvas as rl_canvas
+
+    w_mod, h_mod = symbol_extent(sym, quiet)
+    width = size_mm * mm
+    height = width * h_mod / w_mod
+    buf = io.BytesIO()
+    c = rl_canvas.Canvas(buf, pagesize=(width, height))
+    c.setTitle("snowflake symbol")
+    _draw(c, sym, 0.0, 0.0, width, quiet)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
