@@ -153,3 +153,20 @@ def test_standalone_pdf():
     box = re.search(rb"/MediaBox \[\s*0 0 ([\d.]+) ([\d.]+)", pdf)
     assert float(box.group(1)) == pytest.approx(30 * mm, abs=0.01)
     assert float(box.group(2)) == pytest.approx(30 * mm * h / w, abs=0.01)
+
+
+def test_pdf_rasterised_by_poppler_decodes(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) not installed: cannot rasterise the PDF")
+    payload = bytes(range(9, 125))
+    pdf = tmp_path / "s.pdf"
+    pdf.write_bytes(snowflake.to_pdf(snowflake.encode(payload), size_mm=30))
+    subprocess.run(
+        ["pdftoppm", "-r", "200", "-gray", "-png", str(pdf), str(tmp_path / "p")], check=True
+    )
+    (png,) = tmp_path.glob("p*.png")
+    img = cv2.imread(str(png), cv2.IMREAD_GRAYSCALE)
+    assert [d.payload for d in snowflake.decode_image(img)] == [payload]
