@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -118,7 +119,11 @@ def scan(
     day: date | None = today.date() if today else None
     jobs = [(str(p), debug_out is not None) for p in paths]
     all_ok = True
-    pool = ProcessPoolExecutor(workers, initializer=_init_worker) if workers > 1 else None
+    pool = None
+    if workers > 1:
+        # spawn, not fork: forking a process that holds OpenCV's thread pool can deadlock
+        ctx = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
     try:
         outs = pool.map(_read_one, jobs, chunksize=1) if pool else map(_read_one, jobs)
         for path, (report, error, ms, thumb) in zip(paths, outs, strict=True):

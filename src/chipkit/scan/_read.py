@@ -106,6 +106,18 @@ def _zx(img: np.ndarray, formats=_QR, **kw) -> list:
     return zxingcpp.read_barcodes(img, formats=formats, text_mode=zxingcpp.TextMode.Plain, **kw)
 
 
+def _token_of(code: Code) -> bytes | None:
+    """The binary chip token a QR text carries (None when it is not a chip)."""
+    from chipkit import token as tk
+
+    if code.carrier != "qr" or not tk.looks_like_chip(code.text):
+        return code.raw if code.carrier != "qr" else None
+    try:
+        return tk.from_text(code.text)
+    except Exception:  # noqa: BLE001 - malformed: cannot be the same chip
+        return None
+
+
 def _safe_text(raw: bytes) -> str | None:
     try:
         return raw.decode("utf-8")
@@ -172,6 +184,15 @@ def texture_regions(gray: np.ndarray, max_regions: int = 6) -> list[Region]:
     return out[:max_regions]
 
 
+def _pixel_noise(crop: np.ndarray) -> bool:
+    """True when the crop's contrast lives at the 1-pixel scale: finer than any module
+    a decoder can read (sensor noise, fine texture). Symbols score 0.4-0.6, noise ~0.85."""
+    c = crop.astype(np.float32)
+    fine = float(np.abs(c - cv2.GaussianBlur(c, (0, 0), 1.0)).mean())
+    coarse = float(np.abs(c - cv2.GaussianBlur(c, (0, 0), 3.0)).mean())
+    return fine > 0.7 * coarse + 1e-3
+
+
 # ------------------------------------------------------------------ decoders
 def _up(img: np.ndarray, f: float) -> np.ndarray:
     return cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
@@ -187,7 +208,9 @@ _clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
 
 def _zx_codes(img: np.ndarray, scale: float, ox: int, oy: int, stage: str) -> list[Code]:
     out = []
-    for b in _zx(img):
+    # the crop is already at the scale we want, and inverted symbols were tried in the
+    # first pass: skip zxing-cpp's own downscale and invert passes (half the cost)
+    for b in _zx(img, try_downscale=False, try_invert=False):
         if not b.valid:
             continue
         out.append(
@@ -218,7 +241,8 @@ def _zx_stage(rel: float, prep: Callable[[np.ndarray], np.ndarray] | None, name:
     return run
 
 
-_WHOLE_MAX_PIXELS = 1_000_000  # photos this small get one whole-photo attempt
+_WHOLE_MAX_PIXELS = 1_000_000
+_SF_WHOLE_PIXELS = 2_000_000  # the snowflake reader runs on the whole photo up to this  # photos this small get one whole-photo attempt
 _TARGET_SIDE = 285.0  # symbol side (px) after upscaling: ~5 px per module for version 9
 _wechat = None
 
@@ -366,6 +390,8 @@ def read_gray(
             box = _quad_box(c.corners)
             if any(_overlap(box, _quad_box(o.corners)) > 0.5 for o in codes):
                 continue  # the same symbol, read again
+            if c.carrier != "qr" and any(_token_of(o) == c.raw for o in codes):
+                continue  # the same chip printed twice on one plate (QR and snowflake)
             ms = (time.perf_counter() - t0) * 1000
             codes.append(Code(c.format, c.text, c.raw, c.corners, c.carrier, c.stage, round(ms, 1)))
             added = True
@@ -378,6 +404,13 @@ def read_gray(
             add([Code(_fmt_name(b.format), b.text, bytes(b.bytes), _quad_of(b.position))])
         else:
             errs.append(b)
+    # 1b. the snowflake carrier, when chipkit.snowflake is installed: its own reader on
+    # the whole photo when small (~30 ms); in big photos on the candidate crops only
+    # (its reader takes ~100 ms on 12 MP, more than the whole QR budget)
+    wanted_sf = stages is None or "snowflake" in set(stages)
+    if wanted_sf and _snowflake() is not None:
+        if h * w <= _SF_WHOLE_PIXELS:
+            add(_snowflake_stage(gray, 0, 0, 0.0))
     # 2. candidate regions
     for b in errs:
         x0, y0, x1, y1 = _quad_box(_quad_of(b.position))
@@ -414,6 +447,10 @@ def read_gray(
     wanted = set(stages) if stages is not None else None
     steps = [(n, f) for n, f in ladder(use_zbar) if wanted is None or n in wanted]
     costly = {"wechat": 0, "zbar": 0, "snowflake": 0}  # calls so far of the slow decoders
+    # on texture evidence alone, the slow decoders run at most twice a photo (once on big
+    # photos, whose backgrounds hold more symbol-like texture): a photo without a symbol
+    # stays cheap. Regions zxing-cpp itself located always get them.
+    max_costly = 1 if h * w > 4_000_000 else 2
     if codes:
         # symbols already read show what a symbol looks like in this photo: further plates
         # (several in one photo) look alike, background texture scores far lower
@@ -433,8 +470,10 @@ def read_gray(
             if time.perf_counter() - t0 > budget_s:
                 break
             if name in costly:
-                # slow decoders only on convincing regions, at most twice a photo each
-                if costly[name] >= 2 or (r.source == "texture" and r.shape < 0.6):
+                # never on pixel-scale noise (WeChat's detector can take a second there)
+                if r.source == "texture" and (costly[name] >= max_costly or r.shape < 0.6):
+                    continue
+                if budget_s - (time.perf_counter() - t0) < 0.25 or _pixel_noise(crop):
                     continue
                 costly[name] += 1
             r.tried.append(name)
