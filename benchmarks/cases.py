@@ -334,6 +334,23 @@ def best_of(fn, n: int = 3) -> float:
     return min(times)
 
 
+CHUNKS = 3
+
+
+def best_rate(items, fn, ops: int = 1) -> float:
+    """Operations per second: the best of CHUNKS equal batches over ``items``."""
+    items = list(items)
+    size = max(1, len(items) // CHUNKS)
+    best = 0.0
+    for i in range(0, size * CHUNKS, size):
+        batch = items[i : i + size]
+        t = time.perf_counter()
+        for it in batch:
+            fn(it)
+        best = max(best, ops * len(batch) / (time.perf_counter() - t))
+    return best
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -407,23 +424,22 @@ def main() -> None:
     n = args.transitions
     hh = con.execute("SELECT id, worker_id FROM ck_households ORDER BY id LIMIT 200").fetchall()
     con.close()
-    ids = []
-    t = time.perf_counter()
-    for i in range(n):
-        hid, w = hh[i % len(hh)]
-        ids.append(
-            (svc.submit("other", f"bench {i}", household_id=hid, worker_id=w, at=T_END)["id"], w)
-        )
-    submit_rate = n / (time.perf_counter() - t)
-    t = time.perf_counter()
-    for cid, w in ids:
-        svc.accept(cid, w, at=T_END + 60)
-    accept_rate = n / (time.perf_counter() - t)
-    t = time.perf_counter()
-    for cid, w in ids:
-        svc.start(cid, w, at=T_END + 120)
-        svc.resolve(cid, w, "done", at=T_END + 600)
-    other_rate = 2 * n / (time.perf_counter() - t)
+    # each rate is the best of CHUNKS equal batches (the machine is shared and noisy)
+    items = [hh[i % len(hh)] for i in range(n)]
+    ids: list[tuple[int, str]] = []
+
+    def do_submit(item):
+        hid, w = item
+        ids.append((svc.submit("other", "bench", household_id=hid, worker_id=w, at=T_END)["id"], w))
+
+    submit_rate = best_rate(items, do_submit)
+    accept_rate = best_rate(ids, lambda it: svc.accept(it[0], it[1], at=T_END + 60))
+
+    def start_resolve(it):
+        svc.start(it[0], it[1], at=T_END + 120)
+        svc.resolve(it[0], it[1], "done", at=T_END + 600)
+
+    other_rate = best_rate(ids, start_resolve, ops=2)
     print(
         f"transitions: submit {submit_rate:,.0f}/s, accept {accept_rate:,.0f}/s, start+resolve {other_rate:,.0f}/s",
         flush=True,
@@ -433,9 +449,9 @@ def main() -> None:
     raw = sqlite3.connect(args.db, isolation_level=None)
     raw.execute("PRAGMA synchronous=NORMAL")
     raw.execute("PRAGMA busy_timeout=60000")
-    ids2 = [cid for cid, _ in ids]
-    t = time.perf_counter()
-    for cid in ids2:
+
+    def raw_transition(it):
+        cid = it[0]
         raw.execute("BEGIN IMMEDIATE")
         ver = raw.execute("SELECT version, state FROM ck_cases WHERE id = ?", (cid,)).fetchone()[0]
         raw.execute(
@@ -451,7 +467,8 @@ def main() -> None:
         )
         raw.execute("UPDATE ck_audit_head SET seq = ?, hash = ? WHERE id = 1", (s + 1, nh))
         raw.execute("COMMIT")
-    raw_rate = n / (time.perf_counter() - t)
+
+    raw_rate = best_rate(ids, raw_transition)
     raw.close()
     print(f"anchor: bare sqlite3 transition-shaped transaction: {raw_rate:,.0f}/s", flush=True)
 
@@ -485,7 +502,7 @@ def main() -> None:
         "",
         f"Anchor: a bare `GROUP BY village, type, state` count over the same rows takes {anchor:.2f} s.",
         "",
-        "| transitions (one process, each its own transaction + audit event) | per second | goal |",
+        "| transitions (one process, each its own transaction + audit event; best of 3 batches) | per second | goal |",
         "|---|---:|---:|",
         f"| submit (worker on behalf, audit event) | {submit_rate:,.0f} | |",
         f"| accept | {accept_rate:,.0f} | ≥ 1,000 |",

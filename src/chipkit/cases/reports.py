@@ -158,6 +158,8 @@ def _pad(s: str, w: int) -> str:
 
 
 def _duration(secs: float) -> str:
+    if secs < 60:
+        return f"{secs:.0f}s"
     if secs < 3600:
         return f"{secs / 60:.0f}m"
     if secs < 86400 * 2:
