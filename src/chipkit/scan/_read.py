@@ -405,10 +405,10 @@ def read_gray(
         else:
             errs.append(b)
     # 1b. the snowflake carrier, when chipkit.snowflake is installed: its own reader on
-    # the whole photo when small (~30 ms); in big photos on the candidate crops only
-    # (its reader takes ~100 ms on 12 MP, more than the whole QR budget)
+    # the whole photo when small (~30 ms) and no QR code was read; otherwise (big photos:
+    # ~100 ms on 12 MP, more than the whole QR budget) on the candidate crops only
     wanted_sf = stages is None or "snowflake" in set(stages)
-    if wanted_sf and _snowflake() is not None:
+    if wanted_sf and not codes and _snowflake() is not None:
         if h * w <= _SF_WHOLE_PIXELS:
             add(_snowflake_stage(gray, 0, 0, 0.0))
     # 2. candidate regions
