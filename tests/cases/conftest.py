@@ -116,3 +116,16 @@ def pg_db_url() -> str:
 def make_register():
     """The register_csv helper, as a fixture (test modules cannot import conftest reliably)."""
     return register_csv
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend_svc(request, tmp_path: Path, keyring: Keyring, clock: Clock) -> CaseService:
+    """The small district on SQLite and (when a test server is configured) on PostgreSQL."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_db_url")
+    else:
+        url = str(tmp_path / "backend.sqlite")
+    s = CaseService(url, verifier=keyring.verifier(), clock=clock)
+    s.import_register(register_csv(tmp_path / "register.csv"))
+    yield s
+    s.db.dispose()
