@@ -1,17 +1,18 @@
 """Finding and decoding codes in a grayscale photo (no verification).
 
 Pipeline (each fallback stage was kept only because it adds decodes on the capture
-benchmark, see docs/performance.md):
+benchmark, see docs/performance.md and docs/scanning.md):
 
 1. zxing-cpp on the full-resolution photo: fast, binary safe, reads most photos.
+   The snowflake reader on the whole photo when it is small and no QR code was read.
 2. Candidate regions: symbols zxing-cpp located but could not read (``return_errors``)
    plus a cheap texture detector (dense small-scale contrast surrounded by a quiet
    plate) on a downscaled copy. A photo with no candidate stops here: cheap.
 3. For each candidate not yet covered by a decoded code, a full-resolution crop goes
    through a ladder of increasingly costly attempts, stopping at the first that reads:
-   zxing-cpp on the crop upscaled 3x / 2x / 4x (small modules), sharpened, contrast-
-   normalised (CLAHE); then WeChat's detector-decoder (OpenCV contrib, no model files);
-   then ZBar when installed (optional extra).
+   zxing-cpp on the crop rescaled so the symbol is ~285 px wide, then 4/3 of that, then
+   sharpened; the snowflake reader; WeChat's detector-decoder (OpenCV contrib, no model
+   files); ZBar when installed (optional extra).
 """
 
 from __future__ import annotations
@@ -203,9 +204,6 @@ def _sharpen(img: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.addWeighted(img, 2.0, b, -1.0, 0)
 
 
-_clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
-
-
 def _zx_codes(img: np.ndarray, scale: float, ox: int, oy: int, stage: str) -> list[Code]:
     out = []
     # the crop is already at the scale we want, and inverted symbols were tried in the
@@ -323,14 +321,15 @@ def ladder(use_zbar: bool | None = None) -> list[tuple[str, Callable]]:
     """The crop fallbacks in order of cost."""
     stages: list[tuple[str, Callable]] = [
         ("zxing-up", _zx_stage(1.0, None, "zxing-up")),
-        ("zxing-up-small", _zx_stage(0.67, None, "zxing-up-small")),
         ("zxing-up-large", _zx_stage(1.33, None, "zxing-up-large")),
         ("zxing-sharp", _zx_stage(1.0, lambda c: _sharpen(c, 1.0), "zxing-sharp")),
-        ("zxing-clahe", _zx_stage(1.0, _clahe.apply, "zxing-clahe")),
         ("wechat", _wechat_stage),
     ]
+    # tried and dropped (added no decode on the capture benchmark where the stages above
+    # failed): a 2/3 rescale, CLAHE, zxing-cpp's GlobalHistogram binariser, OpenCV's
+    # QRCodeDetector.
     if _snowflake() is not None:
-        stages.insert(5, ("snowflake", _snowflake_stage))
+        stages.insert(3, ("snowflake", _snowflake_stage))
     if use_zbar is None:
         use_zbar = _zbar_available()
     if use_zbar:
