@@ -59,7 +59,7 @@ def test_xlsx(tmp_path):
     ("row", "message"),
     [
         ("A-9,33070310200,南村,,,1,Z1,,,,", "row 5: village_code"),
-        ("A-9,330703102003,南村,,,1,,,,,", "row 5: worker_id"),
+        ("A-9,330703102003,南村,,,1,Z 1,,,,", "row 5: worker_id"),
         ("A 9,330703102003,南村,,,1,Z1,,,,", "row 5: household_id"),
         ("A-1,330703102003,南村,,,1,Z1,,,,", "A-1 already on row 2"),
         ("A-9,330703102003,南村,,,1,Z1,,,95,119", "row 5: lat"),
@@ -122,3 +122,22 @@ def test_register_aliases_and_utf16(tmp_path):
         w = conn.execute(select(workers).where(workers.c.id == "Q1")).one()
     assert names["330703103"] == "澧浦镇" and names["330703103001"] == "北村"
     assert w.name == "孙八" and w.unit_id == "330703103001-网格一"
+
+
+def test_plates_register_as_source(tmp_path):
+    """A plates register (no worker ids, maybe no grid) imports: workers by name per grid."""
+    p = tmp_path / "plates.csv"
+    p.write_text(
+        "户号,村代码,村名,乡镇,网格,网格员\n"
+        "C-1,330703104001,东湖村,曹宅镇,一网格,周九\n"
+        "C-2,330703104001,东湖村,曹宅镇,一网格,周九\n"
+        "C-3,330703104001,东湖村,曹宅镇,,\n",
+        encoding="utf-8",
+    )
+    svc = CaseService(tmp_path / "c.sqlite")
+    assert svc.import_register(p)["households"] == 3
+    with svc.db.read() as conn:
+        links = dict(conn.execute(select(households.c.id, households.c.worker_id)).all())
+    assert links["C-1"] == links["C-2"] == "330703104001-一网格-周九" and links["C-3"] is None
+    c = svc.submit("other", "x", household_id="C-1", worker_id="330703104001-一网格-周九")
+    assert c["worker_id"] == "330703104001-一网格-周九"

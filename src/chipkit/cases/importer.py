@@ -87,6 +87,7 @@ _ALIAS_INDEX = _alias_index()
 _VILLAGE_RE = re.compile(r"[0-9]{12}")
 _ID_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.\-]{0,63}")
 _CELL_FORMULA = ("=", "+", "-", "@")
+DEFAULT_GRID = "1"  # a village without grid columns is one grid
 _HH_RE = re.compile(r"[0-9A-Za-z-]{1,32}")
 
 
@@ -108,7 +109,7 @@ class HouseholdRow:
     town_name: str
     district_name: str
     grid: str
-    worker_id: str
+    worker_id: str  # "" when the row names no worker: the household is not linked yet
     worker_name: str
     address: str
     lat: float | None
@@ -245,12 +246,19 @@ def parse_register(path: str | Path) -> Register:
         vc = d.get("village_code", "")
         if not _VILLAGE_RE.fullmatch(vc):
             raise bad("village_code", f"{vc!r} is not a 12-digit division code")
-        grid = d.get("grid", "")
+        grid = d.get("grid", "") or DEFAULT_GRID
         if not 1 <= len(grid) <= 40 or not grid.isprintable() or grid.startswith(_CELL_FORMULA):
             raise bad("grid", f"{grid!r} is not a grid name (1-40 printable characters)")
         wid = d.get("worker_id", "")
-        if not _ID_RE.fullmatch(wid):
-            raise bad("worker_id", f"{wid!r} is not a worker id")
+        wname = d.get("worker_name", "")
+        if wid:
+            if not _ID_RE.fullmatch(wid):
+                raise bad("worker_id", f"{wid!r} is not a worker id (letters, digits, - _ .)")
+        elif wname:
+            # a plates register names the grid worker but has no id: one per name and grid
+            if not wname.isprintable() or wname.startswith(_CELL_FORMULA) or len(wname) > 40:
+                raise bad("worker_name", f"{wname!r} is not a name")
+            wid = derived_worker_id(vc, grid, wname)
         lat = _coord(d.get("lat", ""), -90, 90, lambda m: bad("lat", m))
         lon = _coord(d.get("lon", ""), -180, 180, lambda m: bad("lon", m))
         if (lat is None) != (lon is None):
@@ -293,3 +301,8 @@ def _coord(s: str, lo: float, hi: float, bad: Any) -> float | None:
 
 def grid_unit_id(village_code: str, grid: str) -> str:
     return f"{village_code}-{grid}"
+
+
+def derived_worker_id(village_code: str, grid: str, name: str) -> str:
+    """The id of a grid worker known only by name (as in a plates register)."""
+    return f"{village_code}-{grid}-{name}"

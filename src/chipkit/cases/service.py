@@ -420,8 +420,10 @@ class CaseService:
             add_unit(vc, "village", h.village_name, vc[:9])
             gid = grid_unit_id(vc, h.grid)
             add_unit(gid, "grid", h.grid, vc)
-            w = worker_rows.get(h.worker_id)
-            if w is None:
+            w = worker_rows.get(h.worker_id) if h.worker_id else None
+            if not h.worker_id:
+                pass
+            elif w is None:
                 worker_rows[h.worker_id] = {
                     "id": h.worker_id,
                     "name": h.worker_name,
@@ -439,7 +441,7 @@ class CaseService:
                     "id": h.household_id,
                     "village_id": vc,
                     "grid_id": gid,
-                    "worker_id": h.worker_id,
+                    "worker_id": h.worker_id or None,
                     "address": h.address,
                     "lat": h.lat,
                     "lon": h.lon,
