@@ -36,3 +36,38 @@ def test_missing_folder_is_a_clear_error(tmp_path):
 
     with pytest.raises(CasesError, match="does not exist"):
         Database(tmp_path / "nope" / "x.sqlite")
+
+
+def _open_at_once(url, n=4):
+    import threading
+
+    errors = []
+    barrier = threading.Barrier(n)
+
+    def go():
+        barrier.wait()
+        try:
+            Database(url).dispose()
+        except Exception as e:  # noqa: BLE001 - collected for the assertion
+            errors.append(e)
+
+    ts = [threading.Thread(target=go) for _ in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    return errors
+
+
+def test_concurrent_first_open_sqlite(tmp_path):
+    assert _open_at_once(str(tmp_path / "fresh.sqlite")) == []
+    assert Database(tmp_path / "fresh.sqlite").revision() == "0001"
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.postgres
+def test_concurrent_first_open_postgres(pg_db_url):
+    assert _open_at_once(pg_db_url) == []
+    assert Database(pg_db_url).revision() == "0001"

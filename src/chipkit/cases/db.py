@@ -116,6 +116,9 @@ class Database:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.write() as conn:
+            if not self.is_sqlite:
+                # two servers opening a fresh database at once: one migrates, one waits
+                conn.execute(text("SELECT pg_advisory_xact_lock(7316001)"))
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
         return HEAD
