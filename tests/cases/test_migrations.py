@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -30,8 +31,6 @@ def test_reopen_keeps_data(tmp_path, make_register):
 
 
 def test_missing_folder_is_a_clear_error(tmp_path):
-    import pytest
-
     from chipkit.cases import CasesError
 
     with pytest.raises(CasesError, match="does not exist"):
@@ -62,9 +61,6 @@ def _open_at_once(url, n=4):
 def test_concurrent_first_open_sqlite(tmp_path):
     assert _open_at_once(str(tmp_path / "fresh.sqlite")) == []
     assert Database(tmp_path / "fresh.sqlite").revision() == "0001"
-
-
-import pytest  # noqa: E402
 
 
 @pytest.mark.postgres
