@@ -67,6 +67,7 @@ class Region:
     tried: list[str] = field(default_factory=list)
     read: bool = False
     shape: float = 1.0  # how square the blob is (1 = a filled quadrilateral)
+    quad: np.ndarray | None = None  # four corners (image pixels) when the outline is one
 
 
 @dataclass
@@ -167,7 +168,8 @@ def texture_regions(gray: np.ndarray, max_regions: int = 6) -> list[Region]:
             cv2.RETR_EXTERNAL,
             cv2.CHAIN_APPROX_SIMPLE,
         )
-        (_, (rw, rh), _) = cv2.minAreaRect(max(cnts, key=cv2.contourArea))
+        cnt = max(cnts, key=cv2.contourArea)
+        (_, (rw, rh), _) = cv2.minAreaRect(cnt)
         squareness = area / max(rw * rh, 1.0)  # a (tilted) square symbol fills its min-area rect
         # a symbol sits on a quiet plate: the ring around the blob is mostly edge-free
         m = max(3, int(0.12 * max(bw, bh)))
@@ -180,6 +182,10 @@ def texture_regions(gray: np.ndarray, max_regions: int = 6) -> list[Region]:
         score = area * inner * (0.3 + quiet)
         r = Region((x * d, y * d, (x + bw) * d, (y + bh) * d), "texture", score)
         r.shape = squareness if max(rw, rh) <= 2.5 * max(1.0, min(rw, rh)) else 0.0
+        hull = cv2.convexHull(cnt)
+        poly = cv2.approxPolyDP(hull, 0.06 * cv2.arcLength(hull, True), True)
+        if len(poly) == 4:
+            r.quad = (poly.reshape(4, 2).astype(np.float64) + (x, y)) * d
         out.append(r)
     out.sort(key=lambda r: -r.score)
     return out[:max_regions]
@@ -227,7 +233,7 @@ def _zx_codes(img: np.ndarray, scale: float, ox: int, oy: int, stage: str) -> li
 def _zx_stage(rel: float, prep: Callable[[np.ndarray], np.ndarray] | None, name: str):
     """zxing-cpp on the crop rescaled so the symbol is ``rel`` x ~285 px wide."""
 
-    def run(crop: np.ndarray, ox: int, oy: int, side: float) -> list[Code]:
+    def run(crop: np.ndarray, ox: int, oy: int, side: float, quad=None) -> list[Code]:
         scale = min(4.0, max(1.0, rel * _TARGET_SIDE / max(side, 1.0)))
         img = crop if prep is None else prep(crop)
         if scale * max(crop.shape) > 3000:
@@ -239,13 +245,77 @@ def _zx_stage(rel: float, prep: Callable[[np.ndarray], np.ndarray] | None, name:
     return run
 
 
+def _order_quad(q: np.ndarray) -> np.ndarray:
+    """Corners in a consistent clockwise order starting top-left-most."""
+    c = q.mean(0)
+    ang = np.arctan2(q[:, 1] - c[1], q[:, 0] - c[0])
+    q = q[np.argsort(ang)]
+    start = int(np.argmin(q.sum(1)))
+    return np.roll(q, -start, axis=0)
+
+
+def _rectify_stage(crop: np.ndarray, ox: int, oy: int, side: float, quad=None) -> list[Code]:
+    """Undo the perspective of a tilted plate: warp its outline to a square, then zxing-cpp."""
+    if quad is None:
+        return []
+    q = _order_quad(np.asarray(quad, np.float64) - (ox, oy))
+    out_side = _TARGET_SIDE
+    pad = 0.12 * out_side  # the outline may cut the quiet zone: keep some of the surround
+    dst = np.array(
+        [
+            [pad, pad],
+            [pad + out_side, pad],
+            [pad + out_side, pad + out_side],
+            [pad, pad + out_side],
+        ],
+        np.float32,
+    )
+    # outline grown by 8 % around its centre, so edge modules are not cut
+    c = q.mean(0)
+    src = ((q - c) * 1.08 + c).astype(np.float32)
+    hom = cv2.getPerspectiveTransform(src, dst)
+    size = int(out_side + 2 * pad)
+    img = cv2.warpPerspective(
+        crop, hom, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+    )
+    inv = np.linalg.inv(hom)
+    out = []
+    for b in _zx(img, try_downscale=False, try_invert=False):
+        if not b.valid:
+            continue
+        pts = np.array(
+            [
+                [p.x, p.y, 1.0]
+                for p in (
+                    b.position.top_left,
+                    b.position.top_right,
+                    b.position.bottom_right,
+                    b.position.bottom_left,
+                )
+            ]
+        )
+        back = pts @ inv.T
+        back = back[:, :2] / back[:, 2:3] + (ox, oy)
+        out.append(
+            Code(
+                _fmt_name(b.format),
+                b.text,
+                bytes(b.bytes),
+                tuple((float(x), float(y)) for x, y in back),
+                "qr",
+                "zxing-rectified",
+            )
+        )
+    return out
+
+
 _WHOLE_MAX_PIXELS = 1_000_000
 _SF_WHOLE_PIXELS = 2_000_000  # the snowflake reader runs on the whole photo up to this  # photos this small get one whole-photo attempt
 _TARGET_SIDE = 285.0  # symbol side (px) after upscaling: ~5 px per module for version 9
 _wechat = None
 
 
-def _wechat_stage(crop: np.ndarray, ox: int, oy: int, side: float) -> list[Code]:
+def _wechat_stage(crop: np.ndarray, ox: int, oy: int, side: float, quad=None) -> list[Code]:
     scale = min(2.0, max(0.5, 200.0 / max(side, 1.0)))
     if scale * max(crop.shape) > 1000:
         scale = 1000.0 / max(crop.shape)
@@ -288,7 +358,7 @@ def _zbar_available() -> bool:
     return True
 
 
-def _zbar_stage(crop: np.ndarray, ox: int, oy: int, side: float) -> list[Code]:
+def _zbar_stage(crop: np.ndarray, ox: int, oy: int, side: float, quad=None) -> list[Code]:
     scale = min(3.0, max(1.0, 200.0 / max(side, 1.0)))
     if scale * max(crop.shape) > 1500:
         return []
@@ -323,13 +393,14 @@ def ladder(use_zbar: bool | None = None) -> list[tuple[str, Callable]]:
         ("zxing-up", _zx_stage(1.0, None, "zxing-up")),
         ("zxing-up-large", _zx_stage(1.33, None, "zxing-up-large")),
         ("zxing-sharp", _zx_stage(1.0, lambda c: _sharpen(c, 1.0), "zxing-sharp")),
+        ("zxing-rectified", _rectify_stage),
         ("wechat", _wechat_stage),
     ]
     # tried and dropped (added no decode on the capture benchmark where the stages above
     # failed): a 2/3 rescale, CLAHE, zxing-cpp's GlobalHistogram binariser, OpenCV's
     # QRCodeDetector.
     if _snowflake() is not None:
-        stages.insert(3, ("snowflake", _snowflake_stage))
+        stages.insert(4, ("snowflake", _snowflake_stage))
     if use_zbar is None:
         use_zbar = _zbar_available()
     if use_zbar:
@@ -337,7 +408,7 @@ def ladder(use_zbar: bool | None = None) -> list[tuple[str, Callable]]:
     return stages
 
 
-def _snowflake_stage(crop: np.ndarray, ox: int, oy: int, side: float) -> list[Code]:
+def _snowflake_stage(crop: np.ndarray, ox: int, oy: int, side: float, quad=None) -> list[Code]:
     """chipkit's own hexagonal carrier: its reader, on the crop (it carries binary)."""
     sf = _snowflake()
     out = []
@@ -413,7 +484,9 @@ def read_gray(
     # 2. candidate regions
     for b in errs:
         x0, y0, x1, y1 = _quad_box(_quad_of(b.position))
-        regions.append(Region((int(x0), int(y0), int(x1) + 1, int(y1) + 1), "zxing-error", 1e12))
+        reg = Region((int(x0), int(y0), int(x1) + 1, int(y1) + 1), "zxing-error", 1e12)
+        reg.quad = np.array(_quad_of(b.position), np.float64)
+        regions.append(reg)
     regions.extend(texture_regions(gray, max_regions))
     regions.sort(key=lambda r: -r.score)
     # drop candidates that are already read; merge overlapping ones (zxing-cpp often
@@ -432,6 +505,8 @@ def read_gray(
                     max(o.box[3], r.box[3]),
                 )
                 o.shape = max(o.shape, r.shape)
+                if o.quad is None:
+                    o.quad = r.quad
                 r.read = o.read  # merged: shown once in debug images
                 r.tried = o.tried
                 break
@@ -476,7 +551,7 @@ def read_gray(
                     continue
                 costly[name] += 1
             r.tried.append(name)
-            if add(fn(crop, cx0, cy0, side)):
+            if add(fn(crop, cx0, cy0, side, r.quad)):
                 r.read = True
                 break
     return ReadReport(codes, regions, (w, h), (time.perf_counter() - t0) * 1000)
