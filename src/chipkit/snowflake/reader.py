@@ -33,6 +33,7 @@ _MAX_OPENINGS = 4
 _MIN_SCORE = 0.2
 _K2 = np.ones((2, 2), np.uint8)
 _K3 = np.ones((3, 3), np.uint8)
+_K5 = np.ones((5, 5), np.uint8)
 _TOP_HYPOTHESES = 3
 #: parity bytes never spent on erasures: keeps mis-correction odds per block below ~1e-6
 _RS_MARGIN = 10
@@ -130,8 +131,9 @@ def _to_gray(image: np.ndarray) -> np.ndarray | None:
 
 
 def _binaries(gray: np.ndarray) -> Iterator[np.ndarray]:
-    """Dark = 255. Lazily: adaptive mean at a small and a large block, Otsu, and the small
-    block closed by 3x3 and 5x5 (bridges light scratches that cut a symbol in two)."""
+    """Dark = 255, lazily: adaptive mean with a small block, with a large block, the small
+    one closed by 3x3 (bridges light scratches that cut a symbol in two), then - used only
+    when an outline was seen but did not decode - Otsu and a 5x5 closing."""
     h, w = gray.shape
     small = max(15, (min(h, w) // 24) | 1)
     large = max(31, (min(h, w) // 6) | 1)
@@ -142,10 +144,14 @@ def _binaries(gray: np.ndarray) -> Iterator[np.ndarray]:
     yield cv2.adaptiveThreshold(
         gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, large, 6
     )
+    yield cv2.morphologyEx(first, cv2.MORPH_CLOSE, _K3)
     _, otsu = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
     yield otsu
-    yield cv2.morphologyEx(first, cv2.MORPH_CLOSE, _K3)
-    yield cv2.morphologyEx(first, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    yield cv2.morphologyEx(first, cv2.MORPH_CLOSE, _K5)
+
+
+#: binaries from this index on are tried only after some outline was seen
+_LATE_BINARIES = 3
 
 
 def _line_intersect(l1: np.ndarray, l2: np.ndarray) -> np.ndarray | None:
@@ -300,14 +306,15 @@ def _candidates(binary: np.ndarray) -> list[np.ndarray]:
     idx = np.flatnonzero(ok) + 1
     idx = idx[np.argsort(-(stats[idx, 2] * stats[idx, 3]))][:_MAX_COMPONENTS]
     out: list[np.ndarray] = []
-    openings = 0
+    n_open = 0
     for i in idx:
         x, y, w, h = (int(v) for v in stats[i, :4])
         roi = np.zeros((h + 2, w + 2), np.uint8)
         roi[1:-1, 1:-1] = (labels[y : y + h, x : x + w] == i).astype(np.uint8) * 255
         found = _hexagons_in(roi, x - 1, y - 1, min_area)
-        if not found and w * h > 4 * min_area and openings < _MAX_OPENINGS:
-            openings += 1
+        if not found and w * h > 4 * min_area and n_open < _MAX_OPENINGS:
+            n_open += 1
+            # joined to something: cut thin dark joins
             for opened in _openings(roi):
                 found = _hexagons_in(opened, x - 1, y - 1, min_area)
                 if found:
@@ -439,7 +446,8 @@ def _hypotheses(sampler: _Sampler, corners: np.ndarray) -> list[tuple[float, int
         scores = np.where(ok, (v * pr.fn_sign).mean(axis=1), -np.inf)
         for rot in np.argsort(-scores)[:2]:
             out.append((float(scores[rot]), rad, int(rot)))
-    # best variant first; within it, best rotation first
+    # the two best variants by contrast; among them, best function-cell agreement first
+    out.sort(key=lambda t: -t[0])
     return out[:_TOP_HYPOTHESES]
 
 
@@ -643,10 +651,14 @@ def decode_image(image: np.ndarray) -> list[Detection]:
     if max(gray.shape) > _SEARCH_MAX_SIDE:
         scale = _SEARCH_MAX_SIDE / max(gray.shape)
         search = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    seen_any = False
     try:
-        for binary in _binaries(search):
+        for b_index, binary in enumerate(_binaries(search)):
+            if b_index >= _LATE_BINARIES and not seen_any:
+                break  # nothing hexagonal anywhere: the last resorts will not change that
             failed = found_any = False
             for small_corners in _candidates(binary):
+                seen_any = True
                 corners = (small_corners + 0.5) / scale - 0.5 if scale != 1.0 else small_corners
                 found_any = True
                 centre = corners.mean(axis=0)
