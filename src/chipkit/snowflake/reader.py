@@ -545,6 +545,33 @@ def _equalise(v: np.ndarray, lay: Layout, iters: int = 4) -> np.ndarray:
 # ----------------------------------------------------------------------------- decoding
 
 
+def _gf_tables() -> tuple[np.ndarray, np.ndarray]:
+    exp = np.zeros(512, dtype=np.int64)
+    log = np.zeros(256, dtype=np.int64)
+    x = 1
+    for i in range(255):
+        exp[i] = x
+        log[x] = i
+        x <<= 1
+        if x & 0x100:
+            x ^= 0x11D
+    exp[255:] = exp[: 512 - 255]
+    return exp, log
+
+
+_GF_EXP, _GF_LOG = _gf_tables()
+
+
+def _clean(block: bytes, nsym: int) -> bool:
+    """True when every syndrome is zero (no error): the fast path that skips reedsolo."""
+    c = np.frombuffer(block, dtype=np.uint8).astype(np.int64)
+    nz = np.flatnonzero(c)
+    if nz.size == 0:
+        return True
+    power = (len(c) - 1 - nz)[None, :] * np.arange(nsym)[:, None] + _GF_LOG[c[nz]][None, :]
+    return not np.bitwise_xor.reduce(_GF_EXP[power % 255], axis=1).any()
+
+
 def _decode_bits(values: np.ndarray, lay: Layout) -> tuple[bytes, int] | None:
     """values: (D,) dark-positive samples of the data cells in placement order."""
     nbits = sum(n for n, _ in lay.blocks) * 8
@@ -561,6 +588,10 @@ def _decode_bits(values: np.ndarray, lay: Layout) -> tuple[bytes, int] | None:
     fixed_blocks = []
     for (n, k), blk, cf in zip(lay.blocks, blocks, bconf, strict=True):
         nsym = n - k
+        if _clean(bytes(blk), nsym):
+            data += blk[:k]
+            fixed_blocks.append(bytes(blk))
+            continue
         codec = rs_codec(nsym)
         res = None
         order = np.argsort(cf, kind="stable")
