@@ -39,11 +39,16 @@ def _ms(xs: list[float]) -> str:
     return f"{statistics.median(xs) * 1000:.0f}" if xs else "-"
 
 
+CPU: list[float] = []  # process CPU time of the last chipkit_read calls
+
+
 def chipkit_read(jpeg: bytes, verifier) -> tuple[list, float]:
     """End to end from the JPEG bytes (decode + find + read + verify)."""
     t = time.perf_counter()
+    c = time.process_time()
     report, err, ms, _ = read_photo(jpeg)
     res = results_for(report, err, verifier, photo_ms=ms)
+    CPU.append(time.process_time() - c)
     return res, time.perf_counter() - t
 
 
@@ -129,6 +134,7 @@ def run_big(n: int, verifier, decoders: dict) -> dict:
     for with_chip in (True, False):
         caps = [sim.big_photo(s, with_chip=with_chip) for s in range(n)]
         ck, ok = [], 0
+        CPU.clear()
         for cap in caps:
             res, dt = chipkit_read(cap.jpeg, verifier)
             ck.append(dt)
@@ -136,6 +142,7 @@ def run_big(n: int, verifier, decoders: dict) -> dict:
                 score_chipkit(res, cap.truth)[0] if with_chip else int(res[0].status == "not_found")
             )
         row = {"chipkit": (f"{ok} of {n}", statistics.median(ck) * 1000, max(ck) * 1000)}
+        row["chipkit, CPU time"] = ("", statistics.median(CPU) * 1000, max(CPU) * 1000)
         t_dec = []
         for cap in caps:
             t = time.perf_counter()
@@ -152,6 +159,12 @@ def run_big(n: int, verifier, decoders: dict) -> dict:
             row[k] = (f"{okk} of {len(ts)}", statistics.median(ts) * 1000, max(ts) * 1000)
         out["with chip" if with_chip else "no chip"] = row
         print("12MP", "with chip" if with_chip else "no chip", row, flush=True)
+    cap = sim.big_photo(0, size=(8000, 6000))  # a 48 MP photo
+    res, dt = chipkit_read(cap.jpeg, verifier)
+    out["48 MP, with chip"] = {
+        "chipkit": (f"{score_chipkit(res, cap.truth)[0]} of 1", dt * 1000, dt * 1000)
+    }
+    print("48MP", out["48 MP, with chip"], flush=True)
     return out
 
 
@@ -243,8 +256,20 @@ def needed_pitch(curve: dict, which: int, target: float = 0.9) -> float:
 
 def render(table, stages, multi, big, curve, carriers, real, n, n_multi, plates, n_big) -> str:
     names = list(table[0])
+    lv_max = max(table)
+    ge_any = all(row["chipkit"][0] >= row["any stock"][0] for row in table.values())
+    wrong = sum(row["chipkit"][1] for row in table.values())
+    ratio = table[lv_max]["chipkit"][0] / max(1, table[lv_max]["zxing-cpp"][0])
+    wc, nc = big["with chip"]["chipkit"], big["no chip"]["chipkit"]
+    all_max = max(wc[2], nc[2], *(r["chipkit"][2] for k, r in big.items() if k.startswith("48")))
     out = [
         "### Scanning (`benchmarks/capture/`)",
+        "",
+        "Targets (issue 4) in this run: chipkit reads at least as many chips as any of the "
+        f"stock decoders at every level: **{'yes' if ge_any else 'NO'}**; wrong results: "
+        f"**{wrong}**; hardest level vs zxing-cpp alone: **{ratio:.1f}x** (goal 2x); 12 MP "
+        f"JPEG with a chip, median **{wc[1]:.0f} ms** (target 100); without a chip, median "
+        f"**{nc[1]:.0f} ms** (target 200); slowest photo **{all_max:.0f} ms** (limit 1500).",
         "",
         f"Simulated phone captures ({n} per level, seeded): a 178-character chip text "
         "(CK1: + Base45, QR version 9 at error level Q) on a plate-like card, placed in 3-D "
@@ -287,7 +312,10 @@ def render(table, stages, multi, big, curve, carriers, real, n, n_multi, plates,
     out += [
         "",
         f"12-megapixel JPEG photos (4000x3000, q 90; {n_big} with a readable plate, "
-        f"{n_big} with none), end to end from the JPEG bytes:",
+        f"{n_big} with none; stock decoders on the first {N_BIG_STOCK} of each), end to end "
+        "from the JPEG bytes (stock: OpenCV's JPEG decode + decoder), plus one 48 MP photo. "
+        "Wall-clock times on a shared 2-core machine while other benchmarks ran beside it: "
+        "the CPU-time row is chipkit's own cost.",
         "",
         "| case | decoder | read (or correctly empty) | median ms | max ms |",
         "|---|---|---|---|---|",
