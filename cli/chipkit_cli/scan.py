@@ -134,9 +134,13 @@ def scan(
                     echo_json(r.to_dict())
                 else:
                     click.echo(_human(r))
-            if debug_out is not None and thumb is not None:
+            if debug_out is not None:
+                import numpy as np
+
                 from chipkit.scan._debug import annotate, write_debug
 
+                if thumb is None:  # unreadable file: a card with the reason
+                    thumb = (np.full((120, 900), 255, np.uint8), 1.0)
                 name = _debug_name(path, paths)
                 write_debug(debug_out, name, annotate(thumb[0], thumb[1], report, results))
             sys.stdout.flush()

@@ -80,6 +80,7 @@ def test_human_output_and_debug_images(setup, tmp_path):
     assert "not_found" in res.output and "error" in res.output
     pngs = sorted(p.name for p in dbg.iterdir())
     assert "a_ok_png.debug.png" in pngs and "d_empty_png.debug.png" in pngs
+    assert "e_broken_jpg.debug.png" in pngs  # the reason, for a file that is no photo
     assert Image.open(dbg / "a_ok_png.debug.png").mode == "RGB"
 
 
