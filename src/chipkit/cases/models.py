@@ -74,10 +74,10 @@ case_types = Table(
 def _REPORT_COLUMNS(unit: str) -> tuple[str, ...]:  # noqa: N802 - reads as a constant
     return (
         unit,
-        "created_at",
-        *(("grid_id",) if unit != "grid_id" else ()),
         "type",
         "state",
+        "created_at",
+        *(("grid_id",) if unit != "grid_id" else ()),
         "breach_accept",
         "breach_resolve",
         "ever_resolved",

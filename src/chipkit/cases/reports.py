@@ -1,9 +1,13 @@
 """Assessment reports: per grid, village, town, district or worker over a period.
 
 All heavy lifting is SQL aggregation over indexed, denormalised case rows (a case carries
-its grid, village, town and district): one grouped scan for counts and rates, one window
-query for the nearest-rank median and P90, one grouped scan of visits for coverage. Python
-only folds the (small) grouped results.
+its grid, village, town and district). Two streaming GROUP BYs over a covering index in grid
+(or worker) order give the counts by type and state and the sizes and rates; villages, towns
+and the district are rolled up from grids in Python (a few thousand grouped rows, never the
+cases). The nearest-rank median and P90 come from ordered index walks (``ORDER BY x LIMIT 1
+OFFSET k`` on a (unit, x, created_at) index) for villages, towns and districts, and from one
+ordered read of (group, x) for grids and workers. Visit coverage is one streaming
+COUNT(DISTINCT) per grid.
 
 Privacy: a mean rating is shown only where at least ``MIN_RATINGS`` (5) ratings exist, since
 a worker looks after 5-15 households and one rating would identify its author. Case
@@ -211,8 +215,19 @@ def assessment(
         t = text(sql)
         return t.bindparams(bindparam("grids", expanding=True)) if expanding else t
 
-    type_sums = ", ".join(f"SUM(CASE WHEN c.type = '{t}' THEN 1 ELSE 0 END)" for t in TYPES)
-    state_sums = ", ".join(f"SUM(CASE WHEN c.state = '{s}' THEN 1 ELSE 0 END)" for s in STATES)
+    # 1) counts by type and state: a streaming GROUP BY over the (unit, type, state, ...)
+    #    covering index, COUNT only (string comparisons per row would cost more than the scan)
+    by_type_state = conn.execute(
+        q(
+            f"""
+            SELECT c.{base}, c.type, c.state, COUNT(*)
+            FROM ck_cases c{hint} WHERE {where}
+            GROUP BY c.{base}, c.type, c.state
+            """  # noqa: S608 - identifiers come from fixed whitelists
+        ),
+        params,
+    ).all()
+    # 2) the rates and sizes, one row per grid (or worker) from the same index
     grouped = conn.execute(
         q(
             f"""
@@ -221,48 +236,35 @@ def assessment(
                    SUM(CASE WHEN c.ever_resolved THEN 1 ELSE 0 END),
                    SUM(CASE WHEN c.reopen_count > 0 THEN 1 ELSE 0 END),
                    COUNT(c.rating), COALESCE(SUM(c.rating), 0),
-                   COUNT(c.accept_secs), COUNT(c.resolve_secs),
-                   {type_sums}, {state_sums}
+                   COUNT(c.accept_secs), COUNT(c.resolve_secs)
             FROM ck_cases c{hint} WHERE {where}
             GROUP BY c.{base}
-            """  # noqa: S608 - identifiers and literals come from fixed whitelists
+            """  # noqa: S608 - identifiers come from fixed whitelists
         ),
         params,
     ).all()
 
     # roll grids up to the requested level (a grid lies in exactly one village, town, district)
-    up = (lambda g: g) if level in ("grid", "worker") else (lambda g: tree.ancestor(g, level))
-    nt = len(TYPES)
-    agg: dict[Any, list[int]] = {}
+    def up(g: Any) -> Any:
+        return g if level in ("grid", "worker") else tree.ancestor(g, level)
+
+    rows: dict[Any, dict[str, Any]] = {}
     for r in grouped:
         key = up(r[0])
-        vals = [int(v or 0) for v in r[1:]]
-        cur = agg.get(key)
-        if cur is None:
-            agg[key] = vals
-        else:
-            for i, v in enumerate(vals):
-                cur[i] += v
-    rows: dict[Any, dict[str, Any]] = {}
-    for key, v in agg.items():
-        n, breach, resolved, reopened, nr, sr, na, nres = v[:8]
-        by_type = dict(zip(TYPES, v[8 : 8 + nt], strict=True))
-        by_state = dict(zip(STATES, v[8 + nt :], strict=True))
-        rows[key] = {
-            "unit": key,
-            "cases": n,
-            "by_type": {t: c for t, c in by_type.items() if c},
-            "by_state": {s: c for s, c in by_state.items() if c},
-            "_breach": breach,
-            "_resolved": resolved,
-            "_reopened": reopened,
-            "_confirmed": by_state["closed_confirmed"],
-            "_rejected": by_state["rejected"],
-            "ratings": nr,
-            "_rating_sum": sr,
-            "_n_accept": na,
-            "_n_resolve": nres,
-        }
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = _empty(key)
+        for name, v in zip(_SUMS, r[1:], strict=True):
+            row[name] += int(v or 0)
+    for g, t, st, n in by_type_state:
+        row = rows[up(g)]
+        row["by_type"][t] = row["by_type"].get(t, 0) + n
+        row["by_state"][st] = row["by_state"].get(st, 0) + n
+    for row in rows.values():
+        row["_confirmed"] = row["by_state"].get("closed_confirmed", 0)
+        row["_rejected"] = row["by_state"].get("rejected", 0)
+        row["by_type"] = {t: row["by_type"][t] for t in TYPES if t in row["by_type"]}
+        row["by_state"] = {s: row["by_state"][s] for s in STATES if s in row["by_state"]}
     # units of the level (within scope) that had no cases still get a row
     for u in tree.members(level, scope, scope_kind):
         rows.setdefault(u, _empty(u))
@@ -303,6 +305,18 @@ def assessment(
             }
         )
     return Report(level, scope, since, until, out)
+
+
+_SUMS = (
+    "cases",
+    "_breach",
+    "_resolved",
+    "_reopened",
+    "ratings",
+    "_rating_sum",
+    "_n_accept",
+    "_n_resolve",
+)
 
 
 def _empty(unit: Any) -> dict[str, Any]:
@@ -450,11 +464,14 @@ def _coverage(
             return g
     else:
         hq = "SELECT h.grid_id, COUNT(*) FROM ck_households h GROUP BY h.grid_id"
-        vq = """
+        # the (grid, household, at) index makes this a streaming count (SQLite would
+        # otherwise pick the time index and sort twice)
+        hint = " INDEXED BY ix_ck_visits_grid_hh" if conn.dialect.name == "sqlite" else ""
+        vq = f"""
             SELECT v.grid_id, COUNT(DISTINCT v.household_id)
-            FROM ck_visits v WHERE v.at >= :since AND v.at < :until
+            FROM ck_visits v{hint} WHERE v.at >= :since AND v.at < :until
             GROUP BY v.grid_id
-        """
+        """  # noqa: S608 - fixed text
 
         def up(g: Any) -> Any:
             return g if level == "grid" else tree.ancestor(g, level)

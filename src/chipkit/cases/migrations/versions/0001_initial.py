@@ -187,9 +187,9 @@ def upgrade() -> None:
         "ck_cases",
         [
             "grid_id",
-            "created_at",
             "type",
             "state",
+            "created_at",
             "breach_accept",
             "breach_resolve",
             "ever_resolved",
@@ -205,10 +205,10 @@ def upgrade() -> None:
         "ck_cases",
         [
             "worker_id",
-            "created_at",
-            "grid_id",
             "type",
             "state",
+            "created_at",
+            "grid_id",
             "breach_accept",
             "breach_resolve",
             "ever_resolved",
