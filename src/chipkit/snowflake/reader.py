@@ -291,8 +291,8 @@ def _candidates(binary: np.ndarray) -> list[np.ndarray]:
     """Candidate symbol outlines (6, 2) in one binary image, biggest components first.
 
     Components are found with connectedComponentsWithStats, so only the few large ones
-    are traced. A large component that is not a hexagon (a symbol joined to a scratch or
-    to the plate's border) is opened morphologically to cut thin joins, then re-traced.
+    are traced. If none is a hexagon, the largest (a symbol joined to a scratch or to the
+    plate's border) are opened morphologically to cut thin joins, then traced again.
     """
     img_h, img_w = binary.shape
     min_area = (_MIN_DIAMETER_PX**2) * 0.6
@@ -306,20 +306,24 @@ def _candidates(binary: np.ndarray) -> list[np.ndarray]:
     idx = np.flatnonzero(ok) + 1
     idx = idx[np.argsort(-(stats[idx, 2] * stats[idx, 3]))][:_MAX_COMPONENTS]
     out: list[np.ndarray] = []
-    n_open = 0
+    misses = []
     for i in idx:
         x, y, w, h = (int(v) for v in stats[i, :4])
         roi = np.zeros((h + 2, w + 2), np.uint8)
         roi[1:-1, 1:-1] = (labels[y : y + h, x : x + w] == i).astype(np.uint8) * 255
         found = _hexagons_in(roi, x - 1, y - 1, min_area)
-        if not found and w * h > 4 * min_area and n_open < _MAX_OPENINGS:
-            n_open += 1
-            # joined to something: cut thin dark joins
-            for opened in _openings(roi):
-                found = _hexagons_in(opened, x - 1, y - 1, min_area)
-                if found:
-                    break
+        if not found and w * h > 4 * min_area:
+            misses.append((roi, x - 1, y - 1))
         out.extend(found)
+    if not out:
+        # nothing hexagonal as it stands: cut thin dark joins (a scratch, dirt or the plate
+        # border stuck to the symbol) in the largest components and look again
+        for roi, ox, oy in misses[:_MAX_OPENINGS]:
+            for opened in _openings(roi):
+                found = _hexagons_in(opened, ox, oy, min_area)
+                if found:
+                    out.extend(found)
+                    break
     return out
 
 
@@ -419,12 +423,15 @@ def _project(H: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return p[:, :2] / p[:, 2:3]
 
 
-def _hypotheses(sampler: _Sampler, corners: np.ndarray) -> list[tuple[float, int, int]]:
-    """Candidate (function-cell agreement, variant, rotation), best first.
+def _hypotheses(
+    sampler: _Sampler, corners: np.ndarray
+) -> tuple[list[tuple[float, int, int]], list[tuple[float, int, int]]]:
+    """(first, rest): candidate (function-cell agreement, variant, rotation) triples.
 
-    The variant is ranked by the contrast at its data cell centres (the right lattice puts
-    every sample on a cell centre; this does not depend on the rotation); within the two
-    best variants the rotation is ranked by agreement with the function cells.
+    ``first``: the two variants whose data cell centres show the most contrast (the right
+    lattice puts every sample on a cell centre), their two best rotations by agreement with
+    the function cells, best agreement first, at most _TOP_HYPOTHESES. ``rest``: the two
+    best rotations of every other variant, for when those fail.
     """
     rolled = np.stack([np.roll(corners, -rot, axis=0) for rot in range(6)])
     contrast = []
@@ -435,8 +442,9 @@ def _hypotheses(sampler: _Sampler, corners: np.ndarray) -> list[tuple[float, int
         d = sampler.sample(_project(H, _probe(rad).data_pts))
         contrast.append((float(np.abs(d).mean()), rad))
     contrast.sort(reverse=True)
-    out: list[tuple[float, int, int]] = []
-    for _contrast, rad in contrast[:2]:
+    first: list[tuple[float, int, int]] = []
+    rest: list[tuple[float, int, int]] = []
+    for rank, (_contrast, rad) in enumerate(contrast):
         pr = _probe(rad)
         Hs = _homographies(np.broadcast_to(outline(rad), (6, 6, 2)), rolled)
         ok = np.all(np.isfinite(Hs.reshape(6, -1)), axis=1)
@@ -445,10 +453,11 @@ def _hypotheses(sampler: _Sampler, corners: np.ndarray) -> list[tuple[float, int
         v = sampler.sample(_project_many(np.where(ok[:, None, None], Hs, np.eye(3)), pr.fn_pts))
         scores = np.where(ok, (v * pr.fn_sign).mean(axis=1), -np.inf)
         for rot in np.argsort(-scores)[:2]:
-            out.append((float(scores[rot]), rad, int(rot)))
-    # the two best variants by contrast; among them, best function-cell agreement first
-    out.sort(key=lambda t: -t[0])
-    return out[:_TOP_HYPOTHESES]
+            (first if rank < 2 else rest).append((float(scores[rot]), rad, int(rot)))
+    first.sort(key=lambda t: -t[0])
+    rest.extend(first[_TOP_HYPOTHESES:])
+    rest.sort(key=lambda t: -t[0])
+    return first[:_TOP_HYPOTHESES], rest
 
 
 def _objectives(sampler: _Sampler, Hs: np.ndarray, pr: _Probe) -> np.ndarray:
@@ -625,31 +634,51 @@ def _decode_candidate(gray: np.ndarray, corners: np.ndarray) -> Detection | None
     if pitch < 0.7:
         return None
     sampler = _Sampler(gray, corners, pitch)
-    refined = 0
-    for score, rad, rot in _hypotheses(sampler, corners):
-        if score < _MIN_SCORE:
-            continue
+    first, rest = _hypotheses(sampler, corners)
+
+    def attempt(rad: int, rot: int, refine: bool) -> tuple[Detection | None, float]:
+        """Decode one hypothesis; returns (detection, function-cell error rate)."""
         img_c = np.roll(corners, -rot, axis=0)
         lay = layout(rad)
         fidx = lay.function_index
-        known = lay.function_value[fidx].astype(bool)
-        H = _homography(outline(rad), img_c)
-        for attempt in range(2):
-            if attempt == 1:  # refine only when the plain outline homography failed
-                if refined >= _MAX_REFINES:
-                    break
-                refined += 1
-                img_c, H = _refine(sampler, img_c, rad, side / (rad + 1.15))
-            if H is None:
-                continue
-            z = _equalise(sampler.sample(_project(H, lay.xy)).astype(np.float64), lay)
-            if np.mean((z[fidx] > 0) != known) > _MAX_FUNCTION_ERRORS:
-                continue  # misaligned: not worth a Reed-Solomon attempt
-            res = _decode_bits(z[lay.data_order], lay)
-            if res is not None:
-                return Detection(
-                    payload=res[0], corners=img_c.copy(), cells_corrected=res[1], variant=rad
-                )
+        if refine:
+            img_c, H = _refine(sampler, img_c, rad, side / (rad + 1.15))
+        else:
+            H = _homography(outline(rad), img_c)
+        if H is None:
+            return None, 1.0
+        z = _equalise(sampler.sample(_project(H, lay.xy)).astype(np.float64), lay)
+        f_err = float(np.mean((z[fidx] > 0) != lay.function_value[fidx].astype(bool)))
+        if f_err > _MAX_FUNCTION_ERRORS:
+            return None, f_err  # misaligned: not worth a Reed-Solomon attempt
+        res = _decode_bits(z[lay.data_order], lay)
+        if res is None:
+            return None, f_err
+        return Detection(res[0], img_c.copy(), res[1], rad), f_err
+
+    # 1. the likeliest hypotheses on the outline's own homography
+    tried: list[tuple[float, int, int]] = []
+    for score, rad, rot in first:
+        if score < _MIN_SCORE:
+            continue
+        det, f_err = attempt(rad, rot, False)
+        if det is not None:
+            return det
+        tried.append((f_err, rad, rot))
+    # 2. the other variants (cheap: misaligned ones stop at the function-cell check)
+    for score, rad, rot in rest:
+        if score < _MIN_SCORE:
+            continue
+        det, f_err = attempt(rad, rot, False)
+        if det is not None:
+            return det
+        tried.append((f_err, rad, rot))
+    # 3. refine the corners for the hypotheses whose function cells fitted best
+    tried.sort()
+    for _f_err, rad, rot in tried[:_MAX_REFINES]:
+        det, _ = attempt(rad, rot, True)
+        if det is not None:
+            return det
     return None
 
 
