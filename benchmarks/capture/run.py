@@ -27,6 +27,7 @@ REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real-qr
 PHONE_W = 4000  # a 12 MP phone photo, 4000 x 3000
 FOV = 70.0
 N_BIG_STOCK = 3
+REPEAT = 3  # 12/48 MP latency: best of 3 runs per photo
 SIZES_MM = (20, 25, 30, 40, 50, 60, 80)
 REF_MODULES = 53  # the standard chip text (CK1: + Base45, 178 characters) is a version 9 QR
 
@@ -133,34 +134,45 @@ def run_big(n: int, verifier, decoders: dict) -> dict:
     out = {}
     for with_chip in (True, False):
         caps = [sim.big_photo(s, with_chip=with_chip) for s in range(n)]
-        ck, ok = [], 0
-        CPU.clear()
+        ck, ok, cpu = [], 0, []
         for cap in caps:
-            res, dt = chipkit_read(cap.jpeg, verifier)
-            ck.append(dt)
+            # best of REPEAT runs per photo (as timeit does): what the code costs, not
+            # what other processes on a shared machine took from it
+            CPU.clear()
+            runs = [chipkit_read(cap.jpeg, verifier) for _ in range(REPEAT)]
+            res = runs[0][0]
+            ck.append(min(dt for _, dt in runs))
+            cpu.append(min(CPU))
             ok += (
                 score_chipkit(res, cap.truth)[0] if with_chip else int(res[0].status == "not_found")
             )
         row = {"chipkit": (f"{ok} of {n}", statistics.median(ck) * 1000, max(ck) * 1000)}
-        row["chipkit, CPU time"] = ("", statistics.median(CPU) * 1000, max(CPU) * 1000)
+        row["chipkit, CPU time"] = ("", statistics.median(cpu) * 1000, max(cpu) * 1000)
         t_dec = []
         for cap in caps:
-            t = time.perf_counter()
-            load_gray(cap.jpeg)
-            t_dec.append(time.perf_counter() - t)
+            best = math.inf
+            for _ in range(REPEAT):
+                t = time.perf_counter()
+                load_gray(cap.jpeg)
+                best = min(best, time.perf_counter() - t)
+            t_dec.append(best)
         row["JPEG decode only"] = (None, statistics.median(t_dec) * 1000, max(t_dec) * 1000)
         for k, f in decoders.items():
             ts, okk = [], 0
             for cap in caps[:N_BIG_STOCK]:  # stock decoders are slow here (WeChat: seconds)
-                t = time.perf_counter()
-                texts = f(_gray(cap.jpeg))
-                ts.append(time.perf_counter() - t)
+                best = math.inf
+                for _ in range(REPEAT if k == "zxing-cpp" else 1):
+                    t = time.perf_counter()
+                    texts = f(_gray(cap.jpeg))
+                    best = min(best, time.perf_counter() - t)
+                ts.append(best)
                 okk += score_texts(texts, cap.truth)[0] if with_chip else int(not texts)
             row[k] = (f"{okk} of {len(ts)}", statistics.median(ts) * 1000, max(ts) * 1000)
         out["with chip" if with_chip else "no chip"] = row
         print("12MP", "with chip" if with_chip else "no chip", row, flush=True)
     cap = sim.big_photo(0, size=(8000, 6000))  # a 48 MP photo
-    res, dt = chipkit_read(cap.jpeg, verifier)
+    runs = [chipkit_read(cap.jpeg, verifier) for _ in range(REPEAT)]
+    res, dt = runs[0][0], min(d for _, d in runs)
     out["48 MP, with chip"] = {
         "chipkit": (f"{score_chipkit(res, cap.truth)[0]} of 1", dt * 1000, dt * 1000)
     }
@@ -314,8 +326,9 @@ def render(table, stages, multi, big, curve, carriers, real, n, n_multi, plates,
         f"12-megapixel JPEG photos (4000x3000, q 90; {n_big} with a readable plate, "
         f"{n_big} with none; stock decoders on the first {N_BIG_STOCK} of each), end to end "
         "from the JPEG bytes (stock: OpenCV's JPEG decode + decoder), plus one 48 MP photo. "
-        "Wall-clock times on a shared 2-core machine while other benchmarks ran beside it: "
-        "the CPU-time row is chipkit's own cost.",
+        f"Wall-clock time per photo is the best of {REPEAT} runs (chipkit, JPEG decode, "
+        "zxing-cpp; one run for the slower stock decoders), because other benchmarks shared "
+        "this 2-core machine; the CPU-time row is chipkit's own cost.",
         "",
         "| case | decoder | read (or correctly empty) | median ms | max ms |",
         "|---|---|---|---|---|",
