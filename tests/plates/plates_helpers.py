@@ -64,14 +64,19 @@ def bitmap_image(grid: np.ndarray, px: int = 6, quiet: int = 4) -> np.ndarray:
     return np.kron(img, np.ones((px, px), dtype=np.uint8))
 
 
-def svg_symbol_image(svg: str, px_per_mm: float = 10.0) -> np.ndarray:
+def svg_symbol_image(
+    svg: str, px_per_mm: float = 10.0, supersample: int = 4, plate: bool = False
+) -> np.ndarray:
     """Rasterise the symbol group of a plate SVG (QR or snowflake) on white paper.
 
     An independent mini renderer for what chipkit's plate SVGs contain in the symbol
     group: ``<g transform="translate(x y) scale(s)">`` with paths of M/L/h/v/Z commands
     (even-odd fill where declared), so the SVG output can be scanned without an SVG
-    library. Returns a uint8 gray image of the 46 x 46 mm panel area plus margin.
+    library. Returns a uint8 gray image of the 46 x 46 mm panel area plus margin,
+    anti-aliased like a real renderer (drawn ``supersample`` times larger, then reduced).
     """
+    out_px = px_per_mm
+    px_per_mm = px_per_mm * supersample
     import re
 
     from PIL import Image, ImageChops, ImageDraw
@@ -94,6 +99,39 @@ def svg_symbol_image(svg: str, px_per_mm: float = 10.0) -> np.ndarray:
     size_mm = 60.0
     n = int(size_mm * px_per_mm)
     img = Image.new("L", (n, n), 255)
+    if plate:  # the plate around the symbol: hexagon polygons and the white panel
+        x0, y0 = -2.0, -2.0
+        size_mm = 124.0
+        n = int(size_mm * px_per_mm)
+        img = Image.new("L", (n, n), 255)
+        draw = ImageDraw.Draw(img)
+
+        def gray(color: str) -> int:
+            r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+            return round(0.299 * r + 0.587 * g + 0.114 * b)
+
+        head = (
+            svg.split('<g transform="translate(')[0]
+            if "<title>" not in svg
+            else svg.split("</title>")[1]
+        )
+        for pts, fill in re.findall(r'<polygon points="([^"]+)" fill="(#[0-9a-f]{6})"', head):
+            xy = [
+                ((float(a) - x0) * px_per_mm, (float(b) - y0) * px_per_mm)
+                for a, b in (p.split(",") for p in pts.split())
+            ]
+            draw.polygon(xy, fill=gray(fill))
+        for x, y, w, h, rx, fill in re.findall(
+            r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)" rx="([\d.]+)" fill="(#[0-9a-f]{6})"',
+            head,
+        ):
+            box = [
+                (float(x) - x0) * px_per_mm,
+                (float(y) - y0) * px_per_mm,
+                (float(x) + float(w) - x0) * px_per_mm,
+                (float(y) + float(h) - y0) * px_per_mm,
+            ]
+            draw.rounded_rectangle(box, radius=float(rx) * px_per_mm, fill=gray(fill))
 
     def to_px(x: float, y: float) -> tuple[float, float]:
         return ((tx + x * sc - x0) * px_per_mm, (ty + y * sc - y0) * px_per_mm)
@@ -136,9 +174,18 @@ def svg_symbol_image(svg: str, px_per_mm: float = 10.0) -> np.ndarray:
             continue
         mask = Image.new("1", (n, n), 0)
         evenodd = "evenodd" in attrs
-        for poly in polygons(d):
-            m = Image.new("1", (n, n), 0)
-            ImageDraw.Draw(m).polygon([to_px(px, py) for px, py in poly], fill=1)
-            mask = ImageChops.logical_xor(mask, m) if evenodd else ImageChops.logical_or(mask, m)
+        polys = [[to_px(px, py) for px, py in poly] for poly in polygons(d)]
+        if evenodd:  # the frame: few polygons, combined by XOR
+            for poly in polys:
+                m = Image.new("1", (n, n), 0)
+                ImageDraw.Draw(m).polygon(poly, fill=1)
+                mask = ImageChops.logical_xor(mask, m)
+        else:  # cells / module runs: union
+            draw_mask = ImageDraw.Draw(mask)
+            for poly in polys:
+                draw_mask.polygon(poly, fill=1)
         img.paste(0, mask=mask)
+    if supersample > 1:
+        side = int(size_mm * out_px)
+        img = img.resize((side, side), Image.Resampling.BOX)
     return np.asarray(img)
