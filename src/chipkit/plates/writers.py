@@ -168,7 +168,7 @@ class PngRenderer:
         img, info = self.render(data, sym, measure)
         tmp = atomic_path(path)
         try:
-            img.save(tmp, format="PNG", dpi=(self.dpi, self.dpi), compress_level=6)
+            img.save(tmp, format="PNG", dpi=(self.dpi, self.dpi), compress_level=3)
             commit_file(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
