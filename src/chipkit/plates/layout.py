@@ -310,8 +310,8 @@ def variable_ops(data: PlateData, measure: Measurer) -> list[Op]:
     if data.phone:
         text(COL_X, 76.0, 3.6, f"电话  {data.phone}")
     y = 82.0
-    for line in data.extra[:1]:
-        text(COL_X, y, 3.0, line, color=LIGHT)
+    if data.extra:  # opt-in fields (household head, household id) share one small line
+        text(COL_X, y, 3.0, "  ".join(data.extra), color=LIGHT)
     text(PANEL_X + PANEL_MM / 2, 79.6, 3.3, data.serial_text, "m", max_w=PANEL_MM)
     text(
         PANEL_X + PANEL_MM / 2,
