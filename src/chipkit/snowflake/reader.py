@@ -291,7 +291,7 @@ def _candidates(binary: np.ndarray) -> list[np.ndarray]:
     """Candidate symbol outlines (6, 2) in one binary image, biggest components first.
 
     Components are found with connectedComponentsWithStats, so only the few large ones
-    are traced. If none is a hexagon, the largest (a symbol joined to a scratch or to the
+    are traced. The largest that are not hexagons (a symbol joined to a scratch or to the
     plate's border) are opened morphologically to cut thin joins, then traced again.
     """
     img_h, img_w = binary.shape
@@ -315,15 +315,14 @@ def _candidates(binary: np.ndarray) -> list[np.ndarray]:
         if not found and w * h > 4 * min_area:
             misses.append((roi, x - 1, y - 1))
         out.extend(found)
-    if not out:
-        # nothing hexagonal as it stands: cut thin dark joins (a scratch, dirt or the plate
-        # border stuck to the symbol) in the largest components and look again
-        for roi, ox, oy in misses[:_MAX_OPENINGS]:
-            for opened in _openings(roi):
-                found = _hexagons_in(opened, ox, oy, min_area)
-                if found:
-                    out.extend(found)
-                    break
+    # cut thin dark joins (a scratch, dirt or the plate border stuck to a symbol) in the
+    # largest components that are not hexagons, and look again
+    for roi, ox, oy in misses[:_MAX_OPENINGS]:
+        for opened in _openings(roi):
+            found = _hexagons_in(opened, ox, oy, min_area)
+            if found:
+                out.extend(found)
+                break
     return out
 
 
