@@ -24,24 +24,18 @@ def decode_qr_texts(image) -> list[str]:
 
 
 def pdf_pages_png(
-    pdf: Path, out_prefix: Path, dpi: int = 150, first: int = 1, last: int = 1
+    pdf: Path,
+    out_prefix: Path,
+    dpi: int = 150,
+    first: int = 1,
+    last: int = 1,
+    crop_px: tuple[int, int] | None = None,
 ) -> list[Path]:
+    """Render PDF pages with poppler's pdftoppm; ``crop_px`` = (width, height) from the top left."""
     assert shutil.which("pdftoppm"), "pdftoppm missing: apt-get install poppler-utils"
-    subprocess.run(
-        [
-            "pdftoppm",
-            "-r",
-            str(dpi),
-            "-png",
-            "-f",
-            str(first),
-            "-l",
-            str(last),
-            str(pdf),
-            str(out_prefix),
-        ],
-        check=True,
-    )
+    crop = ["-x", "0", "-y", "0", "-W", str(crop_px[0]), "-H", str(crop_px[1])] if crop_px else []
+    cmd = ["pdftoppm", "-r", str(dpi), "-png", *crop, "-f", str(first), "-l", str(last)]
+    subprocess.run([*cmd, str(pdf), str(out_prefix)], check=True)
     return sorted(out_prefix.parent.glob(out_prefix.name + "*.png"))
 
 

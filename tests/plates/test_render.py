@@ -209,3 +209,29 @@ def test_snowflake_carrier_unavailable_or_roundtrips(tmp_path, keyring, font):
 def test_unknown_carrier_is_value_error():
     with pytest.raises(ValueError):
         get_carrier("datamatrix")
+
+
+def test_pdf_plate_measures_120_by_90_mm_on_the_page(tmp_path, keyring, font):
+    """Rendered at 254 dpi (10 px/mm), the first plate's blue hexagon spans 120 x 90 mm."""
+    from PIL import Image
+
+    car = QRCarrier("Q")
+    h = read_register(SAMPLE_CSV).households[0]
+    text, raw, serial = _token(keyring)
+    pdf = W.PdfSheetWriter(tmp_path / "one.pdf", font, car, sheet="a4")
+    pdf.add(L.plate_data(h, serial), car.encode(text, raw), L.Measurer(font.path))
+    pdf.close()
+    (page,) = pdf_pages_png(tmp_path / "one.pdf", tmp_path / "pg", dpi=254, crop_px=(1500, 1200))
+    rgb = np.asarray(Image.open(page).convert("RGB")).astype(int)
+    blue = (
+        (abs(rgb[..., 0] - L.BLUE[0]) < 25)
+        & (abs(rgb[..., 1] - L.BLUE[1]) < 25)
+        & (abs(rgb[..., 2] - L.BLUE[2]) < 25)
+    )
+    ys, xs = np.nonzero(blue)
+    g = W.sheet_grid("a4")
+    assert (xs.max() - xs.min() + 1) / 10 == pytest.approx(L.PLATE_W_MM, abs=0.3)
+    assert (ys.max() - ys.min() + 1) / 10 == pytest.approx(L.PLATE_H_MM, abs=0.3)
+    assert xs.min() / 10 == pytest.approx(g.x0, abs=0.3) and ys.min() / 10 == pytest.approx(
+        g.y0, abs=0.3
+    )
