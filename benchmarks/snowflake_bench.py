@@ -328,7 +328,13 @@ def section(
     seed: int,
     multi: dict | None = None,
 ) -> str:
-    lines = ["### Snowflake vs QR (benchmarks/snowflake_bench.py)", ""]
+    lines = [
+        "### Snowflake vs QR (benchmarks/snowflake_bench.py)",
+        "",
+        "QR and snowflake photos are decoded alternately in one run, so the time ratios hold "
+        "even when other jobs load the machine; absolute milliseconds do not.",
+        "",
+    ]
     for mode, rows in plate_rows.items():
         what = (
             "equal bounding-box area (the snowflake frame's box = the QR symbol's square, no quiet zones)"
