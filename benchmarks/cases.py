@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sqlite3
 import statistics
 import sys
@@ -325,30 +326,36 @@ def build(path: Path, households: int, n_workers: int, n_cases: int, seed: int =
     }
 
 
-def best_of(fn, n: int = 3) -> float:
-    times = []
+def best_of(fn, n: int = 3) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process): the best of n runs."""
+    wall, cpu = [], []
     for _ in range(n):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return min(wall), min(cpu)
 
 
 CHUNKS = 3
 
 
-def best_rate(items, fn, ops: int = 1) -> float:
-    """Operations per second: the best of CHUNKS equal batches over ``items``."""
+def best_rate(items, fn, ops: int = 1) -> tuple[float, float]:
+    """(operations per wall second, per CPU second): the best of CHUNKS equal batches.
+
+    The CPU rate is what one idle core would do; on a shared, loaded machine the wall rate
+    falls while the CPU rate holds."""
     items = list(items)
     size = max(1, len(items) // CHUNKS)
-    best = 0.0
+    best, best_cpu = 0.0, 0.0
     for i in range(0, size * CHUNKS, size):
         batch = items[i : i + size]
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for it in batch:
             fn(it)
         best = max(best, ops * len(batch) / (time.perf_counter() - t))
-    return best
+        best_cpu = max(best_cpu, ops * len(batch) / max(1e-9, time.process_time() - c))
+    return best, best_cpu
 
 
 def main() -> None:
@@ -409,7 +416,7 @@ def main() -> None:
             )
         )
         results.append((label, len(rep.rows), secs))
-        print(f"{label}: {len(rep.rows)} rows in {secs:.2f} s", flush=True)
+        print(f"{label}: {len(rep.rows)} rows in {secs[0]:.2f} s (CPU {secs[1]:.2f} s)", flush=True)
     # anchor: a bare grouped count over the same rows
     con = sqlite3.connect(args.db)
     anchor = best_of(
@@ -418,7 +425,7 @@ def main() -> None:
             (since, until),
         ).fetchall()
     )
-    print(f"anchor: bare GROUP BY count over the cases: {anchor:.2f} s", flush=True)
+    print(f"anchor: bare GROUP BY count over the cases: {anchor[0]:.2f} s", flush=True)
 
     # ---- transitions: accept + start + resolve on fresh cases through the full service
     n = args.transitions
@@ -441,7 +448,9 @@ def main() -> None:
 
     other_rate = best_rate(ids, start_resolve, ops=2)
     print(
-        f"transitions: submit {submit_rate:,.0f}/s, accept {accept_rate:,.0f}/s, start+resolve {other_rate:,.0f}/s",
+        f"transitions: submit {submit_rate[0]:,.0f}/s, accept {accept_rate[0]:,.0f}/s, "
+        f"start+resolve {other_rate[0]:,.0f}/s (per CPU second: {submit_rate[1]:,.0f}, "
+        f"{accept_rate[1]:,.0f}, {other_rate[1]:,.0f})",
         flush=True,
     )
 
@@ -470,7 +479,11 @@ def main() -> None:
 
     raw_rate = best_rate(ids, raw_transition)
     raw.close()
-    print(f"anchor: bare sqlite3 transition-shaped transaction: {raw_rate:,.0f}/s", flush=True)
+    print(
+        f"anchor: bare sqlite3 transition-shaped transaction: {raw_rate[0]:,.0f}/s "
+        f"(per CPU second {raw_rate[1]:,.0f})",
+        flush=True,
+    )
 
     t = time.perf_counter()
     audit = svc.audit_verify()
@@ -479,12 +492,11 @@ def main() -> None:
         f"audit verify: ok={audit.ok} over {audit.events:,} events in {audit_s:.1f} s", flush=True
     )
     if not audit.ok:
-        raise SystemExit(
-            f"audit chain broken: {audit}"
-        )  # the raw anchor appends a proper chain? no:
+        raise SystemExit(f"audit chain broken: {audit}")
     svc.db.dispose()
 
-    transition_rate = statistics.mean([accept_rate, other_rate])
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    transition_rate = statistics.mean([accept_rate[0], other_rate[0]])
     lines = [
         "Synthetic district on SQLite (`benchmarks/cases.py"
         + (f" --scale {args.scale}" if args.scale != 1.0 else "")
@@ -493,23 +505,33 @@ def main() -> None:
         + f"in {info['towns']} towns, {info['cases']:,} cases over one year, {info['events']:,} audit events, "
         + f"{info['visits']:,} visits ({info['db_mb']:,} MB file; built in {info['build_s']} s).",
         "",
-        "| report (one year, all cases) | rows | time (s) | goal | × bare GROUP BY |",
-        "|---|---:|---:|---:|---:|",
+        "",
+        f"The machine is shared: load average during the run {load} on {os.cpu_count()} cores. "
+        "Each figure is the best of 3; CPU columns are this process's CPU time, what an idle "
+        "core would take.",
+        "",
+        "| report (one year, all cases) | rows | wall (s) | CPU (s) | goal | wall ÷ bare GROUP BY |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for label, rows, secs in results:
-        lines.append(f"| {label} | {rows:,} | {secs:.2f} | < 2 | {secs / anchor:.1f} |")
+        lines.append(
+            f"| {label} | {rows:,} | {secs[0]:.2f} | {secs[1]:.2f} | < 2 | {secs[0] / anchor[0]:.2f} |"
+        )
     lines += [
         "",
-        f"Anchor: a bare `GROUP BY village, type, state` count over the same rows takes {anchor:.2f} s.",
+        f"Anchor: a bare `GROUP BY village, type, state` count over the same case rows (SQLite "
+        f"picks an index and sorts) takes {anchor[0]:.2f} s wall, {anchor[1]:.2f} s CPU.",
         "",
-        "| transitions (one process, each its own transaction + audit event; best of 3 batches) | per second | goal |",
-        "|---|---:|---:|",
-        f"| submit (worker on behalf, audit event) | {submit_rate:,.0f} | |",
-        f"| accept | {accept_rate:,.0f} | ≥ 1,000 |",
-        f"| start, resolve | {other_rate:,.0f} | ≥ 1,000 |",
-        f"| anchor: bare sqlite3 transaction of the same shape | {raw_rate:,.0f} | |",
+        "| transitions (one process; each its own transaction with its audit event) | per wall second | per CPU second | goal |",
+        "|---|---:|---:|---:|",
+        f"| submit (worker on behalf) | {submit_rate[0]:,.0f} | {submit_rate[1]:,.0f} | |",
+        f"| accept | {accept_rate[0]:,.0f} | {accept_rate[1]:,.0f} | ≥ 1,000 |",
+        f"| start, resolve | {other_rate[0]:,.0f} | {other_rate[1]:,.0f} | ≥ 1,000 |",
+        f"| anchor: bare sqlite3, same statements | {raw_rate[0]:,.0f} | {raw_rate[1]:,.0f} | |",
         "",
-        f"chipkit transitions run at {100 * transition_rate / raw_rate:.0f}% of the bare-sqlite3 anchor. "
+        f"chipkit transitions run at {100 * transition_rate / raw_rate[0]:.0f}% of the bare-sqlite3 "
+        "anchor (which updates no indexed column; a chipkit transition also maintains the report "
+        "indexes). "
         f"`chipkit cases audit` verified {audit.events:,} chained events in {audit_s:.1f} s.",
     ]
     body = "\n".join(lines)
