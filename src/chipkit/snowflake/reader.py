@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+import reedsolo as rs_lib
 from reedsolo import ReedSolomonError
 
 from chipkit.snowflake.encoder import interleave_index, rs_codec
@@ -422,41 +423,48 @@ def _project(H: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return p[:, :2] / p[:, 2:3]
 
 
-def _hypotheses(
-    sampler: _Sampler, corners: np.ndarray
-) -> tuple[list[tuple[float, int, int]], list[tuple[float, int, int]]]:
-    """(first, rest): candidate (function-cell agreement, variant, rotation) triples.
+def _variant_contrast(sampler: _Sampler, corners: np.ndarray) -> list[int]:
+    """Variants ordered by the contrast at their data cell centres (the right lattice puts
+    every sample on a cell centre; the rotation does not matter for this)."""
+    src = np.stack([outline(rad) for rad in VARIANTS])
+    Hs = _homographies(src, np.broadcast_to(corners, src.shape))
+    scores = []
+    for j, rad in enumerate(VARIANTS):
+        if not np.all(np.isfinite(Hs[j])):
+            scores.append(-1.0)
+            continue
+        d = sampler.sample(_project(Hs[j], _probe(rad).data_pts))
+        scores.append(float(np.abs(d).mean()))
+    return [VARIANTS[j] for j in np.argsort(scores)[::-1]]
 
-    ``first``: the two variants whose data cell centres show the most contrast (the right
-    lattice puts every sample on a cell centre), their two best rotations by agreement with
-    the function cells, best agreement first, at most _TOP_HYPOTHESES. ``rest``: the two
-    best rotations of every other variant, for when those fail.
-    """
+
+def _rotations(sampler: _Sampler, corners: np.ndarray, rad: int) -> list[tuple[float, int, int]]:
+    """The two best rotations of variant ``rad`` by agreement with the function cells."""
     rolled = np.stack([np.roll(corners, -rot, axis=0) for rot in range(6)])
-    contrast = []
-    for rad in VARIANTS:
-        H = _homography(outline(rad), corners)
-        if H is None:
-            continue
-        d = sampler.sample(_project(H, _probe(rad).data_pts))
-        contrast.append((float(np.abs(d).mean()), rad))
-    contrast.sort(reverse=True)
-    first: list[tuple[float, int, int]] = []
-    rest: list[tuple[float, int, int]] = []
-    for rank, (_contrast, rad) in enumerate(contrast):
-        pr = _probe(rad)
-        Hs = _homographies(np.broadcast_to(outline(rad), (6, 6, 2)), rolled)
-        ok = np.all(np.isfinite(Hs.reshape(6, -1)), axis=1)
-        if not ok.any():
-            continue
-        v = sampler.sample(_project_many(np.where(ok[:, None, None], Hs, np.eye(3)), pr.fn_pts))
-        scores = np.where(ok, (v * pr.fn_sign).mean(axis=1), -np.inf)
-        for rot in np.argsort(-scores)[:2]:
-            (first if rank < 2 else rest).append((float(scores[rot]), rad, int(rot)))
-    first.sort(key=lambda t: -t[0])
-    rest.extend(first[_TOP_HYPOTHESES:])
-    rest.sort(key=lambda t: -t[0])
-    return first[:_TOP_HYPOTHESES], rest
+    pr = _probe(rad)
+    Hs = _homographies(np.broadcast_to(outline(rad), (6, 6, 2)), rolled)
+    ok = np.all(np.isfinite(Hs.reshape(6, -1)), axis=1)
+    if not ok.any():
+        return []
+    v = sampler.sample(_project_many(np.where(ok[:, None, None], Hs, np.eye(3)), pr.fn_pts))
+    scores = np.where(ok, (v * pr.fn_sign).mean(axis=1), -np.inf)
+    return [(float(scores[rot]), rad, int(rot)) for rot in np.argsort(-scores)[:2]]
+
+
+def _hypotheses(sampler: _Sampler, corners: np.ndarray) -> Iterator[tuple[float, int, int]]:
+    """(function-cell agreement, variant, rotation), lazily: first the best rotations of the
+    two variants with the most data-cell contrast, best agreement first (at most
+    _TOP_HYPOTHESES), then the two best rotations of every other variant."""
+    order = _variant_contrast(sampler, corners)
+    first = sorted(
+        _rotations(sampler, corners, order[0]) + _rotations(sampler, corners, order[1]),
+        key=lambda t: -t[0],
+    )
+    yield from first[:_TOP_HYPOTHESES]
+    rest = first[_TOP_HYPOTHESES:]
+    for rad in order[2:]:
+        rest.extend(_rotations(sampler, corners, rad))
+    yield from sorted(rest, key=lambda t: -t[0])
 
 
 def _objectives(sampler: _Sampler, Hs: np.ndarray, pr: _Probe) -> np.ndarray:
@@ -537,7 +545,10 @@ def _equalise(v: np.ndarray, lay: Layout, iters: int = 4) -> np.ndarray:
     for _ in range(iters):
         xn = np.where(outside, 1.0, xs[nbc])  # outside the hexagon lies the dark frame
         A = np.stack([x, xn[:, 0] + xn[:, 3], xn[:, 1] + xn[:, 4], xn[:, 2] + xn[:, 5], one], 1)
-        coef, *_ = np.linalg.lstsq(A, v, rcond=None)
+        try:
+            coef = np.linalg.solve(A.T @ A, A.T @ v)
+        except np.linalg.LinAlgError:
+            break
         if not coef[0] > 1e-6:
             break
         rest = A[:, 1:] @ coef[1:]
@@ -570,14 +581,51 @@ def _gf_tables() -> tuple[np.ndarray, np.ndarray]:
 _GF_EXP, _GF_LOG = _gf_tables()
 
 
-def _clean(block: bytes, nsym: int) -> bool:
-    """True when every syndrome is zero (no error): the fast path that skips reedsolo."""
-    c = np.frombuffer(block, dtype=np.uint8).astype(np.int64)
+def _syndromes(block: bytes, nsym: int) -> np.ndarray:
+    """S_j = c(alpha^j), j = 0 .. nsym-1, for the codeword c (highest degree first)."""
+    c = np.frombuffer(bytes(block), dtype=np.uint8).astype(np.int64)
     nz = np.flatnonzero(c)
     if nz.size == 0:
-        return True
+        return np.zeros(nsym, dtype=np.int64)
     power = (len(c) - 1 - nz)[None, :] * np.arange(nsym)[:, None] + _GF_LOG[c[nz]][None, :]
-    return not np.bitwise_xor.reduce(_GF_EXP[power % 255], axis=1).any()
+    return np.bitwise_xor.reduce(_GF_EXP[power % 255], axis=1)
+
+
+def _clean(block: bytes, nsym: int) -> bool:
+    """True when every syndrome is zero (no error): the fast path that skips reedsolo."""
+    return not _syndromes(block, nsym).any()
+
+
+def _rs_correct(block: bytes, nsym: int, erase_pos: list[int]) -> tuple[bytes, bytes]:
+    """Errors-and-erasures decoding: reedsolo's Berlekamp-Massey, Chien search and Forney
+    steps, with the syndromes (its pure-Python hot spot) computed by numpy. Returns
+    (data, corrected codeword); raises ReedSolomonError when the block cannot be repaired."""
+    codec = rs_codec(nsym)
+    try:
+        rs_lib.gf_log, rs_lib.gf_exp = codec.gf_log, codec.gf_exp
+        rs_lib.field_charac = codec.field_charac
+        forney, locator = rs_lib.rs_forney_syndromes, rs_lib.rs_find_error_locator
+        find, errata = rs_lib.rs_find_errors, rs_lib.rs_correct_errata
+    except AttributeError:  # pragma: no cover - another reedsolo layout: the public API
+        msg, full, _ = codec.decode(bytearray(block), erase_pos=erase_pos or None)
+        return bytes(msg), bytes(full)
+    msg = bytearray(block)
+    for e in erase_pos:
+        msg[e] = 0
+    if len(erase_pos) > nsym:
+        raise ReedSolomonError("too many erasures")
+    synd = [0, *_syndromes(msg, nsym).tolist()]
+    if max(synd) == 0:
+        return bytes(msg[:-nsym]), bytes(msg)
+    fsynd = forney(synd, erase_pos, len(msg), 2)
+    err_loc = locator(fsynd, nsym, erase_count=len(erase_pos))
+    err_pos = find(err_loc[::-1], len(msg), 2)
+    if err_pos is None:
+        raise ReedSolomonError("could not locate the errors")
+    msg = errata(msg, synd, list(erase_pos) + list(err_pos), 0, 2)
+    if not _clean(bytes(msg), nsym):
+        raise ReedSolomonError("could not correct the block")
+    return bytes(msg[:-nsym]), bytes(msg)
 
 
 def _decode_bits(values: np.ndarray, lay: Layout) -> tuple[bytes, int] | None:
@@ -600,7 +648,6 @@ def _decode_bits(values: np.ndarray, lay: Layout) -> tuple[bytes, int] | None:
             data += blk[:k]
             fixed_blocks.append(bytes(blk))
             continue
-        codec = rs_codec(nsym)
         res = None
         order = np.argsort(cf, kind="stable")
         for n_erase in (0, nsym // 4, nsym // 2, (3 * nsym) // 4):
@@ -608,11 +655,9 @@ def _decode_bits(values: np.ndarray, lay: Layout) -> tuple[bytes, int] | None:
             if n_erase < 0:
                 continue
             try:
-                erase = sorted(int(e) for e in order[:n_erase]) if n_erase else None
-                msg, full, _errata = codec.decode(bytearray(blk), erase_pos=erase)
+                res = _rs_correct(bytes(blk), nsym, sorted(int(e) for e in order[:n_erase]))
             except (ReedSolomonError, ZeroDivisionError, IndexError, ValueError):
                 continue
-            res = (bytes(msg), bytes(full))
             break
         if res is None:
             return None
@@ -633,7 +678,6 @@ def _decode_candidate(gray: np.ndarray, corners: np.ndarray) -> Detection | None
     if pitch < 0.7:
         return None
     sampler = _Sampler(gray, corners, pitch)
-    first, rest = _hypotheses(sampler, corners)
 
     def attempt(rad: int, rot: int, refine: bool) -> tuple[Detection | None, float]:
         """Decode one hypothesis; returns (detection, function-cell error rate)."""
@@ -655,24 +699,17 @@ def _decode_candidate(gray: np.ndarray, corners: np.ndarray) -> Detection | None
             return None, f_err
         return Detection(res[0], img_c.copy(), res[1], rad), f_err
 
-    # 1. the likeliest hypotheses on the outline's own homography
+    # 1. every hypothesis, likeliest first, on the outline's own homography (cheap for the
+    #    wrong ones: they stop at the function-cell check)
     tried: list[tuple[float, int, int]] = []
-    for score, rad, rot in first:
+    for score, rad, rot in _hypotheses(sampler, corners):
         if score < _MIN_SCORE:
             continue
         det, f_err = attempt(rad, rot, False)
         if det is not None:
             return det
         tried.append((f_err, rad, rot))
-    # 2. the other variants (cheap: misaligned ones stop at the function-cell check)
-    for score, rad, rot in rest:
-        if score < _MIN_SCORE:
-            continue
-        det, f_err = attempt(rad, rot, False)
-        if det is not None:
-            return det
-        tried.append((f_err, rad, rot))
-    # 3. refine the corners for the hypotheses whose function cells fitted best
+    # 2. refine the corners for the hypotheses whose function cells fitted best
     tried.sort()
     for _f_err, rad, rot in tried[:_MAX_REFINES]:
         det, _ = attempt(rad, rot, True)
