@@ -505,7 +505,6 @@ def main() -> None:
         + f"in {info['towns']} towns, {info['cases']:,} cases over one year, {info['events']:,} audit events, "
         + f"{info['visits']:,} visits ({info['db_mb']:,} MB file; built in {info['build_s']} s).",
         "",
-        "",
         f"The machine is shared: load average during the run {load} on {os.cpu_count()} cores. "
         "Each figure is the best of 3; CPU columns are this process's CPU time, what an idle "
         "core would take.",
