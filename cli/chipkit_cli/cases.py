@@ -183,7 +183,7 @@ def submit(
         household_id=household,
         worker_id=worker,
     )
-    _out(svc._present(c, private=False), as_json, _summary(c))
+    _out(svc.public(c), as_json, _summary(c))
 
 
 def _transition_command(name: str, doc: str) -> Any:
@@ -195,7 +195,7 @@ def _transition_command(name: str, doc: str) -> Any:
     def cmd(case_id: int, worker: str, db_url: str | None, as_json: bool) -> None:
         svc = _service(db_url)
         c = getattr(svc, name)(case_id, worker)
-        _out(svc._present(c, private=False), as_json, _summary(c))
+        _out(svc.public(c), as_json, _summary(c))
 
     cmd.__doc__ = doc
     return cases.command(name)(cmd)
@@ -216,7 +216,7 @@ def wait(case_id: int, worker: str, note: str, db_url: str | None, as_json: bool
     """Wait on the resident (pauses the resolve clock)."""
     svc = _service(db_url)
     c = svc.wait(case_id, worker, note)
-    _out(svc._present(c, private=False), as_json, _summary(c))
+    _out(svc.public(c), as_json, _summary(c))
 
 
 @cases.command()
@@ -237,7 +237,7 @@ def resume(
     svc = _service(db_url)
     actor = Actor.worker(worker) if worker else Actor.household(str(household))
     c = svc.resume(case_id, actor)
-    _out(svc._present(c, private=False), as_json, _summary(c))
+    _out(svc.public(c), as_json, _summary(c))
 
 
 @cases.command()
@@ -261,7 +261,7 @@ def resolve(
     """The worker says it is done; the resident still has to confirm."""
     svc = _service(db_url)
     c = svc.resolve(case_id, worker, note, list(evidence))
-    _out(svc._present(c, private=False), as_json, _summary(c))
+    _out(svc.public(c), as_json, _summary(c))
 
 
 @cases.command()
@@ -289,7 +289,7 @@ def rate(
         fail("give exactly one of --token or --household")
     svc = _service(db_url, keys, need_keys=token is not None)
     c = svc.rate(case_id, rating, solved, token=token, household_id=household)
-    _out(svc._present(c, private=False), as_json, _summary(c))
+    _out(svc.public(c), as_json, _summary(c))
 
 
 @cases.command()
@@ -310,7 +310,7 @@ def transfer(
 
     svc = _service(db_url)
     c = svc.transfer(case_id, Actor.worker(by), to, reason)
-    _out(svc._present(c, private=False), as_json, _summary(c))
+    _out(svc.public(c), as_json, _summary(c))
 
 
 @cases.command()
@@ -326,7 +326,7 @@ def escalate(case_id: int, by: str, reason: str, db_url: str | None, as_json: bo
 
     svc = _service(db_url)
     c = svc.escalate(case_id, Actor.worker(by), reason)
-    _out(svc._present(c, private=False), as_json, _summary(c))
+    _out(svc.public(c), as_json, _summary(c))
 
 
 @cases.command()
@@ -359,7 +359,7 @@ def reject(
     svc = _service(db_url)
     actor = Actor.worker(by) if by else Actor.household(str(household))
     c = svc.reject(case_id, actor, reason, duplicate_of=duplicate_of, note=note)
-    _out(svc._present(c, private=False), as_json, _summary(c))
+    _out(svc.public(c), as_json, _summary(c))
 
 
 @cases.command("list")

@@ -1010,6 +1010,10 @@ class CaseService:
         with self.db.read() as conn:
             return [self._present(dict(r), private=private) for r in conn.execute(q).mappings()]
 
+    def public(self, case: dict[str, Any]) -> dict[str, Any]:
+        """A case as shown outside the handling staff: dispute parties redacted."""
+        return self._present(dict(case), private=False)
+
     def _present(self, c: dict[str, Any], *, private: bool = True) -> dict[str, Any]:
         out = {k: v for k, v in c.items()}
         for k in ("details", "evidence"):
