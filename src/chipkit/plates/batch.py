@@ -183,6 +183,11 @@ _W: dict[str, Any] = {}
 def _init_worker(issuer: Any, cfg: dict[str, Any]) -> None:
     from chipkit.plates import writers as W
 
+    if cfg.get("parent_pid"):  # a pool worker: Ctrl-C is for the batch process to handle
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     font: CJKFont = cfg["font"]
     carrier = get_carrier(cfg["carrier"], ec_level=cfg["ec_level"], pdf_vector=cfg["pdf_vector"])
     _W.clear()
@@ -191,7 +196,9 @@ def _init_worker(issuer: Any, cfg: dict[str, Any]) -> None:
         cfg=cfg,
         carrier=carrier,
         measure=L.Measurer(font.path, font.index),
-        parent=cfg.get("parent_pid"),
+        # the process that started this worker (the batch, or its forkserver): if it
+        # dies, this worker is re-parented and must stop putting files in place
+        parent=os.getppid() if cfg.get("parent_pid") else None,
     )
     if cfg["fmt"] == "png":
         _W["renderer"] = W.PngRenderer(font, cfg["dpi"], carrier)
@@ -376,7 +383,7 @@ def run_batch(
             with contextlib.suppress(FileNotFoundError):
                 (out / name).unlink()
         _cleanup_partials(out)
-        recovered = _recover(ledger, keyring)
+        recovered = _recover(ledger, keyring, issuer)
         state = ledger.state()
 
         # ---- plan
@@ -406,18 +413,24 @@ def run_batch(
                     for f in live.files
                     if Path(f).parent == out and f.endswith(suffix) and Path(f).exists()
                 ]
-                if here and live.row_json:
-                    row = dict(live.row, status="existing", file=Path(here[-1]).name)
+                row = live.row
+                if here and row and not row.get("adopted"):
+                    row = dict(row, status="existing", file=Path(here[-1]).name)
                     partial.write(json.dumps(row, ensure_ascii=False) + "\n")
                     counts["existing"] += 1
                     continue
+                # adopted from an interrupted run of this batch: render it as issued
+                adopted = bool(row.get("adopted")) and live.batch == batch
                 plan.append(
                     {
                         "household": _household_payload(h),
                         "serial": live.serial,
                         "token": live.token,
-                        "status": "reprinted",
-                        "issued": live.row.get("issued"),
+                        "status": ("reissued" if row.get("supersedes") else "issued")
+                        if adopted
+                        else "reprinted",
+                        "issued": row.get("issued"),
+                        "supersedes": row.get("supersedes") if adopted else None,
                     }
                 )
                 continue
@@ -533,6 +546,14 @@ def _execute(
                         "household_id": it["household"].household_id,
                         "village": it["household"].village_code,
                         "file": str(Path(cfg["out"]) / (job.get("part") or it["file"])),
+                        # what re-sealing this exact token needs (Ed25519 and AES-SIV are
+                        # deterministic), so an interrupted run's file can be adopted
+                        "issued": it.get("issued") or cfg["issued"].isoformat(),
+                        "expires": cfg["expires"].isoformat() if cfg["expires"] else None,
+                        "url_prefix": cfg["url_prefix"],
+                        "sign_kid": issuer.sign_kid,
+                        "read_kid": issuer.read_kid_for(it["household"].village_code),
+                        "supersedes": it.get("supersedes"),
                     }
                 )
         ledger.append(recs)
@@ -544,10 +565,20 @@ def _execute(
             intents(job)
             yield job, _render_chunk(_wire(job))
         return
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    # forkserver: workers start from a small clean process, not a copy of this one (which
+    # holds the whole register), so worker memory does not grow with the batch.
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+    if "forkserver" in methods:
+        ctx.set_forkserver_preload(["chipkit.plates.batch", "chipkit.plates.writers"])
     pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(jobs)), initializer=_init_worker, initargs=(issuer, cfg)
+        max_workers=min(workers, len(jobs)),
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(issuer, cfg),
     )
     pending: deque[tuple[dict[str, Any], Any]] = deque()
     it = iter(jobs)
@@ -565,10 +596,16 @@ def _execute(
                 intents(nxt)
                 pending.append((nxt, pool.submit(_render_chunk, _wire(nxt))))
             yield job, res
-    finally:
+    except BaseException:
+        # interrupted or failed: stop the workers now (a file they renamed into place
+        # without its ledger record is revoked by the next run's recovery)
         for _, fut in pending:
             fut.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _confirm(
@@ -638,19 +675,69 @@ def _revoke(
     )
 
 
-def _recover(ledger: Ledger, keyring: Any) -> dict[str, int]:
-    """Resolve what an interrupted run left behind (see the module docstring)."""
+def _reseal(rec: dict[str, Any], issuer: Any) -> str | None:
+    """The token an intent's plate carries, re-sealed (deterministic), or None if the keys changed."""
+    if rec.get("sign_kid") != issuer.sign_kid or rec.get("issued") is None:
+        return None
+    if rec.get("read_kid") != issuer.read_kid_for(rec.get("village", "")):
+        return None
+    try:
+        claims = tk.Claims(
+            rec["household_id"],
+            rec["village"],
+            rec["serial"],
+            date.fromisoformat(rec["issued"]),
+            date.fromisoformat(rec["expires"]) if rec.get("expires") else None,
+        )
+        return issuer.seal(claims, rec.get("url_prefix"))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _recover(ledger: Ledger, keyring: Any, issuer: Any) -> dict[str, int]:
+    """Resolve what an interrupted run left behind (see the module docstring).
+
+    An intent whose file exists is adopted: its token is re-sealed (identical, the
+    schemes are deterministic) and recorded as issued, and the file is removed so the
+    plate is rendered again with a full manifest row. If the keys changed since, it
+    cannot be re-sealed: the serial is revoked instead. An intent without a file is
+    voided (the token never left memory).
+    """
     st = ledger.state()
-    void, revoked = [], []
+    void, adopted, revoked = [], [], []
     for rec in st.dangling:
-        f = Path(rec.get("file", ""))
-        if rec.get("file") and f.exists():
+        f = Path(rec.get("file") or "")
+        if not rec.get("file") or not f.exists():
+            void.append(rec)
+            continue
+        token = _reseal(rec, issuer)
+        if token is None:
             revoked.append(rec)
         else:
-            void.append(rec)
+            adopted.append((rec, token))
+    if adopted:
+        ledger.append(
+            [
+                {
+                    "event": "issued",
+                    "batch": rec.get("batch", ""),
+                    "serial": rec["serial"],
+                    "household_id": rec["household_id"],
+                    "village": rec["village"],
+                    "token": token,
+                    "file": None,
+                    "row": {
+                        "adopted": True,
+                        "issued": rec.get("issued"),
+                        "supersedes": rec.get("supersedes"),
+                    },
+                }
+                for rec, token in adopted
+            ]
+        )
     if revoked:
         serials = [r["serial"] for r in revoked]
-        keyring.revoke(serials, "interrupted batch: plate file written but not recorded")
+        keyring.revoke(serials, "interrupted batch: plate file written, keys changed since")
         ledger.append(
             [
                 {
@@ -662,9 +749,9 @@ def _recover(ledger: Ledger, keyring: Any) -> dict[str, int]:
                 for r in revoked
             ]
         )
-        for r in revoked:
-            with contextlib.suppress(OSError):
-                Path(r["file"]).unlink()
+    for r in [rec for rec, _ in adopted] + revoked:
+        with contextlib.suppress(OSError):
+            Path(r["file"]).unlink()
     if void:
         ledger.append(
             [
@@ -672,10 +759,12 @@ def _recover(ledger: Ledger, keyring: Any) -> dict[str, int]:
                 for r in void
             ]
         )
+    st = ledger.state() if adopted else st
     if st.unrevoked_superseded:
         _revoke(ledger, keyring, st.unrevoked_superseded, "recovery")
     return {
         "voided": len(void),
+        "adopted": len(adopted),
         "revoked_orphans": len(revoked),
         "revoked_superseded": len(st.unrevoked_superseded),
     }
