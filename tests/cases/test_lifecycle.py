@@ -235,3 +235,10 @@ def test_unknown_case(svc):
         svc.get("abc")
     with svc.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(cases)).scalar() == 0
+
+
+def test_absurd_ids_are_not_found(svc):
+    with pytest.raises(NotFound):
+        svc.accept(10**30, "W1")
+    with pytest.raises(NotFound):
+        svc.withdraw_notice(10**30, "V1")

@@ -316,6 +316,8 @@ class CaseService:
             cid = int(case_id)
         except (TypeError, ValueError):
             raise BadInput(f"not a case id: {case_id!r}") from None
+        if not 0 < cid < 2**31:
+            raise NotFound(f"unknown case {case_id}")
         row = conn.execute(_CASE_BY_ID, {"cid": cid}).mappings().first()
         if row is None:
             raise NotFound(f"unknown case {case_id}")
@@ -1202,12 +1204,10 @@ class CaseService:
         self, notice_id: int, worker_id: str, *, at: int | None = None
     ) -> dict[str, Any]:
         now = self._time(at)
+        if not isinstance(notice_id, int) or not 0 < notice_id < 2**31:
+            raise NotFound(f"unknown notice {notice_id}")
         with self.db.write() as conn:
-            n = (
-                conn.execute(select(notices).where(notices.c.id == int(notice_id)))
-                .mappings()
-                .first()
-            )
+            n = conn.execute(select(notices).where(notices.c.id == notice_id)).mappings().first()
             if n is None:
                 raise NotFound(f"unknown notice {notice_id}")
             w = self._worker(conn, worker_id)
