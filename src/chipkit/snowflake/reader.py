@@ -263,10 +263,13 @@ def _fit_hexagon(contour: np.ndarray) -> np.ndarray | None:
 def _hexagons_in(mask: np.ndarray, ox: int, oy: int, min_area: float) -> list[np.ndarray]:
     """Hexagons among the outer contours of a binary mask (ROI at offset ox, oy)."""
     out = []
-    # one component (or its opened pieces): outer contours only, holes are not traced
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    for c in contours:
-        if len(c) < 24:
+    contours, hier = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+    if hier is None:
+        return out
+    for c, h in zip(contours, hier[0], strict=True):
+        # outer boundaries only; CCOMP also returns pieces lying inside holes (a symbol
+        # inside the plate border it was joined to, once an opening has cut the join)
+        if h[3] != -1 or len(c) < 24:
             continue
         area = cv2.contourArea(c)
         if area < min_area:
