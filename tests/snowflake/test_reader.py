@@ -196,3 +196,19 @@ def test_big_photo_is_searched_reduced_and_decoded_at_full_size():
     assert det.payload == payload
     # corners are reported in full-resolution pixels
     assert det.corners[:, 0].min() > 600 and det.corners[:, 0].max() < img.shape[1] - 600
+
+
+def test_symbol_joined_to_the_plate_border_by_a_scratch():
+    """A dark scratch joins the frame to the plate's border: the reader must cut the join
+    and find the symbol inside the border's hole."""
+    payload = bytes(range(20, 136))
+    img = snowflake.render(snowflake.encode(payload), 3.0)
+    h, w = img.shape
+    plate = np.full((h + 80, w + 80), 240, np.uint8)
+    plate[40 : 40 + h, 40 : 40 + w] = np.minimum(img, 240)
+    cv2.rectangle(plate, (10, 10), (w + 69, h + 69), 20, 6)  # the plate's printed border
+    cx, cy = 40 + w // 2, 40 + h // 2
+    cv2.line(plate, (cx + int(0.45 * w), cy), (w + 69, cy + 20), 30, 1)  # scratch to the border
+    photo = np.full((plate.shape[0] + 60, plate.shape[1] + 60), 120, np.uint8)
+    photo[30:-30, 30:-30] = plate
+    assert [d.payload for d in snowflake.decode_image(photo)] == [payload]
