@@ -42,6 +42,7 @@ def _ms(xs: list[float]) -> str:
 
 
 CPU: list[float] = []  # process CPU time of the last chipkit_read calls
+SLOWEST = [0.0, ""]  # the slowest chipkit photo of the run (seconds, which)
 
 
 def chipkit_read(jpeg: bytes, verifier) -> tuple[list, float]:
@@ -51,7 +52,10 @@ def chipkit_read(jpeg: bytes, verifier) -> tuple[list, float]:
     report, err, ms, _ = read_photo(jpeg)
     res = results_for(report, err, verifier, photo_ms=ms)
     CPU.append(time.process_time() - c)
-    return res, time.perf_counter() - t
+    dt = time.perf_counter() - t
+    if dt > SLOWEST[0]:
+        SLOWEST[:] = [dt, f"{len(jpeg) // 1024} kB JPEG"]
+    return res, dt
 
 
 def score_chipkit(res: list, truth: list[dict]) -> tuple[int, int]:
@@ -267,7 +271,9 @@ def needed_pitch(curve: dict, which: int, target: float = 0.9) -> float:
     return max(curve)
 
 
-def render(table, stages, multi, big, curve, carriers, real, n, n_multi, plates, n_big) -> str:
+def render(
+    table, stages, multi, big, curve, carriers, real, n, n_multi, plates, n_big, slowest=0.0
+) -> str:
     names = list(table[0])
     lv_max = max(table)
     ge_any = all(row["chipkit"][0] >= row["any stock"][0] for row in table.values())
@@ -275,6 +281,7 @@ def render(table, stages, multi, big, curve, carriers, real, n, n_multi, plates,
     ratio = table[lv_max]["chipkit"][0] / max(1, table[lv_max]["zxing-cpp"][0])
     wc, nc = big["with chip"]["chipkit"], big["no chip"]["chipkit"]
     all_max = max(wc[2], nc[2], *(r["chipkit"][2] for k, r in big.items() if k.startswith("48")))
+    all_max = max(all_max, slowest * 1000)
     out = [
         "### Scanning (`benchmarks/capture/`)",
         "",
@@ -282,7 +289,8 @@ def render(table, stages, multi, big, curve, carriers, real, n, n_multi, plates,
         f"stock decoders at every level: **{'yes' if ge_any else 'NO'}**; wrong results: "
         f"**{wrong}**; hardest level vs zxing-cpp alone: **{ratio:.1f}x** (goal 2x); 12 MP "
         f"JPEG with a chip, median **{wc[1]:.0f} ms** (target 100); without a chip, median "
-        f"**{nc[1]:.0f} ms** (target 200); slowest photo **{all_max:.0f} ms** (limit 1500).",
+        f"**{nc[1]:.0f} ms** (target 200); slowest photo of the whole run (every capture, "
+        f"single run) **{all_max:.0f} ms** (limit 1500).",
         "",
         f"Simulated phone captures ({n} per level, seeded): a 178-character chip text "
         "(CK1: + Base45, QR version 9 at error level Q) on a plate-like card, placed in 3-D "
@@ -420,6 +428,7 @@ def main() -> None:
         with CACHE.open("rb") as f:
             saved = pickle.load(f)  # our own file, written by a full run below
         saved["big"] = run_big(saved["n_big"], verifier, decoders)
+        saved["slowest"] = max(saved.get("slowest", 0.0), SLOWEST[0])
     else:
         table, stages = run_levels(n, verifier, decoders)
         multi = run_multi(n_multi, plates, verifier, decoders)
@@ -439,6 +448,7 @@ def main() -> None:
             n_multi=n_multi,
             plates=plates,
             n_big=n_big,
+            slowest=SLOWEST[0],
         )
         if not args.quick:
             CACHE.parent.mkdir(exist_ok=True)
