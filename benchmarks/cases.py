@@ -405,6 +405,7 @@ def main() -> None:
         ("village report (every village of the district)", "village", district),
         ("village report (villages of one town)", "village", town),
         ("grid report (grids of one village)", "grid", village),
+        ("grid report (every grid of the district)", "grid", district),
         ("worker report (every worker of the district)", "worker", district),
     ]
     results = []

@@ -70,3 +70,13 @@ def test_report_matches_naive_computation(backend_svc, clock, seed):
                 assert r["reopen_rate"] == pytest.approx(
                     sum(c["reopen_count"] > 0 for c in resolved) / len(resolved), abs=1e-4
                 )
+    # scoped reports (the grid filter path) agree with the unscoped rows of the same units
+    for level in ("grid", "worker"):
+        full = {r["unit"]: r for r in svc.report(level, since=T0 - 1, until=clock() + 1).rows}
+        part = svc.report(level, scope="330703101001", since=T0 - 1, until=clock() + 1).rows
+        assert part
+        for r in part:
+            if level == "grid":
+                assert r == full[r["unit"]]
+            else:  # a worker's cases outside the scope drop out of the scoped row
+                assert r["cases"] <= full[r["unit"]]["cases"]
