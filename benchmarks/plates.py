@@ -68,10 +68,9 @@ reg = read_register({str(register)!r})
 res = run_batch(reg, Keyring.open({str(keys)!r}), BatchOptions(out=Path({str(out)!r}), fmt="pdf", sheet="a4", jobs={jobs}))
 wall = time.perf_counter() - t0
 me = resource.getrusage(resource.RUSAGE_SELF)
-ch = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({{"wall": wall, "batch_seconds": res.seconds, "plates": res.plates, "files": res.files,
-    "cpu": me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime,
-    "rss_parent_mb": me.ru_maxrss / 1024, "rss_worker_mb": ch.ru_maxrss / 1024}}))
+    "cpu": me.ru_utime + me.ru_stime + res.worker_cpu_seconds,
+    "rss_parent_mb": me.ru_maxrss / 1024, "rss_worker_mb": res.worker_peak_rss_mb}}))
 """
     r = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT

@@ -329,3 +329,43 @@ def test_bad_options(tmp_path, keyring):
     (tmp_path / "file").write_text("x")
     with pytest.raises(BatchError):
         run_batch(reg, keyring, BatchOptions(out=tmp_path / "file", fmt="svg"))
+
+
+def test_reissue_interrupted_after_files_written_is_adopted_not_doubled(
+    tmp_path, keyring, monkeypatch
+):
+    """Killed between 'file exists' and 'ledger records it': the re-run adopts the plate."""
+    from chipkit.keys import Keyring
+    from chipkit.plates import batch as B
+
+    reg = read_register(SAMPLE_CSV)
+    reg.households = reg.households[:12]
+    out = tmp_path / "out"
+    run_batch(reg, keyring, BatchOptions(out=out, fmt="svg", jobs=1))
+    old = _live_serials(keyring)
+
+    real = B._confirm
+    calls = {"n": 0}
+
+    def crash_after_second_chunk(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:  # chunk 2's files exist, its ledger records do not
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(B, "_confirm", crash_after_second_chunk)
+    opts = BatchOptions(out=out, fmt="svg", jobs=1, reissue=True, files_per_chunk=4)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(reg, keyring, opts)
+    monkeypatch.setattr(B, "_confirm", real)
+    res = run_batch(reg, keyring, opts)
+    assert res.recovered["adopted"] == 4 and res.recovered["revoked_orphans"] == 0
+    assert res.counts["reissued"] == 8 and res.counts["existing"] == 4
+    new = _live_serials(keyring)
+    assert set(new) == set(old) and all(new[h] != old[h] for h in old)
+    assert max(new.values()) == max(old.values()) + 12  # no household reissued twice
+    revoked = set(Keyring.open(keyring.path).revoked)
+    assert revoked == set(old.values())  # exactly the superseded serials
+    rows = _manifest(out)["plates"]
+    assert {r["household_id"]: r["serial"] for r in rows} == new
+    assert sorted(p.name for p in out.glob("*.svg")) == sorted(r["file"] for r in rows)

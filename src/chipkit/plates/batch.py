@@ -113,6 +113,8 @@ class BatchResult:
     files: int
     seconds: float
     recovered: dict[str, int] = field(default_factory=dict)
+    worker_cpu_seconds: float = 0.0  # CPU time spent rendering, all workers together
+    worker_peak_rss_mb: float = 0.0  # the largest worker's peak resident memory
 
     @property
     def plates(self) -> int:
@@ -217,6 +219,7 @@ def _render_chunk(job: dict[str, Any]) -> dict[str, Any]:
     """Render one chunk: a PDF part or a group of PNG/SVG files. Returns manifest rows."""
     from chipkit.plates import writers as W
 
+    cpu0 = time.process_time()
     cfg = _W["cfg"]
     issuer, carrier, measure = _W["issuer"], _W["carrier"], _W["measure"]
     out = Path(cfg["out"])
@@ -293,7 +296,20 @@ def _render_chunk(job: dict[str, Any]) -> dict[str, Any]:
         if pdf is not None:
             pdf.abort()
         raise
-    return {"rows": rows, "part": job.get("part")}
+    return {
+        "rows": rows,
+        "part": job.get("part"),
+        "cpu_s": time.process_time() - cpu0,
+        "rss_mb": _peak_rss_mb(),
+    }
+
+
+def _peak_rss_mb() -> float:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 0.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 # ------------------------------------------------------------------ batch side
@@ -484,6 +500,7 @@ def run_batch(
             "parent_pid": os.getpid(),
         }
         files_written = 0
+        worker_cpu, worker_rss = 0.0, 0.0
         try:
             total = len(plan)
             done = 0
@@ -492,6 +509,8 @@ def run_batch(
             for job, result in _execute(jobs, issuer, cfg, opts.jobs, ledger, batch):
                 rows = result["rows"]
                 files_written += 1 if result.get("part") else len(rows)
+                worker_cpu += result.get("cpu_s", 0.0)
+                worker_rss = max(worker_rss, result.get("rss_mb", 0.0))
                 _confirm(ledger, keyring, out, job, rows, batch)
                 for row in rows:
                     row.pop("_token", None)
@@ -514,6 +533,8 @@ def run_batch(
             files_written,
             0.0,
             recovered,
+            worker_cpu,
+            worker_rss,
         )
         _write_manifests(out, register, opts, result, journal)
         (out / PARTIAL).unlink()
