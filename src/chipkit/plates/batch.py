@@ -773,6 +773,14 @@ def _recover(ledger: Ledger, keyring: Any, issuer: Any) -> dict[str, int]:
     for r in [rec for rec, _ in adopted] + revoked:
         with contextlib.suppress(OSError):
             Path(r["file"]).unlink()
+    for rec, _ in adopted:  # an adopted reissue: its superseded image goes, as in _confirm
+        before = st.live.get(rec["household_id"])
+        if before is not None and before.serial == rec.get("supersedes"):
+            for f in before.files:
+                p = Path(f)
+                if p.parent == Path(rec["file"]).parent and p.suffix in (".png", ".svg"):
+                    with contextlib.suppress(OSError):
+                        p.unlink()
     if void:
         ledger.append(
             [
