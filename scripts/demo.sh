@@ -34,5 +34,23 @@ echo "... $(grep -c ' ok ' "$OUT/scan.txt" || true) plates read ok of $(ls "$OUT
 token=$("$CK" seal --keys "$OUT/keys" --household 330703101001-9999 --village 330703101001 2>/dev/null)
 "$CK" verify --keys "$OUT/verifier-bundle.json" "$token"
 
+step "5. a resident's request: scan the plate, report a hazard; the worker handles it; rating; report"
+export CHIPKIT_DB="$OUT/cases.sqlite" CHIPKIT_KEYS="$OUT/verifier-bundle.json"
+rm -f "$CHIPKIT_DB"
+"$CK" cases import samples/households.csv
+plate="$OUT/plates-png/$(ls "$OUT/plates-png" | grep -m1 '\.png$')"
+# the resident's phone reads the chip text from the plate (any QR reader does this)
+chip=$("${VENV:-.venv}/bin/python" -c "import sys, zxingcpp; from PIL import Image; print(zxingcpp.read_barcodes(Image.open(sys.argv[1]))[0].text)" "$plate")
+case_json=$("$CK" cases submit --type hazard --title "楼道电线松动" --severity high --location "一楼楼道" --token "$chip" --json)
+id=$(echo "$case_json" | "${VENV:-.venv}/bin/python" -c "import json,sys; print(json.load(sys.stdin)['id'])")
+worker=$(echo "$case_json" | "${VENV:-.venv}/bin/python" -c "import json,sys; print(json.load(sys.stdin)['worker_id'])")
+"$CK" cases accept "$id" --worker "$worker"
+"$CK" cases start "$id" --worker "$worker"
+"$CK" cases resolve "$id" --worker "$worker" --note "已更换老化电线"
+"$CK" cases rate "$id" --rating 5 --solved --token "$chip"
+"$CK" visits checkin "$plate" --worker "$worker" --gps 29.0851,119.7472,10
+"$CK" cases report --level village
+"$CK" cases audit
+
 echo
 echo "done: plates in $OUT/plates-png and $OUT/plates-pdf, manifest in $OUT/plates-png/manifest.json"

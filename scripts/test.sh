@@ -7,7 +7,7 @@ VENV="${VENV:-.venv}"
 if [ -x scripts/pg_test_server.sh ] && [ -z "${CHIPKIT_TEST_PG_URL:-}" ]; then
   # shellcheck disable=SC1090
   eval "$(scripts/pg_test_server.sh start)" || echo "test: no PostgreSQL server; postgres tests will skip" >&2
-  trap 'scripts/pg_test_server.sh stop >/dev/null 2>&1 || true' EXIT
+  trap 'scripts/pg_test_server.sh stop "${CHIPKIT_TEST_PG_DIR:-}" >/dev/null 2>&1 || true' EXIT
 fi
 "$VENV/bin/ruff" check src cli tests benchmarks
 "$VENV/bin/python" -m pytest -n 2 -q "$@"
