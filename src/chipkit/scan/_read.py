@@ -525,6 +525,8 @@ def read_gray(
     # photos, whose backgrounds hold more symbol-like texture): a photo without a symbol
     # stays cheap. Regions zxing-cpp itself located always get them.
     max_costly = 1 if h * w > 4_000_000 else 2
+    # ... and only on the most symbol-like texture regions of the photo
+    best_tex = max((r.score for r in regions if r.source == "texture"), default=0.0)
     if codes:
         # symbols already read show what a symbol looks like in this photo: further plates
         # (several in one photo) look alike, background texture scores far lower
@@ -545,7 +547,9 @@ def read_gray(
                 break
             if name in costly:
                 # never on pixel-scale noise (WeChat's detector can take a second there)
-                if r.source == "texture" and (costly[name] >= max_costly or r.shape < 0.6):
+                if r.source == "texture" and (
+                    costly[name] >= max_costly or r.shape < 0.45 or r.score < 0.2 * best_tex
+                ):
                     continue
                 if budget_s - (time.perf_counter() - t0) < 0.25 or _pixel_noise(crop):
                     continue
