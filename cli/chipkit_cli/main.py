@@ -5,7 +5,10 @@ from __future__ import annotations
 import click
 
 from chipkit import __version__
+from chipkit_cli.cases import register as register_cases
 from chipkit_cli.keys import keys, revoke, seal, verify
+from chipkit_cli.plates import plates
+from chipkit_cli.scan import scan
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -31,10 +34,10 @@ cli.add_command(seal)
 cli.add_command(verify)
 cli.add_command(revoke)
 
-# --- subcommands --- (one line each: import the command and add it)
-__import__("chipkit_cli.cases").cases.register(cli)  # cases, visits, notices
-cli.add_command(__import__("chipkit_cli.plates").plates.plates)  # door plates
-cli.add_command(__import__("chipkit_cli.scan").scan.scan)  # scan photos
+# --- subcommands ---
+cli.add_command(plates)
+cli.add_command(scan)
+register_cases(cli)  # cases, visits, notices
 # --- end subcommands ---
 
 
