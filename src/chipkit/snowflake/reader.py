@@ -3,9 +3,13 @@
 1. Candidates: binarise lazily (adaptive mean, two block sizes; Otsu; closings), trace the
    large connected components, fit a hexagon to each outer contour (convex hull, polygon
    approximation, robust line fit per side, side intersections), with morphological
-   openings for symbols joined to scratches or the plate border.
+   openings for symbols joined to scratches or the plate border. Only projective views
+   of a regular hexagon are candidates (not a door plate's elongated frame). Big photos
+   are searched in a 1024-px copy first, then (if something there did not decode, or
+   nothing was seen) at up to 1600 px; decoding always uses the full-resolution photo.
 2. Variant by the contrast at data-cell centres, rotation by the function cells.
-3. Sample all cells in a local-contrast-normalised image; a decision-directed linear
+3. Sample all cells in a local-contrast-normalised image (large symbols reduced to
+   about 4 px per module first); a decision-directed linear
    equaliser removes the blur that mixes each cell with its six neighbours.
 4. Reed-Solomon per block: errors, then erasures of the least confident bytes; check the
    length byte and zero padding.
@@ -42,6 +46,18 @@ _MAX_REFINES = 2
 _MAX_FUNCTION_ERRORS = 0.2
 #: photos with a longer side are searched for outlines at this size (decoded at full size)
 _SEARCH_MAX_SIDE = 1600
+#: photos with a longer side than this get a first, coarse search at this size: a symbol
+#: covering a fair part of the photo (a plate, an A4 sheet) still has cells of >= 2 px
+#: there, and the full-size search runs only if the coarse one leaves something undecoded
+_COARSE_SIDE = 1024
+#: binarisations tried in the coarse search (the clean case needs only the first)
+_COARSE_BINARIES = 2
+#: a candidate's outline must be a projective image of a regular hexagon: the largest
+#: corner residual of the best homography, per mean side (real symbols < 0.02, tilted or
+#: not; a door plate's elongated hexagonal frame ~ 0.2)
+_MAX_HEX_RESIDUAL = 0.1
+#: candidates are sampled at about this many pixels per module (bigger ones reduced)
+_SAMPLE_PX = 4.0
 
 
 @dataclass(frozen=True)
@@ -260,8 +276,27 @@ def _fit_hexagon(contour: np.ndarray) -> np.ndarray | None:
     return corners
 
 
+_REGULAR = np.array(
+    [[math.cos(math.radians(60 * k)), math.sin(math.radians(60 * k))] for k in range(6)]
+)
+
+
+def _hex_residual(corners: np.ndarray) -> float:
+    """How far six corners are from a projective image of a regular hexagon: the largest
+    corner residual of the least-squares homography, per mean side length. Any view of a
+    symbol gives ~0 (up to the corner noise); other hexagons (a door plate's elongated
+    frame) do not, so they are never sampled as symbols."""
+    H = _homographies(_REGULAR[None], corners[None])[0]
+    if not np.all(np.isfinite(H)):
+        return math.inf
+    side = float(np.mean(np.linalg.norm(np.roll(corners, -1, axis=0) - corners, axis=1)))
+    err = np.linalg.norm(_project(H, _REGULAR) - corners, axis=1)
+    return float(err.max()) / max(side, 1e-9)
+
+
 def _hexagons_in(mask: np.ndarray, ox: int, oy: int, min_area: float) -> list[np.ndarray]:
-    """Hexagons among the outer contours of a binary mask (ROI at offset ox, oy)."""
+    """Symbol-shaped hexagons among the outer contours of a binary mask (ROI at offset
+    ox, oy)."""
     out = []
     contours, hier = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
     if hier is None:
@@ -278,7 +313,7 @@ def _hexagons_in(mask: np.ndarray, ox: int, oy: int, min_area: float) -> list[np
         if hull_area <= 0 or area / hull_area < 0.8:
             continue
         hexa = _fit_hexagon(c)
-        if hexa is not None:
+        if hexa is not None and _hex_residual(hexa) <= _MAX_HEX_RESIDUAL:
             out.append(hexa + np.array([ox, oy], dtype=np.float64))
     return out
 
@@ -333,7 +368,12 @@ def _candidates(binary: np.ndarray) -> list[np.ndarray]:
 
 
 class _Sampler:
-    """Local-contrast-normalised view of an image region (dark -> positive)."""
+    """Local-contrast-normalised view of an image region (dark -> positive).
+
+    A symbol with more than about _SAMPLE_PX pixels per module is reduced (area
+    averaging) to that pitch first, so the work per candidate does not grow with its
+    size in pixels; points are given in image pixels either way.
+    """
 
     def __init__(self, gray: np.ndarray, corners: np.ndarray, pitch: float) -> None:
         h, w = gray.shape
@@ -343,7 +383,15 @@ class _Sampler:
         x1 = min(w, int(np.ceil(corners[:, 0].max())) + margin + 1)
         y1 = min(h, int(np.ceil(corners[:, 1].max())) + margin + 1)
         self.origin = np.array([x0, y0], dtype=np.float64)
-        roi = gray[y0:y1, x0:x1].astype(np.float32)
+        roi = gray[y0:y1, x0:x1]
+        self.scale = np.ones(2)
+        if pitch > 1.25 * _SAMPLE_PX:
+            f = _SAMPLE_PX / pitch
+            rw, rh = max(1, round(roi.shape[1] * f)), max(1, round(roi.shape[0] * f))
+            self.scale = np.array([rw / roi.shape[1], rh / roi.shape[0]])
+            roi = cv2.resize(roi, (rw, rh), interpolation=cv2.INTER_AREA)
+            pitch *= f
+        roi = roi.astype(np.float32)
         # no extra smoothing: the equaliser (below) undoes blur better than averaging
         bg = cv2.GaussianBlur(roi, (0, 0), max(2.0, 2.5 * pitch))
         s = bg - roi
@@ -351,7 +399,10 @@ class _Sampler:
         self.img = (s / rms).astype(np.float32)
 
     def sample(self, img_pts: np.ndarray) -> np.ndarray:
-        p = (img_pts - self.origin).astype(np.float32)
+        p = img_pts - self.origin
+        if self.scale[0] != 1.0 or self.scale[1] != 1.0:
+            p = (p + 0.5) * self.scale - 0.5  # pixel centres of the area-reduced region
+        p = p.astype(np.float32)
         shp = p.shape[:-1]
         flat = p.reshape(1, -1, 2)
         out = cv2.remap(
@@ -729,6 +780,70 @@ def _inside(pt: np.ndarray, poly: np.ndarray) -> bool:
     )
 
 
+def _search_scales(shape: tuple[int, ...]) -> list[float]:
+    """Scales at which a photo is searched for outlines, coarse first: large photos get a
+    quick look at _COARSE_SIDE (enough for a symbol that fills a fair part of the frame,
+    the common case of a plate or a printed sheet), then one at up to _SEARCH_MAX_SIDE."""
+    side = max(shape)
+    fine = min(1.0, _SEARCH_MAX_SIDE / side)
+    coarse = _COARSE_SIDE / side
+    return [coarse, fine] if coarse < 0.8 * fine else [fine]
+
+
+class _Search:
+    """Outline search and decoding over one photo, shared by all search scales."""
+
+    def __init__(self, gray: np.ndarray) -> None:
+        self.gray = gray
+        self.results: list[Detection] = []
+        self.tried: list[np.ndarray] = []
+
+    def run(self, scale: float, n_binaries: int = 99) -> bool:
+        """Search a copy reduced by ``scale`` in its first ``n_binaries`` binarisations;
+        True when every outline seen decoded."""
+        gray = self.gray
+        search = gray
+        if scale != 1.0:
+            size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+            search = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+            sx, sy = gray.shape[1] / size[0], gray.shape[0] / size[1]
+        seen_any = any_failed = False
+        for b_index, binary in enumerate(_binaries(search)):
+            if b_index >= n_binaries or (b_index >= _LATE_BINARIES and not seen_any):
+                break  # nothing hexagonal anywhere: the last resorts will not change that
+            failed = found_any = False
+            for small in _candidates(binary):
+                seen_any = found_any = True
+                corners = small
+                if scale != 1.0:
+                    corners = (small + 0.5) * np.array([sx, sy]) - 0.5
+                centre = corners.mean(axis=0)
+                if any(_inside(centre, d.corners) for d in self.results):
+                    continue
+                side = float(np.linalg.norm(np.roll(corners, -1, axis=0) - corners, axis=1).mean())
+                # near-identical hexagons already tried without success (within 1/8 module)
+                tol = max(0.5, side / 29.0 / 8.0)
+                if any(np.max(np.linalg.norm(t - corners, axis=1)) < tol for t in self.tried):
+                    failed = True
+                    continue
+                if len(self.tried) >= _MAX_CANDIDATES:
+                    return False
+                self.tried.append(corners)
+                try:
+                    det = _decode_candidate(gray, corners)
+                except (cv2.error, ValueError, FloatingPointError, IndexError, ZeroDivisionError):
+                    det = None
+                if det is None:
+                    failed = True
+                else:
+                    self.results.append(det)
+            any_failed |= failed
+            # every outline in this binary decoded: the other binaries add nothing
+            if found_any and self.results and not failed:
+                return True
+        return bool(self.results) and not any_failed
+
+
 def decode_image(image: np.ndarray) -> list[Detection]:
     """Find and decode every snowflake symbol in ``image`` (gray or BGR uint8).
 
@@ -741,45 +856,15 @@ def decode_image(image: np.ndarray) -> list[Detection]:
         return []
     if gray is None:
         return []
-    results: list[Detection] = []
-    tried: list[np.ndarray] = []
-    # big photos: look for outlines in a reduced copy, decode at full resolution
-    scale = 1.0
-    search = gray
-    if max(gray.shape) > _SEARCH_MAX_SIDE:
-        scale = _SEARCH_MAX_SIDE / max(gray.shape)
-        search = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    seen_any = False
+    search = _Search(gray)
     try:
-        for b_index, binary in enumerate(_binaries(search)):
-            if b_index >= _LATE_BINARIES and not seen_any:
-                break  # nothing hexagonal anywhere: the last resorts will not change that
-            failed = found_any = False
-            for small_corners in _candidates(binary):
-                seen_any = True
-                corners = (small_corners + 0.5) / scale - 0.5 if scale != 1.0 else small_corners
-                found_any = True
-                centre = corners.mean(axis=0)
-                if any(_inside(centre, d.corners) for d in results):
-                    continue
-                # near-identical hexagons already tried without success
-                if any(np.max(np.linalg.norm(t - corners, axis=1)) < 0.5 for t in tried):
-                    failed = True
-                    continue
-                if len(tried) >= _MAX_CANDIDATES:
-                    return results
-                tried.append(corners)
-                try:
-                    det = _decode_candidate(gray, corners)
-                except (cv2.error, ValueError, FloatingPointError, IndexError, ZeroDivisionError):
-                    det = None
-                if det is None:
-                    failed = True
-                else:
-                    results.append(det)
-            # every outline in this binary decoded: the other binaries add nothing
-            if found_any and results and not failed:
+        scales = _search_scales(gray.shape)
+        for i, scale in enumerate(scales):
+            coarse = i < len(scales) - 1
+            if search.run(scale, _COARSE_BINARIES if coarse else 99):
+                break
+            if len(search.tried) >= _MAX_CANDIDATES:
                 break
     except (cv2.error, ValueError, IndexError, FloatingPointError, MemoryError):
         pass
-    return results
+    return search.results
