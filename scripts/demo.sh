@@ -25,7 +25,9 @@ step "2. plates for samples/households.csv"
 "$CK" plates samples/households.csv --keys "$OUT/keys" --out "$OUT/plates-pdf" --format pdf --sheet a4
 
 step "3. verifier bundle for phones"
-"$CK" keys export-verifier "$OUT/keys" "$OUT/verifier-bundle.json"
+"$CK" keys export-verifier "$OUT/keys" "$OUT/verifier-bundle.json" | tee "$OUT/export.txt"
+# devices pin the issuing office's fingerprint (printed on export)
+export CHIPKIT_OFFICE=$(sed -n 's/.*office //p' "$OUT/export.txt")
 
 step "4. scan every plate image with the bundle"
 "$CK" scan "$OUT/plates-png" --keys "$OUT/verifier-bundle.json" > "$OUT/scan.txt" || true

@@ -73,20 +73,35 @@ def get_passphrase(confirm: bool = False) -> str | None:
     )
 
 
-def open_verifier(path: Path, max_age_days: int | None = 90) -> Any:
-    """Load a Verifier from a bundle file or keyring directory (prompting for a passphrase)."""
+def open_verifier(path: Path, max_age_days: int | None = 90, office: str | None = None) -> Any:
+    """Load a Verifier from a bundle file or keyring directory (prompting for a passphrase).
+
+    A bundle is pinned to the office fingerprint given by ``office`` or $CHIPKIT_OFFICE;
+    warnings (unpinned, stale bundle) are printed as one ``chipkit: warning:`` line each.
+    """
     from datetime import timedelta
 
     from chipkit import Verifier
     from chipkit.errors import WrongPassphrase
 
     max_age = timedelta(days=max_age_days) if max_age_days is not None else None
-    try:
-        return Verifier.load(path, passphrase=os.environ.get("CHIPKIT_PASSPHRASE"), max_age=max_age)
-    except WrongPassphrase:
-        if os.environ.get("CHIPKIT_PASSPHRASE") or not sys.stdin.isatty():
-            raise
-        return Verifier.load(path, passphrase=get_passphrase(), max_age=max_age)
+    office = office or os.environ.get("CHIPKIT_OFFICE") or None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            v = Verifier.load(
+                path,
+                passphrase=os.environ.get("CHIPKIT_PASSPHRASE"),
+                max_age=max_age,
+                office_fingerprint=office,
+            )
+        except WrongPassphrase:
+            if os.environ.get("CHIPKIT_PASSPHRASE") or not sys.stdin.isatty():
+                raise
+            v = Verifier.load(path, passphrase=get_passphrase(), max_age=max_age)
+    for w in caught:
+        click.echo(f"chipkit: warning: {w.message}", err=True)
+    return v
 
 
 def open_keyring(path: Path) -> Any:

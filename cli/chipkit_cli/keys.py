@@ -198,8 +198,15 @@ def seal(
 @click.option(
     "--max-bundle-age", default=90, show_default=True, help="Warn when the bundle is older (days)."
 )
+@click.option(
+    "--office",
+    default=None,
+    help="Office fingerprint the bundle must be signed by (default: $CHIPKIT_OFFICE).",
+)
 @handle_errors
-def verify(keys_path: Path, token: str | None, as_json: bool, max_bundle_age: int) -> None:
+def verify(
+    keys_path: Path, token: str | None, as_json: bool, max_bundle_age: int, office: str | None
+) -> None:
     """Verify one chip TOKEN (or '-' to read it from standard input).
 
     Prints the claims. Exit 0 valid, 1 not valid (revoked, expired, unknown key,
@@ -207,7 +214,7 @@ def verify(keys_path: Path, token: str | None, as_json: bool, max_bundle_age: in
     """
     if token is None or token == "-":
         token = sys.stdin.readline().rstrip("\r\n")
-    v = open_verifier(keys_path, max_bundle_age)
+    v = open_verifier(keys_path, max_bundle_age, office)
     result = v.check(token)
     if as_json:
         echo_json(result.to_dict())

@@ -93,6 +93,18 @@ def load_bundle(path: Path, *, office_fingerprint: str | None = None) -> Verifie
     return parse_bundle(raw, source=str(path), office_fingerprint=office_fingerprint)
 
 
+def _int(value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError("integer out of range")
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("string expected")
+    return value
+
+
 def parse_bundle(
     raw: bytes, *, source: str = "bundle", office_fingerprint: str | None = None
 ) -> Verifier:
@@ -100,16 +112,17 @@ def parse_bundle(
 
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise BundleError(f"{source}: not a verifier bundle (not JSON)") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        if isinstance(doc, dict) and doc.get("format", "").startswith("chipkit-keyring"):
+    fmt = doc.get("format") if isinstance(doc, dict) else None
+    if fmt != FORMAT:
+        if isinstance(fmt, str) and fmt.startswith("chipkit-keyring"):
             raise BundleError(f"{source}: this is a keyring file; pass its directory instead")
         raise BundleError(f"{source}: not a verifier bundle (format {FORMAT} expected)")
     try:
-        pub = base64.b64decode(doc["office_key"], validate=True)
-        body = base64.b64decode(doc["payload"], validate=True)
-        sig = base64.b64decode(doc["signature"], validate=True)
+        pub = base64.b64decode(_str(doc["office_key"]), validate=True)
+        body = base64.b64decode(_str(doc["payload"]), validate=True)
+        sig = base64.b64decode(_str(doc["signature"]), validate=True)
         office = Ed25519PublicKey.from_public_bytes(pub)
         office.verify(sig, FORMAT.encode() + b"\x00" + body)
     except InvalidSignature:
@@ -117,32 +130,59 @@ def parse_bundle(
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise BundleError(f"{source}: malformed verifier bundle") from None
     fp = fingerprint(pub)
-    if office_fingerprint is not None and office_fingerprint.replace("-", "").lower() != fp.replace(
-        "-", ""
-    ):
+    if office_fingerprint is not None and _norm_fp(office_fingerprint) != _norm_fp(fp):
         raise BundleError(f"{source}: signed by office {fp}, not the pinned {office_fingerprint}")
     try:
         payload = json.loads(body)
-        signing = {int(s["kid"]): signing_key_from_dict(s) for s in payload["signing_keys"]}
+        signing = {}
+        for s in payload["signing_keys"]:
+            _int(s["kid"], 1, 0xFFFF)
+            signing[s["kid"]] = signing_key_from_dict(s)
         reads = {
-            int(r["kid"]): base64.b64decode(r["key"], validate=True) for r in payload["read_keys"]
+            _int(r["kid"], 1, 0xFFFF): base64.b64decode(_str(r["key"]), validate=True)
+            for r in payload["read_keys"]
         }
-        revoked = {int(r["serial"]): str(r["reason"]) for r in payload["revoked"]}
+        revoked = {_int(r["serial"], 1, 2**32 - 1): _str(r["reason"]) for r in payload["revoked"]}
+        created = datetime.fromisoformat(_str(payload["created"]))
+        if created.tzinfo is None:
+            raise ValueError("created must carry a time zone")
+        scope = payload.get("village_scope")
+        if scope is not None:
+            _str(scope)
         info = BundleInfo(
             source=source,
-            counter=int(payload["counter"]),
-            created=datetime.fromisoformat(payload["created"]),
+            counter=_int(payload["counter"], 0, 2**63),
+            created=created,
             office_fingerprint=fp,
-            village_scope=payload.get("village_scope"),
+            village_scope=scope,
         )
-    except (KeyError, TypeError, ValueError, binascii.Error):
+        return Verifier(signing, reads, revoked, info=info)
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+        binascii.Error,
+    ):
         raise BundleError(f"{source}: malformed verifier bundle payload") from None
-    return Verifier(signing, reads, revoked, info=info)
+
+
+def _norm_fp(fp: str) -> str:
+    return fp.replace("-", "").replace(" ", "").lower()
 
 
 def update_bundle(current: Verifier, path: Path) -> Verifier:
     """Load a newer bundle from the same office; refuse a rollback or another office."""
+    if not current.info.office_fingerprint:
+        raise BundleError("the current verifier is not tied to an office; load it pinned first")
     new = load_bundle(Path(path), office_fingerprint=current.info.office_fingerprint)
+    if new.info.village_scope != current.info.village_scope:
+        raise BundleError(
+            f"{path}: bundle for village scope {new.info.village_scope!r}, "
+            f"not {current.info.village_scope!r}"
+        )
     if new.info.counter <= current.info.counter:
         raise BundleError(
             f"{path}: bundle counter {new.info.counter} is not newer than {current.info.counter} "

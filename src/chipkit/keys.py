@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -33,7 +34,9 @@ from chipkit.verifier import BundleInfo, SigningKey, Verifier
 KEYRING_FILE = "keyring.json"
 FORMAT = "chipkit-keyring/1"
 PASSPHRASE_ENV = "CHIPKIT_PASSPHRASE"
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1  # 128 MiB per guess
+MIN_SCRYPT_N = 2**15
+_VILLAGE_RE = re.compile(r"[0-9]{12}")
 
 
 def _b64(b: bytes) -> str:
@@ -70,6 +73,13 @@ class _Sealer:
             return
         if kdf["name"] != "scrypt":
             raise KeyringError(f"unsupported key derivation {kdf['name']!r}")
+        if not (
+            isinstance(kdf.get("n"), int)
+            and kdf["n"] >= MIN_SCRYPT_N
+            and kdf.get("r") == SCRYPT_R
+            and kdf.get("p") == SCRYPT_P
+        ):
+            raise KeyringError("keyring key-derivation parameters are weaker than allowed")
         if not passphrase:
             raise WrongPassphrase(
                 f"this keyring is passphrase-protected: set {PASSPHRASE_ENV} or enter the passphrase"
@@ -102,6 +112,11 @@ class _Sealer:
 
     def open(self, box: dict[str, str], label: str) -> bytes:
         if "clear" in box:
+            if self._aead is not None:
+                # a protected keyring never holds a clear secret: someone planted it
+                raise KeyringError(
+                    "keyring file tampered: unprotected secret in a protected keyring"
+                )
             return _unb64(box["clear"])
         if self._aead is None:
             raise KeyringError("keyring file is inconsistent: sealed secret without a passphrase")
@@ -141,7 +156,8 @@ class Issuer:
         self._read = {k: AESSIV(v[0]) for k, v in read_keys.items()}
         self.default_read_kid = default_read_kid
         # village-scoped read keys: the newest key for a village wins
-        self._by_village = {scope: kid for kid, (_, scope) in sorted(read_keys.items()) if scope}
+        # read_keys is in creation order, so the newest key for a village wins
+        self._by_village = {scope: kid for kid, (_, scope) in read_keys.items() if scope}
 
     def read_kid_for(self, village: str) -> int:
         return self._by_village.get(village, self.default_read_kid)
@@ -210,10 +226,12 @@ class Keyring:
         office = Ed25519PrivateKey.generate()
         from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
 
+        office_pub = _b64(_pub_raw(office))
         data["office_key"] = {
-            "public": _b64(_pub_raw(office)),
+            "public": office_pub,
             "private": sealer.seal(
-                office.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()), "office"
+                office.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()),
+                f"office:{office_pub}",
             ),
         }
         kr._new_signing_key(today or _today())
@@ -298,6 +316,7 @@ class Keyring:
             if old["current"]:
                 old["current"] = False
                 old["not_after"] = today.isoformat()
+        public = _b64(_pub_raw(key))
         self._data["signing_keys"].append(
             {
                 "kid": kid,
@@ -305,10 +324,10 @@ class Keyring:
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "not_before": today.isoformat(),
                 "not_after": None,
-                "public": _b64(_pub_raw(key)),
+                "public": public,
                 "private": self._sealer.seal(
                     key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()),
-                    f"signing:{kid}",
+                    _signing_label(kid, public),
                 ),
             }
         )
@@ -326,7 +345,7 @@ class Keyring:
                 "current": village is None,
                 "village": village,
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "key": self._sealer.seal(AESSIV.generate_key(512), f"read:{kid}"),
+                "key": self._sealer.seal(AESSIV.generate_key(512), _read_label(kid, village)),
             }
         )
         return kid
@@ -336,12 +355,17 @@ class Keyring:
 
         The old signing key's window closes today: it stays valid for plates issued up
         to and including today, and plates claiming a later issue date are refused.
-        Returns (new signing key id, new read key id).
+        Every village that has its own read key gets a new one as well.
+        Returns (new signing key id, new default read key id).
         """
         day = today or _today()
 
         def change(data: dict[str, Any]) -> tuple[int, int]:
-            return self._new_signing_key(day), self._new_read_key(None)
+            villages = list(dict.fromkeys(k["village"] for k in data["read_keys"] if k["village"]))
+            sk, rk = self._new_signing_key(day), self._new_read_key(None)
+            for village in villages:  # every village with its own key gets a new one too
+                self._new_read_key(village)
+            return sk, rk
 
         return self._update(change)
 
@@ -364,8 +388,7 @@ class Keyring:
 
     def add_read_key(self, village: str) -> int:
         """A read key for one village (12-digit code): its plates are readable only with it."""
-        if not isinstance(village, str) or not (len(village) == 12 and village.isdigit()):
-            raise ValueError("village must be a 12-digit division code")
+        _check_village(village)
         return self._update(lambda data: self._new_read_key(village))
 
     def list_keys(self) -> list[KeyInfo]:
@@ -388,7 +411,8 @@ class Keyring:
         return fingerprint(_unb64(self._data["office_key"]["public"]))
 
     def _office_private(self) -> Ed25519PrivateKey:
-        raw = self._sealer.open(self._data["office_key"]["private"], "office")
+        office = self._data["office_key"]
+        raw = self._sealer.open(office["private"], f"office:{office['public']}")
         return Ed25519PrivateKey.from_private_bytes(raw)
 
     # ------------------------------------------------------------ issuing
@@ -398,10 +422,18 @@ class Keyring:
             raise KeyringError(f"{self.path}: keyring has no current signing key")
         sk = current[0]
         signing = Ed25519PrivateKey.from_private_bytes(
-            self._sealer.open(sk["private"], f"signing:{sk['kid']}")
+            self._sealer.open(sk["private"], _signing_label(sk["kid"], sk["public"]))
         )
+        if _pub_raw(signing) != _unb64(sk["public"]):
+            raise KeyringError(
+                f"{self.path}: keyring file tampered: signing key {sk['kid']} mismatch"
+            )
+        # in creation order: the newest key of a village (or default) wins
         reads = {
-            k["kid"]: (self._sealer.open(k["key"], f"read:{k['kid']}"), k["village"])
+            k["kid"]: (
+                self._sealer.open(k["key"], _read_label(k["kid"], k["village"])),
+                k["village"],
+            )
             for k in self._data["read_keys"]
         }
         default = [k["kid"] for k in self._data["read_keys"] if k["current"]]
@@ -431,12 +463,12 @@ class Keyring:
         url_prefix: str | None = None,
     ) -> tuple[str, Claims]:
         """Seal one chip with a fresh serial; returns (token text, claims)."""
-        issuer = self.issuer()
         # validate before spending a serial
         Claims(household_id, village, 1, issued or _today(), expires)
         if url_prefix is not None:
             tk.check_url_prefix(url_prefix)
-        serial = self.reserve_serials(1)[0]
+        serial = self.reserve_serials(1)[0]  # also re-reads the keyring: current keys
+        issuer = self.issuer()
         claims = Claims(household_id, village, serial, issued or _today(), expires)
         return issuer.seal(claims, url_prefix), claims
 
@@ -478,7 +510,7 @@ class Keyring:
             for k in self._data["signing_keys"]
         ]
         reads = {
-            k["kid"]: self._sealer.open(k["key"], f"read:{k['kid']}")
+            k["kid"]: self._sealer.open(k["key"], _read_label(k["kid"], k["village"]))
             for k in self._data["read_keys"]
             if village is None or k["village"] in (None, village)
         }
@@ -502,6 +534,14 @@ class Keyring:
         """
         from chipkit.bundle import write_bundle
 
+        if village is not None:
+            _check_village(village)
+            if not any(k["village"] == village for k in self._data["read_keys"]):
+                raise KeyringError(
+                    f"village {village} has no read key of its own: add one first "
+                    "(`chipkit keys add-read-key --village`) or export without --village"
+                )
+
         counter = self._update(lambda d: d.__setitem__("bundle_counter", d["bundle_counter"] + 1))
         del counter
         signing, reads, revoked = self._verifier_parts(village)
@@ -516,6 +556,19 @@ class Keyring:
             village=village,
             now=now,
         )
+
+
+def _signing_label(kid: int, public_b64: str) -> str:
+    return f"signing:{kid}:{public_b64}"
+
+
+def _read_label(kid: int, village: str | None) -> str:
+    return f"read:{kid}:{village or '*'}"
+
+
+def _check_village(village: object) -> None:
+    if not isinstance(village, str) or not _VILLAGE_RE.fullmatch(village):
+        raise ValueError("village must be a 12-digit division code (ASCII digits)")
 
 
 def signing_key_from_dict(s: dict[str, Any]) -> SigningKey:

@@ -52,6 +52,10 @@ class StaleBundleWarning(UserWarning):
     """The verifier bundle is older than the configured maximum age."""
 
 
+class UnpinnedBundleWarning(UserWarning):
+    """A bundle was loaded without pinning the issuing office's fingerprint."""
+
+
 @dataclass(frozen=True, slots=True)
 class SigningKey:
     """A public signing key and the issue dates it may sign for (inclusive)."""
@@ -146,7 +150,9 @@ class Verifier:
 
         A bundle older than ``max_age`` loads with a ``StaleBundleWarning`` (None: never
         warn). ``office_fingerprint`` pins the issuing office that must have signed the
-        bundle. A keyring directory whose keys are passphrase-protected needs
+        bundle (printed by ``chipkit keys export-verifier``); without it the bundle loads
+        with an ``UnpinnedBundleWarning``, since its signature then proves nothing about
+        who made it. A keyring directory whose keys are passphrase-protected needs
         ``passphrase`` (or the CHIPKIT_PASSPHRASE environment variable).
         """
         p = Path(path)
@@ -157,6 +163,14 @@ class Verifier:
         from chipkit.bundle import load_bundle
 
         verifier = load_bundle(p, office_fingerprint=office_fingerprint)
+        if office_fingerprint is None:
+            warnings.warn(
+                f"{p} is not pinned to an issuing office: anyone who can replace this file can "
+                f"make forged plates verify. Pin office {verifier.info.office_fingerprint} "
+                "(office_fingerprint=..., or CHIPKIT_OFFICE / --office on the command line)",
+                UnpinnedBundleWarning,
+                stacklevel=2,
+            )
         verifier.warn_if_stale(max_age, now=now)
         return verifier
 
@@ -171,7 +185,7 @@ class Verifier:
             )
 
     def bundle_age(self, now: datetime | None = None) -> timedelta | None:
-        if self.info.created is None:
+        if self.info.created is None or self.info.created.tzinfo is None:
             return None
         return (now or datetime.now(timezone.utc)) - self.info.created
 
@@ -211,7 +225,10 @@ class Verifier:
         return claims
 
     def check(self, token: str | bytes, *, today: date | None = None) -> Verification:
-        """Like verify(), but returns a Verification instead of raising TokenError."""
+        """Like verify(), but returns a Verification instead of raising TokenError.
+
+        Misuse (a token that is neither str nor bytes) still raises TypeError.
+        """
         kids: tuple[int | None, int | None] = (None, None)
         try:
             raw = tk.from_text(token) if isinstance(token, str) else token
@@ -254,4 +271,12 @@ class Verifier:
         )
 
 
-__all__ = ["SigningKey", "StaleBundleWarning", "Status", "Verification", "Verifier", "field"]
+__all__ = [
+    "SigningKey",
+    "StaleBundleWarning",
+    "Status",
+    "UnpinnedBundleWarning",
+    "Verification",
+    "Verifier",
+    "field",
+]

@@ -12,7 +12,7 @@ import pytest
 from chipkit import BundleError, KeyringError, Verifier, WrongPassphrase
 from chipkit.bundle import update_bundle
 from chipkit.keys import Keyring
-from chipkit.verifier import StaleBundleWarning
+from chipkit.verifier import StaleBundleWarning, UnpinnedBundleWarning
 
 VILLAGE = "330703101001"
 
@@ -96,11 +96,12 @@ def test_stale_bundle_warns(tmp_path) -> None:
     kr = Keyring.init(tmp_path / "k")
     old = datetime.now(timezone.utc) - timedelta(days=200)
     kr.export_verifier(tmp_path / "b.json", now=old)
+    fp = kr.office_fingerprint
     with pytest.warns(StaleBundleWarning):
-        Verifier.load(tmp_path / "b.json", max_age=timedelta(days=90))
+        Verifier.load(tmp_path / "b.json", max_age=timedelta(days=90), office_fingerprint=fp)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        Verifier.load(tmp_path / "b.json", max_age=None)
+        Verifier.load(tmp_path / "b.json", max_age=None, office_fingerprint=fp)
 
 
 def test_village_scoped_bundle_reads_only_its_village(tmp_path) -> None:
@@ -145,3 +146,95 @@ def test_retired_signing_key_stops_verifying(tmp_path) -> None:
     assert v.check(fresh).ok
     kr.export_verifier(tmp_path / "b.json")
     assert Verifier.load(tmp_path / "b.json").check(text).status.value == "unknown_key"
+
+
+def test_unpinned_bundle_warns_and_cannot_be_updated(tmp_path) -> None:
+    kr = Keyring.init(tmp_path / "k")
+    evil = Keyring.init(tmp_path / "evil")
+    kr.export_verifier(tmp_path / "b.json")
+    evil.export_verifier(tmp_path / "evil.json")
+    with pytest.warns(UnpinnedBundleWarning, match=kr.office_fingerprint):
+        v = Verifier.load(tmp_path / "b.json")
+    # an unpinned, in-memory verifier cannot be "updated" to just any bundle
+    with pytest.raises(BundleError, match="not tied to an office"):
+        update_bundle(Verifier({}, {}), tmp_path / "evil.json")
+    with pytest.raises(BundleError, match="pinned"):
+        update_bundle(v, tmp_path / "evil.json")
+
+
+def test_newest_village_key_wins_and_rotation_rekeys_villages(tmp_path) -> None:
+    from chipkit import token as tk
+
+    kr = Keyring.init(tmp_path / "k")
+    for _ in range(6):  # key ids are random: the newest must win whatever its id
+        newest = kr.add_read_key(VILLAGE)
+        text, _ = kr.seal("H-1", VILLAGE)
+        assert tk.split(tk.from_text(text)).read_kid == newest
+    kr.rotate()
+    text, _ = kr.seal("H-1", VILLAGE)
+    assert tk.split(tk.from_text(text)).read_kid not in {newest, kr.issuer().default_read_kid}
+    assert kr.verifier().check(text).ok
+
+
+def test_planted_clear_secret_in_protected_keyring_is_refused(tmp_path) -> None:
+    pw = "correct horse battery"
+    Keyring.init(tmp_path / "k", pw)
+    Keyring.init(tmp_path / "evil")
+    f = tmp_path / "k" / "keyring.json"
+    doc = json.loads(f.read_text())
+    doc["office_key"] = json.loads((tmp_path / "evil" / "keyring.json").read_text())["office_key"]
+    f.write_text(json.dumps(doc))
+    with pytest.raises(KeyringError, match="tampered"):
+        Keyring.open(tmp_path / "k", pw)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda p: p.__setitem__("counter", 1e400),
+        lambda p: p.__setitem__("counter", "7"),
+        lambda p: p.__setitem__("created", "2026-01-01T00:00:00"),  # no time zone
+        lambda p: p["read_keys"][0].__setitem__("key", "AAAA"),  # wrong key length
+        lambda p: p.__setitem__("revoked", [{"serial": 2**40, "reason": "x"}]),
+        lambda p: p.__setitem__("signing_keys", [{"kid": "x"}]),
+        lambda p: p.__setitem__("read_keys", {"a": 1}),
+    ],
+)
+def test_malformed_but_signed_bundle_payloads_are_bundle_errors(tmp_path, mutate) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from chipkit.bundle import FORMAT
+
+    kr = Keyring.init(tmp_path / "k")
+    out = tmp_path / "b.json"
+    kr.export_verifier(out)
+    doc = json.loads(out.read_text())
+    payload = json.loads(base64.b64decode(doc["payload"]))
+    mutate(payload)
+    body = json.dumps(payload).encode()
+    office = Ed25519PrivateKey.generate()  # a validly signed bundle of a hostile office
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    doc["office_key"] = base64.b64encode(
+        office.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    ).decode()
+    doc["payload"] = base64.b64encode(body).decode()
+    doc["signature"] = base64.b64encode(office.sign(FORMAT.encode() + b"\x00" + body)).decode()
+    out.write_text(json.dumps(doc))
+    with pytest.raises(BundleError):
+        Verifier.load(out, max_age=None)
+
+
+@pytest.mark.parametrize("text", ['{"format": 1}', "[" * 100000 + "]" * 100000, '"x"', "null"])
+def test_hostile_bundle_files_are_bundle_errors(tmp_path, text) -> None:
+    (tmp_path / "b.json").write_text(text)
+    with pytest.raises(BundleError):
+        Verifier.load(tmp_path / "b.json")
+
+
+def test_village_validation(tmp_path) -> None:
+    kr = Keyring.init(tmp_path / "k")
+    with pytest.raises(ValueError):
+        kr.add_read_key("٣٣٠٧٠٣١٠١٠٠١")  # Arabic-Indic digits
+    with pytest.raises(KeyringError, match="no read key"):
+        kr.export_verifier(tmp_path / "b.json", village=VILLAGE)
