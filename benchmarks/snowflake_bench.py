@@ -13,6 +13,9 @@ snowflake reader switched off) and zxing-cpp alone.
 Suite "synth": bare symbols through chipkit.snowflake.synth levels, QR anchor chipkit's QR
 pipeline, equal bounding-box area.
 
+Suite "whole": real door plates rendered by chipkit.plates (PNG at 200 and 300 dpi, a
+4-up A4 PDF sheet rasterised by pdftoppm at 150 and 300 dpi), whole image to the reader.
+
 Reports decode rate, wrong decodes and time per photo; --write replaces the snowflake
 section of docs/performance.md.
 """
@@ -43,6 +46,7 @@ from chipkit.snowflake.layout import extent
 from chipkit.snowflake.synth import LEVELS, capture_level
 
 SRC_PX = 8.0
+WHOLE_REPEAT = 5
 
 
 def qr_text(payload: bytes) -> str:
@@ -321,12 +325,87 @@ def run_multi(n: int) -> dict:
     return out
 
 
+def run_whole(repeat: int = 5) -> list[dict]:
+    """Whole plates as chipkit.plates renders them (PNG at 200/300 dpi) and a 4-up A4 PDF
+    sheet rasterised by pdftoppm at 150 and 300 dpi: symbols read, best and median ms."""
+    import shutil  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+    from datetime import date  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from chipkit.fonts import find_cjk_font  # noqa: PLC0415
+    from chipkit.keys import Keyring  # noqa: PLC0415
+    from chipkit.plates import layout as L  # noqa: PLC0415
+    from chipkit.plates import writers as W  # noqa: PLC0415
+    from chipkit.plates.carriers import get_carrier  # noqa: PLC0415
+    from chipkit.register import read_register  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parents[1]
+    rows = []
+    with tempfile.TemporaryDirectory() as td:
+        d = Path(td)
+        keyring = Keyring.init(d / "keys", passphrase=None)
+        issuer = keyring.issuer()
+        font = find_cjk_font()
+        car = get_carrier("snowflake")
+        measure = L.Measurer(font.path)
+        items, raws = [], []
+        households = read_register(root / "samples" / "households.csv").households[:4]
+        for h, serial in zip(households, keyring.reserve_serials(4), strict=True):
+            claims = tk.Claims(h.household_id, "330703100201", serial, date.today())
+            raw = issuer.seal_bytes(claims)
+            items.append((L.plate_data(h, serial), car.encode(tk.to_text(raw), raw)))
+            raws.append(raw)
+        images = []
+        for dpi in (200, 300):
+            img, _ = W.PngRenderer(font, dpi, car).render(*items[0], measure)
+            bgr = cv2.cvtColor(np.asarray(img.convert("RGB")), cv2.COLOR_RGB2BGR)
+            images.append((f"plate PNG, {dpi} dpi", bgr, raws[:1]))
+        if shutil.which("pdftoppm"):
+            pdf = W.PdfSheetWriter(d / "s.pdf", font, car, sheet="a4")
+            for data, sym in items:
+                pdf.add(data, sym, measure)
+            pdf.close()
+            for dpi in (150, 300):
+                prefix = d / f"p{dpi}"
+                cmd = ["pdftoppm", "-r", str(dpi), "-png", "-f", "1", "-l", "1"]
+                subprocess.run([*cmd, str(d / "s.pdf"), str(prefix)], check=True)
+                (page,) = sorted(d.glob(f"p{dpi}*.png"))
+                name = f"A4 sheet, 4 plates, pdftoppm {dpi} dpi"
+                images.append((name, cv2.imread(str(page)), raws))
+        for name, img, want in images:
+            ts, got = [], []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                got = [x.payload for x in snowflake.decode_image(img)]
+                ts.append(time.perf_counter() - t0)
+            row = {
+                "what": name,
+                "size": f"{img.shape[1]} x {img.shape[0]}",
+                "read": sum(w in got for w in want),
+                "symbols": len(want),
+                "wrong": sum(g not in want for g in got),
+                "best_ms": 1000 * min(ts),
+                "median_ms": 1000 * statistics.median(ts),
+            }
+            rows.append(row)
+            print(
+                f"whole: {name} ({row['size']}): {row['read']}/{row['symbols']} read, "
+                f"wrong {row['wrong']}, best {row['best_ms']:.1f} ms, median "
+                f"{row['median_ms']:.1f} ms",
+                flush=True,
+            )
+    return rows
+
+
 def section(
     synth_rows: list[dict],
     plate_rows: dict[str, list[dict]],
     n: int,
     seed: int,
     multi: dict | None = None,
+    whole: list[dict] | None = None,
 ) -> str:
     lines = [
         "### Snowflake vs QR (benchmarks/snowflake_bench.py)",
@@ -369,6 +448,21 @@ def section(
             f"| snowflake | {multi['sf_ok']} of {multi['chips']} | {multi['sf_wrong']} | {multi['sf_ms']:.1f} |",
             "",
         ]
+    if whole:
+        lines += [
+            "**Whole plates and sheets** as `chipkit.plates` renders them (the plate's blue "
+            "hexagonal frame around the symbol; PNG at the plate writer's dpi, the 4-up A4 PDF "
+            f"rasterised by pdftoppm): symbols read, best and median of {WHOLE_REPEAT} runs.",
+            "",
+            "| image | pixels | read | wrong | best ms | median ms |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in whole:
+            lines.append(
+                f"| {r['what']} | {r['size']} | {r['read']} of {r['symbols']} | {r['wrong']} | "
+                f"{r['best_ms']:.1f} | {r['median_ms']:.1f} |"
+            )
+        lines.append("")
     if synth_rows:
         lines += [
             f"**Bare-symbol captures** (`chipkit.snowflake.synth` levels, {n} random 100-131 byte "
@@ -391,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=40, help="photos per level")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument(
-        "--suite", choices=("all", "plates", "synth"), default="all", help="which captures"
+        "--suite", choices=("all", "plates", "synth", "whole"), default="all", help="which captures"
     )
     ap.add_argument("--write", action="store_true", help="update docs/performance.md")
     args = ap.parse_args(argv)
@@ -404,13 +498,14 @@ def main(argv: list[str] | None = None) -> int:
         multi = run_multi(max(10, args.n // 2))
     if args.suite in ("all", "synth"):
         synth_rows = run(args.n, args.seed)
+    whole = run_whole(WHOLE_REPEAT) if args.suite in ("all", "whole") else None
     if args.write:
         here = os.path.dirname(os.path.abspath(__file__))
         if here not in sys.path:
             sys.path.append(here)
         from _docs import write_section  # noqa: PLC0415
 
-        write_section("snowflake", section(synth_rows, plate_rows, args.n, args.seed, multi))
+        write_section("snowflake", section(synth_rows, plate_rows, args.n, args.seed, multi, whole))
     return 0
 
 

@@ -798,15 +798,12 @@ class _Search:
         self.results: list[Detection] = []
         self.tried: list[np.ndarray] = []
 
-    def run(self, scale: float, n_binaries: int = 99) -> bool:
-        """Search a copy reduced by ``scale`` in its first ``n_binaries`` binarisations;
-        True when every outline seen decoded."""
+    def run(self, search: np.ndarray, n_binaries: int = 99) -> bool:
+        """Search ``search`` (the photo or a reduced copy) in its first ``n_binaries``
+        binarisations; True when every outline seen decoded."""
         gray = self.gray
-        search = gray
-        if scale != 1.0:
-            size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-            search = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-            sx, sy = gray.shape[1] / size[0], gray.shape[0] / size[1]
+        reduced = search.shape != gray.shape
+        sx, sy = gray.shape[1] / search.shape[1], gray.shape[0] / search.shape[0]
         seen_any = any_failed = False
         for b_index, binary in enumerate(_binaries(search)):
             if b_index >= n_binaries or (b_index >= _LATE_BINARIES and not seen_any):
@@ -815,7 +812,7 @@ class _Search:
             for small in _candidates(binary):
                 seen_any = found_any = True
                 corners = small
-                if scale != 1.0:
+                if reduced:  # pixel centres of the reduced copy -> photo pixels
                     corners = (small + 0.5) * np.array([sx, sy]) - 0.5
                 centre = corners.mean(axis=0)
                 if any(_inside(centre, d.corners) for d in self.results):
@@ -858,10 +855,17 @@ def decode_image(image: np.ndarray) -> list[Detection]:
         return []
     search = _Search(gray)
     try:
-        scales = _search_scales(gray.shape)
-        for i, scale in enumerate(scales):
-            coarse = i < len(scales) - 1
-            if search.run(scale, _COARSE_BINARIES if coarse else 99):
+        # the reduced copies: the coarse one is made from the fine one (cheaper on 12 MP)
+        copies = []
+        base, base_scale = gray, 1.0
+        for scale in sorted(_search_scales(gray.shape), reverse=True):
+            if scale != base_scale:
+                size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+                base, base_scale = cv2.resize(base, size, interpolation=cv2.INTER_AREA), scale
+            copies.insert(0, base)
+        for i, img in enumerate(copies):
+            coarse = i < len(copies) - 1
+            if search.run(img, _COARSE_BINARIES if coarse else 99):
                 break
             if len(search.tried) >= _MAX_CANDIDATES:
                 break
