@@ -162,3 +162,19 @@ def test_four_up_sheet_photographed_at_an_angle(plates, sheet):
     photo = cv2.resize(photo, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)
     dets = snowflake.decode_image(photo)
     assert sorted(d.payload for d in dets) == sorted(raw for _, _, raw in plates["items"])
+
+
+def test_big_photo_with_a_large_and_a_small_symbol_returns_both():
+    """The coarse search sees the large symbol; the small one (2.2 px per module) is
+    found as well (by the coarse search, or the full-size one when the coarse misses)."""
+    rng = np.random.default_rng(8)
+    big, small = rng.bytes(116), rng.bytes(120)
+    ib = snowflake.render(snowflake.encode(big), 12.0)
+    is_ = snowflake.render(snowflake.encode(small), 2.2)
+    photo = np.full((1500, 2000), 235, np.uint8)
+    photo[100 : 100 + ib.shape[0], 100 : 100 + ib.shape[1]] = ib
+    y, x = 1500 - is_.shape[0] - 150, 2000 - is_.shape[1] - 250
+    photo[y : y + is_.shape[0], x : x + is_.shape[1]] = is_
+    photo = cv2.GaussianBlur(photo, (0, 0), 0.6)
+    assert max(photo.shape) > reader._COARSE_SIDE
+    assert sorted(d.payload for d in snowflake.decode_image(photo)) == sorted([big, small])
