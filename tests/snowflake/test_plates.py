@@ -178,3 +178,10 @@ def test_big_photo_with_a_large_and_a_small_symbol_returns_both():
     photo = cv2.GaussianBlur(photo, (0, 0), 0.6)
     assert max(photo.shape) > reader._COARSE_SIDE
     assert sorted(d.payload for d in snowflake.decode_image(photo)) == sorted([big, small])
+
+
+def test_chipkit_scan_reads_every_plate_on_a_sheet(plates, sheet):
+    """End to end through the scanner (QR first, then snowflake), not just decode_image."""
+    results = plates["verifier"].scan(sheet)
+    assert sorted(r.household_id for r in results if r.status == "ok") == sorted(plates["hids"])
+    assert all(r.carrier == "snowflake" for r in results)
