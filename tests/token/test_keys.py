@@ -111,7 +111,7 @@ def test_village_scoped_bundle_reads_only_its_village(tmp_path) -> None:
     t2, _ = kr.seal("H-2", "330703101002")
     t3, _ = kr.seal("H-3", "330703101003")
     kr.export_verifier(tmp_path / "v2.json", village="330703101002")
-    v = Verifier.load(tmp_path / "v2.json")
+    v = Verifier.load(tmp_path / "v2.json", office_fingerprint=kr.office_fingerprint)
     assert v.check(t2).ok
     assert v.check(t3).status.value == "unknown_key"
 
@@ -145,7 +145,8 @@ def test_retired_signing_key_stops_verifying(tmp_path) -> None:
     assert v.check(text).status.value == "unknown_key"
     assert v.check(fresh).ok
     kr.export_verifier(tmp_path / "b.json")
-    assert Verifier.load(tmp_path / "b.json").check(text).status.value == "unknown_key"
+    v2 = Verifier.load(tmp_path / "b.json", office_fingerprint=kr.office_fingerprint)
+    assert v2.check(text).status.value == "unknown_key"
 
 
 def test_unpinned_bundle_warns_and_cannot_be_updated(tmp_path) -> None:

@@ -191,7 +191,8 @@ def test_revoked_plate_never_ok(fresh_keyring: Keyring, tmp_path) -> None:
         fresh_keyring.verifier().verify(text)
     assert e.value.claims == claims and e.value.reason == "lost"
     fresh_keyring.export_verifier(tmp_path / "b.json")
-    r = Verifier.load(tmp_path / "b.json").check(text)
+    fp = fresh_keyring.office_fingerprint
+    r = Verifier.load(tmp_path / "b.json", office_fingerprint=fp).check(text)
     assert r.status is Status.REVOKED and r.claims == claims
 
 
