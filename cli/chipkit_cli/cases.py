@@ -112,16 +112,33 @@ def import_(register: Path, db_url: str | None, as_json: bool) -> None:
 
     One household per row: household_id/户号, village_code/村代码 (12 digits), grid/网格,
     worker_id/网格员编号, optional names, address, lat/lon. Staff rows: no household, a
-    role/角色 (village|town|district) and unit/单位 (its division code). All or nothing.
+    role/角色 (village|town|district) and unit/单位 (its division code).
+
+    Bad rows are listed (file, row, field, reason) and skipped; the good rows are imported
+    in one transaction. Exit 0 all rows imported, 1 some rows rejected, 2 unusable file.
     """
+    from chipkit.cases.importer import parse_register
+
     svc = _service(db_url)
-    counts = svc.import_register(register)
+    reg = parse_register(register)
+    problems = reg.problems
+    counts = (
+        svc.load_register(reg, source=str(register))
+        if (reg.households or reg.staff)
+        else {"households": 0, "workers": 0, "units": 0, "updated": 0}
+    )
+    counts["rejected"] = len(problems)
+    for msg in problems:
+        click.echo(f"  rejected: {msg}", err=True)
     _out(
         counts,
         as_json,
         f"imported {register}: {counts['households']} new households, {counts['workers']} new "
-        f"workers, {counts['units']} new units, {counts['updated']} updated",
+        f"workers, {counts['units']} new units, {counts['updated']} updated, "
+        f"{counts['rejected']} rows rejected",
     )
+    if problems:
+        sys.exit(EXIT_FAIL)
 
 
 @cases.command()

@@ -31,6 +31,7 @@ def test_chinese_headers_and_encodings(tmp_path, encoding):
         "workers": 2,
         "households": 3,
         "updated": 0,
+        "rejected": 0,
     }  # district, town, village, 2 grids
     with svc.db.read() as conn:
         town = conn.execute(select(units).where(units.c.id == "330703102")).one()
@@ -141,3 +142,31 @@ def test_plates_register_as_source(tmp_path):
     assert links["C-1"] == links["C-2"] == "330703104001-一网格-周九" and links["C-3"] is None
     c = svc.submit("other", "x", household_id="C-1", worker_id="330703104001-一网格-周九")
     assert c["worker_id"] == "330703104001-一网格-周九"
+
+
+def test_bad_rows_are_reported_and_the_good_rows_imported(tmp_path):
+    from click.testing import CliRunner
+
+    from chipkit.cases.errors import BadInput
+    from chipkit_cli.main import cli
+
+    p = tmp_path / "mixed.csv"
+    p.write_text(
+        "户号,村代码,网格,网格员编号\n"
+        "A-1,330703102003,1,W1\n"
+        ",330703102003,1,W1\n"  # no household id, no role
+        "A-3,3307031,1,W1\n"  # bad village code
+        "A-1,330703102003,1,W1\n"  # duplicate
+        "A-5,330703102003,1,W1\n",
+        encoding="utf-8",
+    )
+    svc = CaseService(tmp_path / "c.sqlite")
+    with pytest.raises(BadInput, match="row 3"):  # the library call stays all-or-nothing
+        svc.import_register(p)
+    r = CliRunner().invoke(cli, ["cases", "import", str(p), "--db", str(tmp_path / "d.sqlite")])
+    assert r.exit_code == 1, r.output
+    for row in ("row 3", "row 4", "row 5"):
+        assert row in r.output
+    assert "2 new households" in r.output
+    counts = CaseService(tmp_path / "d.sqlite").import_register(p, skip_bad_rows=True)
+    assert counts["rejected"] == 3 and counts["households"] == 0  # already there

@@ -120,6 +120,7 @@ class HouseholdRow:
 class Register:
     households: list[HouseholdRow] = field(default_factory=list)
     staff: list[StaffRow] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # one message per rejected row
 
 
 def read_rows(path: str | Path) -> list[dict[str, str]]:
@@ -210,81 +211,88 @@ def _cell(v: Any) -> str:
 
 
 def parse_register(path: str | Path) -> Register:
-    """Validate every row; BadInput names the file, row and field of the first problem."""
+    """Validate every row. A bad row is skipped and its problem (file, row, field, reason)
+    recorded in ``Register.problems``; BadInput only when the file itself is unusable."""
     p = Path(path)
     reg = Register()
     seen: dict[str, int] = {}
     for i, d in enumerate(read_rows(p), start=2):
-
-        def bad(fieldname: str, msg: str, i: int = i) -> BadInput:
-            return BadInput(f"{p}: row {i}: {fieldname}: {msg}")
-
-        hid = d.get("household_id", "")
-        if not hid:
-            role = d.get("role", "").lower()
-            if not role:
-                raise bad("household_id", "empty (and no role: not a staff row either)")
-            role = {"村": "village", "镇": "town", "区": "district", "网格": "grid"}.get(role, role)
-            if role not in ("village", "town", "district"):
-                raise bad("role", f"{role!r} is not village, town or district")
-            wid = d.get("worker_id", "")
-            if not _ID_RE.fullmatch(wid):
-                raise bad("worker_id", f"{wid!r} is not a worker id (letters, digits, - _ .)")
-            unit = d.get("unit", "") or d.get("village_code", "")
-            want = {"village": 12, "town": 9, "district": 6}[role]
-            if not (unit.isdigit() and len(unit) == want):
-                raise bad(
-                    "unit", f"a {role} officer needs a {want}-digit division code, got {unit!r}"
-                )
-            reg.staff.append(StaffRow(i, wid, d.get("worker_name", ""), role, unit))
-            continue
-        if not _HH_RE.fullmatch(hid):
-            raise bad("household_id", f"{hid!r}: 1-32 characters of digits, ASCII letters and '-'")
-        if hid in seen:
-            raise bad("household_id", f"{hid} already on row {seen[hid]}")
-        seen[hid] = i
-        vc = d.get("village_code", "")
-        if not _VILLAGE_RE.fullmatch(vc):
-            raise bad("village_code", f"{vc!r} is not a 12-digit division code")
-        grid = d.get("grid", "") or DEFAULT_GRID
-        if not 1 <= len(grid) <= 40 or not grid.isprintable() or grid.startswith(_CELL_FORMULA):
-            raise bad("grid", f"{grid!r} is not a grid name (1-40 printable characters)")
-        wid = d.get("worker_id", "")
-        wname = d.get("worker_name", "")
-        if wid:
-            if not _ID_RE.fullmatch(wid):
-                raise bad("worker_id", f"{wid!r} is not a worker id (letters, digits, - _ .)")
-        elif wname:
-            # a plates register names the grid worker but has no id: one per name and grid
-            if not wname.isprintable() or wname.startswith(_CELL_FORMULA) or len(wname) > 40:
-                raise bad("worker_name", f"{wname!r} is not a name")
-            wid = derived_worker_id(vc, grid, wname)
-        lat = _coord(d.get("lat", ""), -90, 90, lambda m: bad("lat", m))
-        lon = _coord(d.get("lon", ""), -180, 180, lambda m: bad("lon", m))
-        if (lat is None) != (lon is None):
-            raise bad("lat/lon", "give both or neither")
-        for name in ("address", "village_name", "town_name", "district_name", "worker_name"):
-            if len(d.get(name, "")) > 200:
-                raise bad(name, "longer than 200 characters")
-        reg.households.append(
-            HouseholdRow(
-                i,
-                hid,
-                vc,
-                d.get("village_name", ""),
-                d.get("town_name", ""),
-                d.get("district_name", ""),
-                grid,
-                wid,
-                d.get("worker_name", ""),
-                d.get("address", ""),
-                lat,
-                lon,
-            )
-        )
-    if not reg.households and not reg.staff:
+        try:
+            _parse_row(p, i, d, reg, seen)
+        except BadInput as e:
+            reg.problems.append(str(e))
+    if not reg.households and not reg.staff and not reg.problems:
         raise BadInput(f"{p}: no data rows")
     return reg
+
+
+def _parse_row(p: Path, i: int, d: dict[str, str], reg: Register, seen: dict[str, int]) -> None:
+    """Validate one row into ``reg``; BadInput names the file, row and field."""
+
+    def bad(fieldname: str, msg: str, i: int = i) -> BadInput:
+        return BadInput(f"{p}: row {i}: {fieldname}: {msg}")
+
+    hid = d.get("household_id", "")
+    if not hid:
+        role = d.get("role", "").lower()
+        if not role:
+            raise bad("household_id", "empty (and no role: not a staff row either)")
+        role = {"村": "village", "镇": "town", "区": "district", "网格": "grid"}.get(role, role)
+        if role not in ("village", "town", "district"):
+            raise bad("role", f"{role!r} is not village, town or district")
+        wid = d.get("worker_id", "")
+        if not _ID_RE.fullmatch(wid):
+            raise bad("worker_id", f"{wid!r} is not a worker id (letters, digits, - _ .)")
+        unit = d.get("unit", "") or d.get("village_code", "")
+        want = {"village": 12, "town": 9, "district": 6}[role]
+        if not (unit.isdigit() and len(unit) == want):
+            raise bad("unit", f"a {role} officer needs a {want}-digit division code, got {unit!r}")
+        reg.staff.append(StaffRow(i, wid, d.get("worker_name", ""), role, unit))
+        return
+    if not _HH_RE.fullmatch(hid):
+        raise bad("household_id", f"{hid!r}: 1-32 characters of digits, ASCII letters and '-'")
+    if hid in seen:
+        raise bad("household_id", f"{hid} already on row {seen[hid]}")
+    vc = d.get("village_code", "")
+    if not _VILLAGE_RE.fullmatch(vc):
+        raise bad("village_code", f"{vc!r} is not a 12-digit division code")
+    grid = d.get("grid", "") or DEFAULT_GRID
+    if not 1 <= len(grid) <= 40 or not grid.isprintable() or grid.startswith(_CELL_FORMULA):
+        raise bad("grid", f"{grid!r} is not a grid name (1-40 printable characters)")
+    wid = d.get("worker_id", "")
+    wname = d.get("worker_name", "")
+    if wid:
+        if not _ID_RE.fullmatch(wid):
+            raise bad("worker_id", f"{wid!r} is not a worker id (letters, digits, - _ .)")
+    elif wname:
+        # a plates register names the grid worker but has no id: one per name and grid
+        if not wname.isprintable() or wname.startswith(_CELL_FORMULA) or len(wname) > 40:
+            raise bad("worker_name", f"{wname!r} is not a name")
+        wid = derived_worker_id(vc, grid, wname)
+    lat = _coord(d.get("lat", ""), -90, 90, lambda m: bad("lat", m))
+    lon = _coord(d.get("lon", ""), -180, 180, lambda m: bad("lon", m))
+    if (lat is None) != (lon is None):
+        raise bad("lat/lon", "give both or neither")
+    for name in ("address", "village_name", "town_name", "district_name", "worker_name"):
+        if len(d.get(name, "")) > 200:
+            raise bad(name, "longer than 200 characters")
+    reg.households.append(
+        HouseholdRow(
+            i,
+            hid,
+            vc,
+            d.get("village_name", ""),
+            d.get("town_name", ""),
+            d.get("district_name", ""),
+            grid,
+            wid,
+            d.get("worker_name", ""),
+            d.get("address", ""),
+            lat,
+            lon,
+        )
+    )
+    seen[hid] = i
 
 
 def _coord(s: str, lo: float, hi: float, bad: Any) -> float | None:

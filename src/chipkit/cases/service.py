@@ -404,10 +404,22 @@ class CaseService:
         return self.types()[case_type]
 
     # ------------------------------------------------------------ register
-    def import_register(self, path: str | Path, *, actor: Actor | None = None) -> dict[str, int]:
-        """Import (or update) the hierarchy from CSV/XLSX; all or nothing."""
+    def import_register(
+        self, path: str | Path, *, actor: Actor | None = None, skip_bad_rows: bool = False
+    ) -> dict[str, int]:
+        """Import (or update) the hierarchy from CSV/XLSX in one transaction.
+
+        A register with bad rows raises BadInput (naming the first) unless
+        ``skip_bad_rows``: then the good rows are imported and ``rejected`` counts the rest
+        (``parse_register(path).problems`` lists them).
+        """
         reg = parse_register(path)
-        return self.load_register(reg, actor=actor, source=str(path))
+        if reg.problems and not skip_bad_rows:
+            more = f" (and {len(reg.problems) - 1} more bad rows)" if len(reg.problems) > 1 else ""
+            raise BadInput(reg.problems[0] + more)
+        counts = self.load_register(reg, actor=actor, source=str(path))
+        counts["rejected"] = len(reg.problems)
+        return counts
 
     def load_register(
         self, reg: Register, *, actor: Actor | None = None, source: str = "memory"
