@@ -155,6 +155,9 @@ def keys_export_verifier(directory: Path, out: Path, village: str | None) -> Non
     kr = open_keyring(directory)
     info = kr.export_verifier(out, village=village)
     click.echo(f"verifier bundle {out}: counter {info.counter}, office {info.office_fingerprint}")
+    click.echo(
+        f"devices pin it: export CHIPKIT_OFFICE={info.office_fingerprint}  (or --office)", err=True
+    )
 
 
 @click.command()
