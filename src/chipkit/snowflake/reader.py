@@ -35,6 +35,11 @@ _MIN_DIAMETER_PX = 36.0
 _MAX_CANDIDATES = 24
 _MAX_COMPONENTS = 24
 _MAX_OPENINGS = 4
+#: components whose outline is longer than this per square root of its area (ragged
+#: background blobs) are opened only when nothing hexagonal was found directly
+_JOIN_RAGGEDNESS = 12.0
+#: a symbol's own outline (blurred, noisy or tilted) stays below this raggedness
+_MAX_RAGGEDNESS = 8.0
 _MIN_SCORE = 0.2
 _K2 = np.ones((2, 2), np.uint8)
 _K3 = np.ones((3, 3), np.uint8)
@@ -294,21 +299,38 @@ def _hex_residual(corners: np.ndarray) -> float:
     return float(err.max()) / max(side, 1e-9)
 
 
-def _hexagons_in(mask: np.ndarray, ox: int, oy: int, min_area: float) -> list[np.ndarray]:
+def _hexagons_in(
+    mask: np.ndarray,
+    ox: int,
+    oy: int,
+    min_area: float,
+    one_component: bool = False,
+    ragged: list[float] | None = None,
+) -> list[np.ndarray]:
     """Symbol-shaped hexagons among the outer contours of a binary mask (ROI at offset
-    ox, oy)."""
+    ox, oy). ``one_component``: the mask is a single connected component, whose one
+    outer boundary is all there is to trace (its holes - hundreds in a symbol - are not
+    traced). ``ragged`` (if given) receives each outer boundary's length per square root
+    of its area: ~3.5 for a symbol's hexagon, 10-20 for the ragged blobs of a textured
+    background."""
     out = []
-    contours, hier = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
-    if hier is None:
-        return out
-    for c, h in zip(contours, hier[0], strict=True):
+    if one_component:
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        outer = [c for c in contours if len(c) >= 24]
+    else:
+        contours, hier = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+        if hier is None:
+            return out
         # outer boundaries only; CCOMP also returns pieces lying inside holes (a symbol
         # inside the plate border it was joined to, once an opening has cut the join)
-        if h[3] != -1 or len(c) < 24:
-            continue
+        outer = [c for c, h in zip(contours, hier[0], strict=True) if h[3] == -1 and len(c) >= 24]
+    for c in outer:
         area = cv2.contourArea(c)
-        if area < min_area:
-            continue
+        rag = len(c) / math.sqrt(max(area, 1.0))
+        if ragged is not None:
+            ragged.append(rag)
+        if area < min_area or rag > _MAX_RAGGEDNESS:
+            continue  # too small, or a ragged blob (never worth a convex hull)
         hull_area = cv2.contourArea(cv2.convexHull(c))
         if hull_area <= 0 or area / hull_area < 0.8:
             continue
@@ -349,18 +371,26 @@ def _candidates(binary: np.ndarray) -> list[np.ndarray]:
         x, y, w, h = (int(v) for v in stats[i, :4])
         roi = np.zeros((h + 2, w + 2), np.uint8)
         roi[1:-1, 1:-1] = (labels[y : y + h, x : x + w] == i).astype(np.uint8) * 255
-        found = _hexagons_in(roi, x - 1, y - 1, min_area)
+        ragged: list[float] = []
+        found = _hexagons_in(roi, x - 1, y - 1, min_area, one_component=True, ragged=ragged)
         if not found and w * h > 4 * min_area:
-            misses.append((roi, x - 1, y - 1))
+            misses.append((roi, x - 1, y - 1, max(ragged, default=math.inf)))
         out.extend(found)
     # cut thin dark joins (a scratch, dirt or the plate border stuck to a symbol) in the
-    # largest components that are not hexagons, and look again
-    for roi, ox, oy in misses[:_MAX_OPENINGS]:
-        for opened in _openings(roi):
-            found = _hexagons_in(opened, ox, oy, min_area)
-            if found:
-                out.extend(found)
-                break
+    # largest components that are not hexagons, and look again: first those with a
+    # fairly smooth outline (a symbol joined to a border or a scratch), the ragged blobs
+    # of a textured background only when nothing hexagonal turned up in this binary
+    smooth = [m for m in misses if m[3] <= _JOIN_RAGGEDNESS]
+    rough = [m for m in misses if m[3] > _JOIN_RAGGEDNESS]
+    for group in (smooth, rough):
+        if group is rough and out:
+            break
+        for roi, ox, oy, _ in group[:_MAX_OPENINGS]:
+            for opened in _openings(roi):
+                found = _hexagons_in(opened, ox, oy, min_area)
+                if found:
+                    out.extend(found)
+                    break
     return out
 
 
