@@ -109,11 +109,14 @@ def to_svg(sym: Symbol, size_mm: float, quiet: float | None = None) -> str:
     hexes, outer, inner = _polygons(sym)
     cx, cy = w_mod / 2.0, h_mod / 2.0
 
-    def pts(poly: np.ndarray) -> str:
-        return "M" + "L".join(f"{px + cx:.4f},{py + cy:.4f}" for px, py in poly) + "Z"
+    def paths(polys: np.ndarray) -> str:
+        """(n, 6, 2) hexagons -> "M x,y L x,y ... Z" per hexagon, formatted in one go
+        (per-point f-strings cost ~9 ms for ~2,400 cells)."""
+        fmt = ("M%.4f,%.4f" + "L%.4f,%.4f" * 5 + "Z") * len(polys)
+        return fmt % tuple((polys + [cx, cy]).ravel().tolist())
 
-    d = "".join(pts(h) for h in hexes)
-    frame = pts(outer) + pts(inner[::-1])
+    d = paths(hexes)
+    frame = paths(np.stack([outer, inner[::-1]]))
     h_mm = size_mm * h_mod / w_mod
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
