@@ -711,18 +711,37 @@ def _rs_correct(block: bytes, nsym: int, erase_pos: list[int]) -> tuple[bytes, b
     return bytes(msg[:-nsym]), bytes(msg)
 
 
+_DEINTERLEAVE: dict[int, tuple[list[np.ndarray], np.ndarray]] = {}
+
+
+def _deinterleave(lay: Layout) -> tuple[list[np.ndarray], np.ndarray]:
+    """(per block: the stream positions of its bytes in order; per stream position: its
+    index in the blocks laid end to end), cached per variant."""
+    got = _DEINTERLEAVE.get(lay.radius)
+    if got is None:
+        idx = np.array(interleave_index(lay), dtype=np.int64).reshape(-1, 2)
+        pos = np.arange(len(idx))
+        perms = []
+        offsets = np.cumsum([0] + [n for n, _ in lay.blocks])
+        for b, (n, _) in enumerate(lay.blocks):
+            sel = idx[:, 0] == b
+            perm = np.empty(n, dtype=np.int64)
+            perm[idx[sel, 1]] = pos[sel]
+            perms.append(perm)
+        gather = offsets[idx[:, 0]] + idx[:, 1]
+        got = _DEINTERLEAVE[lay.radius] = (perms, gather)
+    return got
+
+
 def _decode_bits(values: np.ndarray, lay: Layout) -> tuple[bytes, int] | None:
     """values: (D,) dark-positive samples of the data cells in placement order."""
     nbits = sum(n for n, _ in lay.blocks) * 8
     bits = (values[:nbits] > 0).astype(np.uint8) ^ lay.mask[:nbits]
     conf = np.abs(values[:nbits]).reshape(-1, 8).min(axis=1)
     stream = np.packbits(bits)
-    idx = interleave_index(lay)
-    blocks = [bytearray(n) for n, _ in lay.blocks]
-    bconf = [np.zeros(n) for n, _ in lay.blocks]
-    for pos, (b, i) in enumerate(idx):
-        blocks[b][i] = stream[pos]
-        bconf[b][i] = conf[pos]
+    perms, gather = _deinterleave(lay)
+    blocks = [stream[p].tobytes() for p in perms]
+    bconf = [conf[p] for p in perms]
     data = bytearray()
     fixed_blocks = []
     for (n, k), blk, cf in zip(lay.blocks, blocks, bconf, strict=True):
@@ -747,7 +766,7 @@ def _decode_bits(values: np.ndarray, lay: Layout) -> tuple[bytes, int] | None:
         data += res[0]
         fixed_blocks.append(res[1])
     # cells whose sampled value Reed-Solomon changed
-    fixed_stream = np.frombuffer(bytes(fixed_blocks[b][i] for b, i in idx), dtype=np.uint8)
+    fixed_stream = np.frombuffer(b"".join(fixed_blocks), dtype=np.uint8)[gather]
     corrected = int(np.count_nonzero(np.unpackbits(fixed_stream) != bits[: fixed_stream.size * 8]))
     length = data[0]
     if not 1 <= length <= lay.capacity or any(data[1 + length :]):
