@@ -140,6 +140,7 @@ def _sim():
 
 def snowflake_plate(raw: bytes, rng: np.random.Generator, dirt: float, scratch: float):
     """Same card as sim.render_plate (frame, number, dirt, scratches), snowflake symbol."""
+    sim = _sim()
     sym = snowflake.encode(raw)
     img = snowflake.render(sym, CELL, quiet=0)
     sh, sw = img.shape
@@ -170,26 +171,8 @@ def snowflake_plate(raw: bytes, rng: np.random.Generator, dirt: float, scratch: 
     if rng.random() < dirt:
         for _ in range(int(rng.integers(1, 4))):
             fx, fy = rng.uniform(0, n_x), rng.uniform(0, n_y)
-            cx, cy = int(x0 + fx * CELL), int(y0 + fy * CELL)
-            ax, ay = int(rng.uniform(0.7, 1.3) * CELL), int(rng.uniform(0.5, 1.2) * CELL)
-            col = int(rng.integers(40, 120)) if rng.random() < 0.7 else int(rng.integers(200, 255))
-            cv2.ellipse(
-                plate,
-                (cx, cy),
-                (ax, ay),
-                float(rng.uniform(0, 180)),
-                0,
-                360,
-                (col, col, col),
-                -1,
-                cv2.LINE_AA,
-            )
-    if rng.random() < scratch:
-        for _ in range(int(rng.integers(1, 5))):
-            p1 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
-            p2 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
-            col = int(rng.integers(150, 255)) if rng.random() < 0.6 else int(rng.integers(20, 90))
-            cv2.line(plate, p1, p2, (col, col, col), max(1, CELL // 4), cv2.LINE_AA)
+            sim.dirt_blob(plate, rng, int(x0 + fx * CELL), int(y0 + fy * CELL))
+    sim.scratches(plate, rng, scratch)
     corners = np.array([[x0, y0], [x0 + sw, y0], [x0 + sw, y0 + sh], [x0, y0 + sh]], np.float64)
     return plate, corners, sym
 

@@ -200,6 +200,37 @@ except Exception:  # noqa: BLE001, S110
 
 
 # ----------------------------------------------------------------- rendering
+
+
+def dirt_blob(plate: np.ndarray, rng: np.random.Generator, cx: int, cy: int) -> None:
+    """One dirt blob about two modules wide (dark or, less often, light) centred at cx, cy."""
+    ax = int(rng.uniform(0.7, 1.3) * CELL)
+    ay = int(rng.uniform(0.5, 1.2) * CELL)
+    col = int(rng.integers(40, 120)) if rng.random() < 0.7 else int(rng.integers(200, 255))
+    cv2.ellipse(
+        plate,
+        (cx, cy),
+        (ax, ay),
+        float(rng.uniform(0, 180)),
+        0,
+        360,
+        (col, col, col),
+        -1,
+        cv2.LINE_AA,
+    )
+
+
+def scratches(plate: np.ndarray, rng: np.random.Generator, p: float) -> None:
+    """With probability p, one to four straight scratches across the card."""
+    h, w = plate.shape[:2]
+    if rng.random() < p:
+        for _ in range(int(rng.integers(1, 5))):
+            p1 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+            p2 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+            col = int(rng.integers(150, 255)) if rng.random() < 0.6 else int(rng.integers(20, 90))
+            cv2.line(plate, p1, p2, (col, col, col), max(1, CELL // 4), cv2.LINE_AA)
+
+
 def render_plate(
     sym_img: np.ndarray, box: tuple, rng: np.random.Generator, dirt: float, scratch: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -242,27 +273,8 @@ def render_plate(
                 fx, fy = [(3.5, 3.5), (n_x - 3.5, 3.5), (3.5, n_y - 3.5)][rng.integers(0, 3)]
             else:
                 fx, fy = rng.uniform(0, n_x), rng.uniform(0, n_y)
-            cx, cy = int(x0 + fx * CELL), int(y0 + fy * CELL)
-            ax = int(rng.uniform(0.7, 1.3) * CELL)
-            ay = int(rng.uniform(0.5, 1.2) * CELL)
-            col = int(rng.integers(40, 120)) if rng.random() < 0.7 else int(rng.integers(200, 255))
-            cv2.ellipse(
-                plate,
-                (cx, cy),
-                (ax, ay),
-                float(rng.uniform(0, 180)),
-                0,
-                360,
-                (col, col, col),
-                -1,
-                cv2.LINE_AA,
-            )
-    if rng.random() < scratch:
-        for _ in range(int(rng.integers(1, 5))):
-            p1 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
-            p2 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
-            col = int(rng.integers(150, 255)) if rng.random() < 0.6 else int(rng.integers(20, 90))
-            cv2.line(plate, p1, p2, (col, col, col), max(1, CELL // 4), cv2.LINE_AA)
+            dirt_blob(plate, rng, int(x0 + fx * CELL), int(y0 + fy * CELL))
+    scratches(plate, rng, scratch)
     corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
     return plate, corners
 
