@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
 from pathlib import Path
 
 import click
@@ -250,4 +249,4 @@ def revoke(directory: Path, serials: tuple[int, ...], reason: str) -> None:
     click.echo("export a new verifier bundle so devices learn of it")
 
 
-__all__ = ["date", "keys", "revoke", "seal", "verify"]
+__all__ = ["keys", "revoke", "seal", "verify"]

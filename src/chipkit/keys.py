@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -542,8 +542,7 @@ class Keyring:
                     "(`chipkit keys add-read-key --village`) or export without --village"
                 )
 
-        counter = self._update(lambda d: d.__setitem__("bundle_counter", d["bundle_counter"] + 1))
-        del counter
+        self._update(lambda d: d.__setitem__("bundle_counter", d["bundle_counter"] + 1))
         signing, reads, revoked = self._verifier_parts(village)
         return write_bundle(
             Path(out),
@@ -580,4 +579,4 @@ def signing_key_from_dict(s: dict[str, Any]) -> SigningKey:
     )
 
 
-__all__ = ["Issuer", "KeyInfo", "Keyring", "fingerprint", "timedelta"]
+__all__ = ["Issuer", "KeyInfo", "Keyring", "fingerprint"]

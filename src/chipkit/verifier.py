@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -278,5 +278,4 @@ __all__ = [
     "UnpinnedBundleWarning",
     "Verification",
     "Verifier",
-    "field",
 ]
