@@ -211,6 +211,9 @@ def verify(
 ) -> None:
     """Verify one chip TOKEN (or '-' to read it from standard input).
 
+    A chip text contains spaces and characters such as $ and %: put it in single quotes
+    on the command line, or pipe it in with '-'.
+
     Prints the claims. Exit 0 valid, 1 not valid (revoked, expired, unknown key,
     invalid; the reason on stderr or in the JSON), 2 usage error.
     """
