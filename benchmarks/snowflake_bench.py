@@ -156,17 +156,7 @@ def snowflake_plate(raw: bytes, rng: np.random.Generator, dirt: float, scratch: 
     a = ((255 - img.astype(np.float32)) / 255.0)[..., None]
     region = plate[y0 : y0 + sh, x0 : x0 + sw].astype(np.float32)
     plate[y0 : y0 + sh, x0 : x0 + sw] = (region * (1 - a) + ink * a).astype(np.uint8)
-    num = f"No. {rng.integers(1, 999):03d}  JD-{rng.integers(1000, 9999)}"
-    cv2.putText(
-        plate,
-        num,
-        (frame + CELL, h - frame - 3 * CELL),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        CELL * 0.22,
-        frame_col,
-        max(1, CELL // 3),
-        cv2.LINE_AA,
-    )
+    sim.card_number(plate, rng, frame, frame_col)
     n_x, n_y = sw / CELL, sh / CELL
     if rng.random() < dirt:
         for _ in range(int(rng.integers(1, 4))):

@@ -202,6 +202,22 @@ except Exception:  # noqa: BLE001, S110
 # ----------------------------------------------------------------- rendering
 
 
+def card_number(plate: np.ndarray, rng: np.random.Generator, frame: int, colour) -> None:
+    """A random plate number printed along the card's bottom edge."""
+    h = plate.shape[0]
+    num = f"No. {rng.integers(1, 999):03d}  JD-{rng.integers(1000, 9999)}"
+    cv2.putText(
+        plate,
+        num,
+        (frame + CELL, h - frame - 3 * CELL),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        CELL * 0.22,
+        colour,
+        max(1, CELL // 3),
+        cv2.LINE_AA,
+    )
+
+
 def dirt_blob(plate: np.ndarray, rng: np.random.Generator, cx: int, cy: int) -> None:
     """One dirt blob about two modules wide (dark or, less often, light) centred at cx, cy."""
     ax = int(rng.uniform(0.7, 1.3) * CELL)
@@ -252,17 +268,7 @@ def render_plate(
     plate[frame : frame + sh, frame : frame + sw] = (
         region * (1 - a[..., None]) + ink * a[..., None]
     ).astype(np.uint8)
-    num = f"No. {rng.integers(1, 999):03d}  JD-{rng.integers(1000, 9999)}"
-    cv2.putText(
-        plate,
-        num,
-        (frame + CELL, h - frame - 3 * CELL),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        CELL * 0.22,
-        frame_col,
-        max(1, CELL // 3),
-        cv2.LINE_AA,
-    )
+    card_number(plate, rng, frame, frame_col)
     x0, y0, x1, y1 = (v + frame for v in box)
     n_x = (x1 - x0) / CELL
     n_y = (y1 - y0) / CELL
