@@ -11,11 +11,11 @@ AES-SIV decryption -> claims parse -> revocation -> expiry.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
@@ -40,6 +40,9 @@ from chipkit.errors import (
 )
 from chipkit.keyfile import load_trust
 from chipkit.token import Claims
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chipkit.scan import ImageInput, ScanResult
 
 
 class StaleBundleWarning(UserWarning):
@@ -239,17 +242,37 @@ class Verifier:
     def revoked(self) -> dict[int, str]:
         return dict(self._revoked)
 
-    def scan(self, image: Any, **options: Any) -> list[Any]:
-        """Find, read and verify every chip in a photo: ``chipkit.scan.scan_image(image, self)``.
+    def scan(
+        self,
+        image: ImageInput,
+        *,
+        file: str | None = None,
+        today: date | None = None,
+        budget_s: float = 1.0,
+        use_zbar: bool | None = None,
+        stages: Iterable[str] | None = None,
+    ) -> list[ScanResult]:
+        """Find, read and verify every chip in a photo (path, bytes, PIL image or array).
 
-        A convenience kept for existing callers. It is the trust layer's one upward
-        import, done here (lazily) so that importing chipkit.verifier never loads the
-        image stack; chipkit.scan imports Verifier for type hints only, so there is no
-        cycle (tests/test_architecture.py lists this edge as the one allowed exception).
+        Never raises for a bad photo: one ``error`` result says why. See chipkit.scan.
+
+        A convenience kept for existing callers: ``chipkit.scan.scan_image(image, self)``.
+        It is the trust layer's one upward import, done here (lazily) so that importing
+        chipkit.verifier never loads the image stack; chipkit.scan imports Verifier for
+        type hints only, so there is no cycle (tests/test_architecture.py lists this edge
+        as the one allowed exception).
         """
         from chipkit.scan import scan_image
 
-        return scan_image(image, self, **options)
+        return scan_image(
+            image,
+            self,
+            file=file,
+            today=today,
+            budget_s=budget_s,
+            use_zbar=use_zbar,
+            stages=stages,
+        )
 
     def __repr__(self) -> str:  # never shows key material
         return (
