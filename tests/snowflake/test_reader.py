@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from chipkit import snowflake
 from chipkit import token as tk
-from chipkit.snowflake.synth import capture
+from synth import capture  # benchmarks/capture/synth.py (see conftest.py)
 
 SRC_PX = 6.0
 
