@@ -41,7 +41,6 @@ import zxingcpp
 
 sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # after the stdlib: see above
 from capture.synth import LEVELS, capture_level  # noqa: E402
-
 from chipkit import snowflake
 from chipkit import token as tk
 from chipkit.base45 import b45encode

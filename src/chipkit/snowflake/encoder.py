@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chipkit.errors import ChipkitError
-from chipkit.snowflake.rs import encode as rs_encode
 from chipkit.snowflake.layout import Layout, layout, variant_for
+from chipkit.snowflake.rs import encode as rs_encode
 
 
 class SnowflakeError(ChipkitError):
@@ -47,7 +47,7 @@ class Symbol:
 
     def to_string(self) -> str:
         """The cell map as a string of '0'/'1' in spec order (used by the golden tests)."""
-        return "".join("1" if c else "0" for c in self.cells.tolist())
+        return (self.cells.astype(np.uint8) + 48).tobytes().decode("ascii")
 
     def ascii_art(self) -> str:
         """A text picture of the symbol: '#' dark, '.' light, rows offset by half a cell."""

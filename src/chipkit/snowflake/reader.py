@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+
 from chipkit.snowflake import rs
 from chipkit.snowflake.encoder import interleave_index
 from chipkit.snowflake.layout import VARIANTS, Layout, inner_apothem, layout, outer_apothem, outline
