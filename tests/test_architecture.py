@@ -201,29 +201,7 @@ def test_pure_core_imports_nothing_heavy(core: str) -> None:
     assert not heavy, f"import {core} loads {sorted(heavy)}"
 
 
-@pytest.mark.parametrize(
-    "core",
-    [
-        pytest.param(
-            "chipkit.snowflake.encoder",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="chipkit.snowflake package: its __init__ imports the OpenCV reader and "
-                "the writers (issue 11, the snowflake engineer's part); remove this mark "
-                "when it no longer does",
-            ),
-        ),
-        pytest.param(
-            "chipkit.snowflake.layout",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="chipkit.snowflake package: its __init__ imports the OpenCV reader and "
-                "the writers (issue 11, the snowflake engineer's part); remove this mark "
-                "when it no longer does",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("core", ["chipkit.snowflake.encoder", "chipkit.snowflake.layout"])
 def test_snowflake_core_imports_nothing_heavy(core: str) -> None:
     heavy = _loads_heavy(core)
     assert not heavy, f"import {core} loads {sorted(heavy)}"
