@@ -53,6 +53,14 @@ def _now_iso() -> str:
 
 
 @dataclass(frozen=True)
+class KeyUse:
+    """Which read and signing key ids a village's issued plates were sealed with."""
+
+    read_kids: frozenset[int]
+    sign_kids: frozenset[int]
+
+
+@dataclass(frozen=True)
 class KeyInfo:
     """A key as listed by ``Keyring.list_keys`` (never any secret)."""
 
@@ -366,15 +374,19 @@ class Keyring:
         return Verifier.from_trust(kf.trust_of(self._data, self._sealer, str(self.path)))
 
     def _scoped_parts(
-        self, village: str | None
+        self, village: str | None, used: KeyUse | None = None
     ) -> tuple[list[dict[str, Any]], dict[int, bytes], list[dict[str, Any]]]:
         """What a bundle carries: for a village, only what its plates need."""
         reads = _read_keys_for(self._data["read_keys"], village)
+        if village is not None and used is not None:
+            reads = [k for k in reads if k["village"] == village or k["kid"] in used.read_kids]
         first = min(str(k["created"])[:10] for k in reads)
         signing = [
             {k: s[k] for k in ("kid", "public", "not_before", "not_after")}
             for s in self._data["signing_keys"]
-            if village is None or s["not_after"] is None or s["not_after"] >= first
+            if village is None
+            or (used is not None and (s["current"] or s["kid"] in used.sign_kids))
+            or (used is None and (s["not_after"] is None or s["not_after"] >= first))
         ]
         revoked = [_scoped_revocation(r, village) for r in self._data["revoked"]]
         return (
@@ -390,6 +402,7 @@ class Keyring:
         village: str | None = None,
         now: datetime | None = None,
         valid_for: timedelta = DEFAULT_VALIDITY,
+        used: KeyUse | None = None,
     ) -> BundleInfo:
         """Write a signed verifier bundle (public keys, read keys, revocations, counter).
 
@@ -397,7 +410,10 @@ class Keyring:
         read keys and the default read keys from before it had one, the signing keys
         still valid since then, and its own revocations (a revocation not tied to any
         village is carried with its reason withheld; other villages' are left out).
-        The bundle refuses to verify after ``valid_for`` (hard expiry).
+        ``used`` (the keys the village's issued plates were sealed with, from the
+        issuance ledger: ``chipkit.issuance.village_key_use``) narrows that to the
+        default read keys and signing keys its plates actually use, plus the current
+        signing key. The bundle refuses to verify after ``valid_for`` (hard expiry).
         """
         if village is not None:
             _check_village(village)
@@ -413,7 +429,7 @@ class Keyring:
 
         counter = self._update(bump)  # re-reads and authenticates the whole keyring
         kf.check_all_keys(self._data, self._sealer)
-        signing, reads, revoked = self._scoped_parts(village)
+        signing, reads, revoked = self._scoped_parts(village, used)
         return write_bundle(
             Path(out),
             office_key=kf.office_private(self._data, self._sealer),
@@ -469,6 +485,7 @@ def _check_village(village: object) -> None:
 __all__ = [
     "Issuer",
     "KeyInfo",
+    "KeyUse",
     "Keyring",
     "KeyringWarning",
     "fingerprint",
