@@ -16,7 +16,7 @@ def test_schema_matches_models(tmp_path):
         mc = MigrationContext.configure(conn, opts={"version_table": "ck_alembic_version"})
         diff = [d for d in compare_metadata(mc, metadata) if "ck_alembic_version" not in str(d)]
     assert diff == []
-    assert db.revision() == "0001"
+    assert db.revision() == "0002"
 
 
 def test_reopen_keeps_data(tmp_path, make_register):
@@ -26,7 +26,7 @@ def test_reopen_keeps_data(tmp_path, make_register):
     svc.submit("other", "x", household_id="H-0001", worker_id="W1")
     svc.db.dispose()
     again = CaseService(p)
-    assert len(again.list_cases()) == 1 and again.db.revision() == "0001"
+    assert len(again.list_cases()) == 1 and again.db.revision() == "0002"
     assert set(again.types()) == {"proxy", "dispute", "hazard", "event", "other"}
 
 
@@ -60,10 +60,10 @@ def _open_at_once(url, n=4):
 
 def test_concurrent_first_open_sqlite(tmp_path):
     assert _open_at_once(str(tmp_path / "fresh.sqlite")) == []
-    assert Database(tmp_path / "fresh.sqlite").revision() == "0001"
+    assert Database(tmp_path / "fresh.sqlite").revision() == "0002"
 
 
 @pytest.mark.postgres
 def test_concurrent_first_open_postgres(pg_db_url):
     assert _open_at_once(pg_db_url) == []
-    assert Database(pg_db_url).revision() == "0001"
+    assert Database(pg_db_url).revision() == "0002"

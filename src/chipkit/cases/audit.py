@@ -79,7 +79,7 @@ def append(
         },
     )
     conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": h})
-    return seq
+    return int(seq)
 
 
 @dataclass(frozen=True)
