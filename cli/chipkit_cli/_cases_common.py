@@ -101,6 +101,8 @@ _SECS_FIELDS = ("accept_secs", "resolve_secs", "paused_secs")
 
 
 def _value(key: str, v: Any) -> str:
+    if v is None:
+        return "-"
     if key in _TIME_FIELDS and isinstance(v, int):
         return _local(v)
     if key in _SECS_FIELDS and isinstance(v, int):
@@ -111,6 +113,8 @@ def _value(key: str, v: Any) -> str:
 
 
 def _span(secs: int) -> str:
+    if secs < 60:
+        return f"{int(secs)}s"
     d, rem = divmod(int(secs), 86400)
     h, rem = divmod(rem, 3600)
     m = rem // 60
@@ -127,7 +131,7 @@ def _event_line(e: dict[str, Any]) -> str:
         ]
     else:
         changes = []
-        for k, v in after.items():
+        for k, v in sorted(after.items(), key=lambda kv: (kv[0] != "state", kv[0])):
             if k in before:
                 changes.append(f"{k} {_value(k, before[k])} → {_value(k, v)}")
             else:

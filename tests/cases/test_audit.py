@@ -131,7 +131,9 @@ def test_deleting_every_event_and_resetting_the_head(svc, tokens):
         conn.execute(update(audit_head).values(seq=0, hash=GENESIS))
     rep = svc.audit_verify()
     assert not rep.ok and rep.events == 0
-    assert rep.divergences == ("case 1: its row has no events (history deleted, or the row was inserted)",)
+    assert rep.divergences == (
+        "case 1: its row has no events (history deleted, or the row was inserted)",
+    )
 
 
 def test_deleted_head_row_is_reported_not_a_traceback(svc, tokens):

@@ -67,3 +67,37 @@ def test_concurrent_first_open_sqlite(tmp_path):
 def test_concurrent_first_open_postgres(pg_db_url):
     assert _open_at_once(pg_db_url) == []
     assert Database(pg_db_url).revision() == "0002"
+
+
+def test_0002_adds_the_rating_credential_to_an_existing_database(tmp_path, make_register):
+    """Upgrading a 0001 database with ratings: old ratings become 'unknown' (not
+    resident-confirmed); the downgrade removes the columns again."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from chipkit.cases.db import MIGRATIONS
+
+    p = tmp_path / "old.sqlite"
+    svc = CaseService(p)
+    svc.import_register(make_register(tmp_path / "r.csv"))
+    c = svc.submit("other", "x", household_id="H-0001", worker_id="W1")
+    svc.accept(c["id"], "W1")
+    svc.resolve(c["id"], "W1", "done")
+    svc.rate(c["id"], 4, True, household_id="H-0001", credential="household")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with svc.db.write() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    with svc.db.read() as conn:
+        cols = {r[1] for r in conn.execute(text("PRAGMA table_info(ck_ratings)"))}
+    assert "credential" not in cols and svc.db.revision() == "0001"
+    svc.db.dispose()
+    again = CaseService(p)  # opening migrates to 0002
+    assert again.db.revision() == "0002"
+    with again.db.read() as conn:
+        cred = conn.execute(text("SELECT credential FROM ck_ratings")).scalar()
+    assert cred == "unknown"
+    got = again.get(c["id"])
+    assert got["state"] == "closed_confirmed" and got["resident_confirmed"] is False

@@ -62,7 +62,9 @@ def append(
     """Append one event inside the caller's transaction; returns its seq."""
     head = conn.execute(_HEAD).one_or_none()
     if head is None:
-        raise CasesError("the audit chain head (ck_audit_head) is missing: run `chipkit cases audit`")
+        raise CasesError(
+            "the audit chain head (ck_audit_head) is missing: run `chipkit cases audit`"
+        )
     seq = head.seq + 1
     b = canonical(before) if before is not None else None
     a = canonical(after) if after is not None else None

@@ -7,6 +7,7 @@ so that the CLI, JSON output and the HTTP service keep one stable shape.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -17,10 +18,15 @@ R = TypeVar("R")
 _BOOLS = ("ever_resolved", "breach_accept", "breach_resolve", "solved", "resident_confirmed")
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
 def from_row(cls: type[R], row: Mapping[Any, Any]) -> R:
     """A record from a database row (extra columns are ignored)."""
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    return cls(**{n: row[n] for n in names if n in row})
+    present = set(row.keys())
+    return cls(**{n: row[n] for n in _field_names(cls) if n in present})
 
 
 @dataclass(frozen=True)
@@ -111,9 +117,7 @@ class Case:
 
     def columns(self) -> dict[str, Any]:
         """The row as column -> value (what the audit trail records)."""
-        out = dataclasses.asdict(self)
-        del out["worker_active"]
-        return out
+        return {n: getattr(self, n) for n in CASE_COLUMNS}  # asdict() would deep-copy
 
     def with_changes(self, changes: Mapping[str, Any], version: int) -> Case:
         return dataclasses.replace(self, **changes, version=version)

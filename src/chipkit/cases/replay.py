@@ -64,9 +64,7 @@ def _case_problems(
         )
     got = [(r.rating, r.solved, r.at, r.credential) for r in rates]
     if len(got) != len(expected_ratings):
-        out.append(
-            f"case {cid}: {len(got)} ratings rows but {len(expected_ratings)} rating events"
-        )
+        out.append(f"case {cid}: {len(got)} ratings rows but {len(expected_ratings)} rating events")
     else:
         for g, want in zip(got, expected_ratings, strict=True):
             if (_norm(g[0]), _norm(g[1]), g[2]) != (_norm(want[0]), _norm(want[1]), want[2]) or (
@@ -93,9 +91,7 @@ def case_divergences(conn: Connection) -> Iterator[str]:
         hi = lo + BATCH
         rows = {
             r["id"]: dict(r)
-            for r in conn.execute(
-                select(cases).where(cases.c.id >= lo, cases.c.id < hi)
-            ).mappings()
+            for r in conn.execute(select(cases).where(cases.c.id >= lo, cases.c.id < hi)).mappings()
         }
         evs = _grouped(
             conn,
@@ -106,7 +102,11 @@ def case_divergences(conn: Connection) -> Iterator[str]:
         rates = _grouped(
             conn,
             select(
-                ratings.c.case_id, ratings.c.rating, ratings.c.solved, ratings.c.at, ratings.c.credential
+                ratings.c.case_id,
+                ratings.c.rating,
+                ratings.c.solved,
+                ratings.c.at,
+                ratings.c.credential,
             )
             .where(ratings.c.case_id >= lo, ratings.c.case_id < hi)
             .order_by(ratings.c.case_id, ratings.c.id),

@@ -157,7 +157,7 @@ TABLE: tuple[Transition, ...] = (
         REJECTED,
         (*_SUPER, Role.HOUSEHOLD),
         (Clock.CLOSE,),
-        note="duplicate | not_responsible | withdrawn (a household may only withdraw)",
+        note="duplicate, not_responsible or withdrawn (a household may only withdraw)",
     ),
     Transition(
         "expire",
@@ -201,7 +201,7 @@ def render_mermaid() -> str:
     for t in TABLE:
         for s in t.sources:
             to = t.to or s
-            label = t.op if t.verb == t.op else f"{t.verb} ({t.op})"
+            label = f"{t.verb} ({t.op})" if t.verb != t.op and " " not in t.verb else t.op
             if to == s:
                 continue  # staying in place is in the table below, not an arrow
             key = (s, to, label)
@@ -231,3 +231,31 @@ def render_markdown() -> str:
 def render_docs() -> str:
     """What docs/cases.md holds between its ``lifecycle-table`` markers."""
     return "```mermaid\n" + render_mermaid() + "\n```\n\n" + render_markdown()
+
+
+def write_docs(path: str) -> bool:
+    """Refresh the generated part of docs/cases.md; True if it changed."""
+    import re
+    from pathlib import Path
+
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    begin = "<!-- BEGIN lifecycle-table (generated from chipkit.cases.states; do not edit) -->"
+    new = re.sub(
+        r"<!-- BEGIN lifecycle-table.*?-->\n.*?<!-- END lifecycle-table -->",
+        lambda _m: f"{begin}\n{render_docs()}\n<!-- END lifecycle-table -->",
+        text,
+        flags=re.S,
+    )
+    if new != text:
+        p.write_text(new, encoding="utf-8")
+    return new != text
+
+
+if __name__ == "__main__":  # python -m chipkit.cases.states [--write-docs docs/cases.md]
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--write-docs":
+        print("updated" if write_docs(sys.argv[2]) else "up to date")
+    else:
+        print(render_docs())

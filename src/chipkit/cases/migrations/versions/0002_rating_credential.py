@@ -64,7 +64,7 @@ def downgrade() -> None:
     ):
         op.drop_index(name, table_name="ck_cases")
         op.create_index(name, "ck_cases", _rep_index(unit, with_flag=False), unique=False)
-    with op.batch_alter_table("ck_cases") as batch:
-        batch.drop_column("resident_confirmed")
-    with op.batch_alter_table("ck_ratings") as batch:
-        batch.drop_column("credential")
+    # plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35): a batch copy of ck_cases would
+    # break the foreign keys that point at it
+    op.drop_column("ck_cases", "resident_confirmed")
+    op.drop_column("ck_ratings", "credential")
