@@ -7,7 +7,6 @@ so that the CLI, JSON output and the HTTP service keep one stable shape.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -18,9 +17,14 @@ R = TypeVar("R")
 _BOOLS = ("ever_resolved", "breach_accept", "breach_resolve", "solved", "resident_confirmed")
 
 
-@functools.cache
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 def from_row(cls: type[R], row: Mapping[Any, Any]) -> R:
