@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from chipkit_cli._common import echo_json, fail, open_verifier
+from chipkit_cli._common import echo_json, fail, office_option, open_verifier
 
 DB_HELP = (
     "Database: an SQLite file path (or sqlite:/// URL) or a postgresql:// URL. "
@@ -47,6 +47,7 @@ def json_option(f: Any) -> Any:
 
 
 def keys_option(f: Any) -> Any:
+    f = office_option(f)  # every command that loads a bundle can pin its office
     return click.option(
         "--keys",
         type=click.Path(exists=True, path_type=Path),
