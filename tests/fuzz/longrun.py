@@ -46,8 +46,11 @@ def _alarm(_sig: int, _frame: Any) -> None:
 
 
 def _outcome(res: object, exc: BaseException | None) -> str:
-    if exc is None:
-        return "ok:" + type(res).__name__
+    if exc is None:  # accepted: which kind of result (a chip's status, rows and problems)
+        detail = getattr(res, "status", None) or getattr(res, "shape", None)
+        if hasattr(res, "households"):
+            detail = (len(res.households) > 0, len(res.problems) > 0, len(res.warnings) > 0)
+        return f"ok:{type(res).__name__}:{detail}"
     return type(exc).__name__ + ":" + re.sub(r"[0-9]+|'[^']*'", "#", str(exc))[-60:]
 
 
