@@ -17,7 +17,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from chipkit import __version__
-from chipkit.serve import api_cases, api_households, api_plates, api_staff, api_tools, errors
+from chipkit.serve import (
+    api_cases,
+    api_households,
+    api_plates,
+    api_staff,
+    api_tools,
+    errors,
+    open311,
+)
 from chipkit.serve.config import ServeConfig
 from chipkit.serve.deps import Services
 from chipkit.serve.middleware import Guard, install_log_filter
@@ -70,7 +78,7 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     )
     app.state.chipkit = services
     errors.install(app)
-    routers = (api_staff, api_households, api_cases, api_tools, api_plates)
+    routers = (api_staff, api_households, api_cases, api_tools, api_plates, open311)
     for r in (m.router for m in routers):
         app.include_router(r)
     app.add_middleware(Guard, max_body=config.max_upload + 64 * 1024, hsts=config.https)
