@@ -84,6 +84,8 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     app.add_middleware(Guard, max_body=config.max_upload + 64 * 1024, hsts=config.https)
     install_log_filter()
 
+    _document_errors(app)
+
     @app.get("/healthz", tags=["service"], summary="Liveness and database check")
     def healthz() -> dict[str, Any]:
         with db.read() as conn:
@@ -97,6 +99,55 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
         return HTMLResponse(_docs_page(app.openapi()))
 
     return app
+
+
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+    "required": ["error", "detail"],
+}
+ERROR_STATUSES = {
+    "400": "Bad request",
+    "401": "Not logged in",
+    "403": "Forbidden (role, scope, CSRF, refused chip)",
+    "404": "Not found (or outside your scope)",
+    "409": "Invalid transition or concurrent update",
+    "413": "Upload too large",
+    "422": "Invalid input",
+    "429": "Rate limited",
+    "503": "Not configured (no keys)",
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """The OpenAPI document says what errors really look like: ``{error, detail}``."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi
+
+        spec = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Error"] = ERROR_SCHEMA
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        for path, ops in spec.get("paths", {}).items():
+            for op in ops.values():
+                responses = op.setdefault("responses", {})
+                for code, why in ERROR_STATUSES.items():
+                    if path.startswith("/open311/"):
+                        responses.pop(code, None)  # Open311 errors are its own format
+                    else:
+                        responses[code] = {"description": why, **ref}
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _docs_page(spec: dict[str, Any]) -> str:
