@@ -9,8 +9,6 @@ no script at all (it works offline, under the strict CSP).
 from __future__ import annotations
 
 import html
-import os
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,31 +28,7 @@ from chipkit.serve.config import ServeConfig
 from chipkit.serve.deps import Services
 from chipkit.serve.middleware import Guard, install_log_filter
 from chipkit.serve.store import open_database
-
-
-def open_keyring(config: ServeConfig) -> Any:
-    """The issuing keyring when --keys names one (plates, revocation, bundles), else None."""
-    if config.keys is None or config.verifier is not None:
-        return None
-    from chipkit.keys import Keyring
-
-    return Keyring.open(Path(config.keys), os.environ.get("CHIPKIT_PASSPHRASE"))
-
-
-def load_verifier(config: ServeConfig) -> Any:
-    """The Verifier the service checks chips with (None when no keys were given)."""
-    if config.verifier is not None:
-        return config.verifier
-    src = config.bundle or config.keys
-    if src is None:
-        return None
-    from chipkit import Verifier
-
-    return Verifier.load(
-        Path(src),
-        passphrase=os.environ.get("CHIPKIT_PASSPHRASE"),
-        office_fingerprint=config.office,
-    )
+from chipkit.serve.trust import load_verifier, open_keyring
 
 
 def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
