@@ -33,6 +33,7 @@ TRUST_LAYERS = (
     "chipkit._files",
     "chipkit.bundle",
     "chipkit.keyfile",
+    "chipkit.issuer",
     "chipkit.verifier",
     "chipkit.keys",
 )
