@@ -139,3 +139,24 @@ def test_checkin_with_photo(staff, chips):
     )
     assert r.status_code == 201, r.text
     assert r.json()["household_id"] == "H-0002"
+
+
+def test_snowflake_plate_photo_opens_a_session_that_can_file(anon, chips):
+    from chipkit import snowflake
+    from chipkit import token as tk
+
+    png = snowflake.to_png(snowflake.encode(tk.from_text(chips["H-0003"])), dpi=300, size_mm=40)
+    c = anon()
+    r = c.post("/api/v1/households/session/photo", files={"photo": ("door.png", png, "image/png")})
+    assert r.status_code == 200, r.text
+    c.headers["X-CSRF-Token"] = r.json()["csrf"]
+    r = c.post("/api/v1/household/cases", json={"type": "other", "title": "雪花片报事"})
+    assert r.status_code == 201, r.text
+
+
+def test_blank_reason_is_bad_input_not_500(app, staff):
+    # a ValueError from the library is a 422, never a 500
+    r = staff("w1").post(
+        "/api/v1/cases", json={"type": "other", "title": " ", "household_id": "H-0001"}
+    )
+    assert r.status_code in (422,) and r.json()["error"] == "bad_input"
