@@ -10,7 +10,7 @@ seed the same chip is printed as QR (sim.capture, carrier "qr") and as a snowfla
 module pitch. Anchor: chipkit's own QR pipeline (chipkit.scan read_gray with the
 snowflake reader switched off) and zxing-cpp alone.
 
-Suite "synth": bare symbols through chipkit.snowflake.synth levels, QR anchor chipkit's QR
+Suite "synth": bare symbols through benchmarks/capture/synth.py levels, QR anchor chipkit's QR
 pipeline, equal bounding-box area.
 
 Suite "whole": real door plates rendered by chipkit.plates (PNG at 200 and 300 dpi, a
@@ -39,11 +39,12 @@ import numpy as np
 import segno
 import zxingcpp
 
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # after the stdlib: see above
+from capture.synth import LEVELS, capture_level  # noqa: E402
 from chipkit import snowflake
 from chipkit import token as tk
 from chipkit.base45 import b45encode
 from chipkit.snowflake.layout import extent
-from chipkit.snowflake.synth import LEVELS, capture_level
 
 SRC_PX = 8.0
 WHOLE_REPEAT = 5
@@ -438,7 +439,7 @@ def section(
         lines.append("")
     if synth_rows:
         lines += [
-            f"**Bare-symbol captures** (`chipkit.snowflake.synth` levels, {n} random 100-131 byte "
+            f"**Bare-symbol captures** (`benchmarks/capture/synth.py` levels, {n} random 100-131 byte "
             f"payloads per level, seed {seed}; equal bounding-box area; QR anchor = chipkit's QR "
             "pipeline on the CK1:+Base45 text; median ms per photo).",
             "",

@@ -153,10 +153,12 @@ def plates(
     from chipkit.plates import BatchOptions, run_batch
     from chipkit.plates.batch import utc_today
     from chipkit.plates.carriers import get_carrier
-    from chipkit.register import read_register
+    from chipkit.register import ALL_FIELDS, DEFAULT_USE, read_register
 
     if check:
-        _check(register, keys_dir, out, reissue, encoding, sheet_name, quiet)
+        use = ALL_FIELDS if print_head else DEFAULT_USE
+        reg = read_register(register, encoding=encoding, sheet=sheet_name, use=use)
+        _check(register, keys_dir, out, reissue, quiet, reg, sheet_name)
         return
     if keys_dir is None or out is None:
         fail("--keys and --out are required (or use --check for a dry run)")
@@ -164,7 +166,8 @@ def plates(
     # Fail fast on everything that would stop the batch, before touching anything.
     get_carrier(carrier, ec_level=ec_level)
     font = find_cjk_font(font_path)
-    reg = read_register(register, encoding=encoding, sheet=sheet_name)
+    use = ALL_FIELDS if print_head else DEFAULT_USE  # the head is validated only if printed
+    reg = read_register(register, encoding=encoding, sheet=sheet_name, use=use)
     _echo_register(register, reg, quiet)
     kr = open_keyring(keys_dir)
     exp = expires.date() if isinstance(expires, datetime) else None
@@ -185,6 +188,7 @@ def plates(
         jobs=jobs,
         font=font,
         pdf_vector=vector_symbol,
+        register_sheet=sheet_name,
     )
     bar = _Progress(enabled=not quiet and sys.stderr.isatty())
     try:
@@ -229,19 +233,17 @@ def _check(
     keys_dir: Path | None,
     out: Path | None,
     reissue: bool,
-    encoding: str | None,
-    sheet_name: str | None,
     quiet: bool,
+    reg: Any,
+    sheet_name: str | None,
 ) -> None:
     """--check: every bad row, no serial spent, nothing written but OUT/rejected.csv."""
     from chipkit.plates import check_register
-    from chipkit.register import read_register
 
-    reg = read_register(register, encoding=encoding, sheet=sheet_name)
     _echo_register(register, reg, quiet)
     if keys_dir is not None and not keys_dir.is_dir():
         fail(f"{keys_dir}: no such keyring directory")
-    res = check_register(reg, keys_dir, reissue=reissue, report_dir=out)
+    res = check_register(reg, keys_dir, reissue=reissue, report_dir=out, sheet=sheet_name)
     for p in res.problems:
         click.echo(f"  rejected: {register}: {p}", err=True)
     click.echo(

@@ -125,3 +125,30 @@ def test_csvs_open_in_excel_on_chinese_windows(tmp_path, keyring):
         assert "浦口村" in data.decode("utf-8-sig")
     help_text = _cli("plates", "--help").output
     assert "byte-order mark" in help_text and "--check" in help_text
+
+
+def test_rejected_csv_rows_match_the_register_after_blank_lines_and_titles(tmp_path, keyring):
+    """CSV: a blank line and a quoted cell over two lines; XLSX: a title row above the
+    header. rejected.csv has the right cells for the row numbers the register reports."""
+    from openpyxl import Workbook
+
+    csv_path = tmp_path / "r.csv"
+    csv_path.write_text(
+        '户号,村代码,村名,门牌号\nA-1,330703100201,"浦口\n村",1号\n\nA-2,123,浦口村,2号\n',
+        encoding="utf-8",
+    )
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["金东区 门牌登记表"])
+    ws.append(["户号", "村代码", "村名", "门牌号"])
+    ws.append(["B-1", "330703100201", "浦口村", "1号"])
+    ws.append(["B-2", "9", "浦口村", "2号"])
+    xlsx_path = tmp_path / "r.xlsx"
+    wb.save(xlsx_path)
+    for path, hid, bad_code in ((csv_path, "A-2", "123"), (xlsx_path, "B-2", "9")):
+        reg = read_register(path)
+        (problem,) = reg.problems
+        res = check_register(reg, report_dir=tmp_path / path.suffix[1:])
+        (row,) = _read_csv(res.rejected_csv)
+        assert row["row"] == str(problem.row) and row["reason"] == problem.reason
+        assert (row["户号"], row["村代码"]) == (hid, bad_code)

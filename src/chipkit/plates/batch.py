@@ -87,6 +87,7 @@ class BatchOptions:
     files_per_chunk: int = 32
     font: CJKFont | None = None
     pdf_vector: bool = False  # QR modules as vector paths in PDFs (default: 1-bit image mask)
+    register_sheet: str | None = None  # the XLSX worksheet the register was read from
 
 
 @dataclass
@@ -372,7 +373,7 @@ def _finish(
     out: Path, register: Register, opts: BatchOptions, res: BatchResult, journal: dict[str, Any]
 ) -> None:
     """Manifests and rejected.csv, then the journal is marked complete."""
-    write_rejected(out / REJECTED_CSV, register, res.problems)
+    write_rejected(out / REJECTED_CSV, register, res.problems, opts.register_sheet)
     head = ManifestHead(
         res.batch,
         register,
@@ -408,6 +409,7 @@ def check_register(
     *,
     reissue: bool = False,
     report_dir: Path | None = None,
+    sheet: str | None = None,
 ) -> CheckResult:
     """The dry run: every row a batch would reject, without spending a serial or writing a
     plate. With ``keyring_dir`` the ledger is read too (households whose live plate is for
@@ -426,7 +428,7 @@ def check_register(
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
         res.rejected_csv = report_dir / REJECTED_CSV
-        write_rejected(res.rejected_csv, register, problems)
+        write_rejected(res.rejected_csv, register, problems, sheet)
     return res
 
 

@@ -122,14 +122,16 @@ def write_manifests(out: Path, head: ManifestHead) -> None:
     write_atomic(out / MANIFEST_JSON, json_chunks())
 
 
-def write_rejected(path: Path, register: Register, problems: list[RowProblem]) -> None:
+def write_rejected(
+    path: Path, register: Register, problems: list[RowProblem], sheet: str | None = None
+) -> None:
     """``rejected.csv``: each rejected row as in the register, plus reason, detail and row."""
     from chipkit.plates.raw_rows import raw_rows
 
     by_row: dict[int, list[RowProblem]] = {}
     for p in problems:
         by_row.setdefault(p.row, []).append(p)
-    header, cells = raw_rows(register, set(by_row))
+    header, cells = raw_rows(register, set(by_row), sheet)
     width = len(header)
 
     def rows() -> Iterator[list[Any]]:

@@ -1,99 +1,74 @@
 """The cells of chosen register rows exactly as the file holds them (for ``rejected.csv``).
 
 :mod:`chipkit.register` validates rows and keeps only what plates need; a clerk fixing
-rejected rows wants them as they were, in the register's own columns. This re-reads
-the file (already accepted by the register reader, so its size and encoding are known)
-and returns the rows by the register's row numbers: the CSV line a record starts on,
-the XLSX sheet row.
+rejected rows wants them as they were, in the register's own columns. This re-reads the
+file with the register package's own row readers (:mod:`chipkit.register.csvtext`, the
+bounded :class:`chipkit.register.xlsx.Workbook`), so the row numbers are the ones the
+register reported: the row Excel shows.
 """
 
 from __future__ import annotations
 
-import csv
 import io
+import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from chipkit.register import Register
+from chipkit.register import Register, SheetCell, csvtext, xlsx
 
-_DELIMITERS = (",", "\t", ";", "，")
-HEADER_SEARCH_ROWS = 10  # the register reader looks for the XLSX header in the first 10 rows
+log = logging.getLogger(__name__)
 
 
-def _text(v: Any) -> str:
+def _text(v: str | SheetCell | None) -> str:
+    if isinstance(v, SheetCell):
+        return f"={v.formula}" if v.formula else (v.value or v.error or "")
     return "" if v is None else str(v)
 
 
-def _decode(data: bytes, encoding: str) -> str:
-    enc = {"utf-8": "utf-8-sig"}.get(encoding, encoding)
-    try:
-        return data.decode(enc, errors="replace")
-    except LookupError:
-        return data.decode("utf-8", errors="replace")
+def _rows(data: bytes, register: Register, sheet: str | None) -> Iterator[tuple[int, list[str]]]:
+    if xlsx.looks_like_zip(data):
+        book = xlsx.Workbook(data)
+        try:
+            _name, rows = book.rows(sheet)
+            for n, sheet_cells in rows:
+                yield n, [_text(c) for c in sheet_cells]
+        finally:
+            book.close()
+        return
+    known = ("utf-8", "utf-8-sig", "gb18030", "utf-16")
+    if register.encoding in known:
+        _enc, lines, bad = csvtext.decode_lines(data)
+    else:  # an encoding forced with --encoding
+        lines = io.StringIO(data.decode(register.encoding), newline="").readlines()
+        bad = set()
+    for n, text_cells, _broken in csvtext.csv_rows(lines, bad):
+        yield n, list(text_cells)
 
 
-def _csv_rows(
-    data: bytes, encoding: str, wanted: set[int]
+def raw_rows(
+    register: Register, wanted: set[int], sheet: str | None = None
 ) -> tuple[list[str], dict[int, list[str]]]:
-    text = _decode(data, encoding)
-    first = text.split("\n", 1)[0]
-    counts = {d: first.count(d) for d in _DELIMITERS}
-    delim = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
-    out: dict[int, list[str]] = {}
-    try:
-        header = next(reader)
-        start = reader.line_num + 1
-        for cells in reader:
-            if start in wanted:
-                out[start] = cells
-            start = reader.line_num + 1
-    except (StopIteration, csv.Error):
-        return [], out
-    return header, out
-
-
-def _xlsx_rows(
-    path: Path, register: Register, wanted: set[int]
-) -> tuple[list[str], dict[int, list[str]]]:
-    from openpyxl import load_workbook
-
-    want_header = {str(h) for h in register.columns.values()}
-    wb = load_workbook(path, read_only=True, data_only=True)
-    try:
-        for ws in wb.worksheets:
-            header: list[str] | None = None
-            out: dict[int, list[str]] = {}
-            for n, values in enumerate(ws.iter_rows(values_only=True), start=1):
-                cells = [_text(v) for v in values]
-                if header is None:
-                    if want_header <= set(cells):
-                        header = cells
-                    elif n >= HEADER_SEARCH_ROWS:
-                        break
-                elif n in wanted:
-                    out[n] = cells
-            if header is not None:
-                return header, out
-    finally:
-        wb.close()
-    return [], {}
-
-
-def raw_rows(register: Register, wanted: set[int]) -> tuple[list[str], dict[int, list[str]]]:
     """(the register's header cells, {row number: cells}) for the ``wanted`` rows.
 
-    Never raises for a file that changed or vanished since it was read: rows that cannot
-    be found are simply missing from the result (``rejected.csv`` then still has the
-    reason, detail and row number).
+    Rows that cannot be found (the file changed or vanished since it was read) are
+    missing from the result: ``rejected.csv`` then still has their reason, detail and row.
     """
+    header = list(register.columns.values())
+    out: dict[int, list[str]] = {}
     try:
         data = Path(register.path).read_bytes()
-        if data[:4] == b"PK\x03\x04":
-            return _xlsx_rows(Path(register.path), register, wanted)
-        return _csv_rows(data, register.encoding, wanted)
-    except Exception:  # noqa: BLE001 - a best-effort copy; the report itself must be written
-        return list(register.columns.values()), {}
+        for n, cells in _rows(data, register, sheet):
+            if n == register.header_row:
+                header = cells
+            elif n in wanted:
+                out[n] = cells
+            elif n > max(wanted, default=0) and n > register.header_row:
+                break
+    except Exception as e:  # noqa: BLE001 - read once already: whatever changed since,
+        log.debug("rejected.csv: cannot re-read %s: %s", register.path, e)  # write the report
+    while header and not header[-1].strip():
+        header.pop()
+    return header, out
 
 
 __all__ = ["raw_rows"]
