@@ -151,9 +151,9 @@ def plates(
 ) -> None:
     from chipkit.fonts import find_cjk_font
     from chipkit.plates import BatchOptions, run_batch
-    from chipkit.plates.batch import utc_today
     from chipkit.plates.carriers import get_carrier
     from chipkit.register import ALL_FIELDS, DEFAULT_USE, read_register
+    from chipkit.token import today_utc
 
     if check:
         use = ALL_FIELDS if print_head else DEFAULT_USE
@@ -171,7 +171,7 @@ def plates(
     _echo_register(register, reg, quiet)
     kr = open_keyring(keys_dir)
     exp = expires.date() if isinstance(expires, datetime) else None
-    if exp is not None and exp <= utc_today():
+    if exp is not None and exp <= today_utc():
         fail("--expires must be in the future")
     opts = BatchOptions(
         out=out,

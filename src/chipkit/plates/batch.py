@@ -63,11 +63,6 @@ JOURNAL = ".chipkit-batch.json"
 VILLAGE_CHANGED = "village_changed"
 
 
-def utc_today() -> date:
-    """The issue date stamped on plates: the UTC calendar date (key windows use UTC too)."""
-    return datetime.now(timezone.utc).date()
-
-
 @dataclass
 class BatchOptions:
     out: Path
@@ -314,7 +309,7 @@ def _worker_config(opts: BatchOptions, out: Path, font: CJKFont, batch: str) -> 
         ec_level=opts.ec_level,
         sheet=opts.sheet,
         dpi=opts.dpi,
-        issued=opts.issued or utc_today(),
+        issued=opts.issued or tk.today_utc(),  # the one calendar: UTC
         expires=opts.expires,
         url_prefix=opts.url_prefix,
         show_head=opts.show_head,
@@ -444,5 +439,4 @@ __all__ = [
     "inside",
     "run_batch",
     "safe_filename",
-    "utc_today",
 ]

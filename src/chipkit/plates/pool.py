@@ -17,7 +17,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
-from chipkit.keys import PASSPHRASE_ENV, Issuer
+from chipkit.keyfile import PASSPHRASE_ENV
+from chipkit.keys import Issuer
 from chipkit.plates.records import ChunkResult, Job, WorkerConfig
 from chipkit.plates.worker import init_worker, render_chunk
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chipkit import token as tk
-from chipkit.keys import PASSPHRASE_ENV, Issuer
+from chipkit.keyfile import PASSPHRASE_ENV
+from chipkit.keys import Issuer
 from chipkit.plates import layout as L
 from chipkit.plates.carriers import QRCarrier, SnowflakeCarrier, Symbol, get_carrier
 from chipkit.plates.lifeline import Lifeline, set_parent_death_signal
