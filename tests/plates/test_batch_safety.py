@@ -185,3 +185,29 @@ def test_plates_are_stamped_with_the_utc_date(tmp_path, keyring, monkeypatch, tz
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_reissue_into_another_village_revokes_in_the_old_villages_bundle(tmp_path, keyring):
+    """The superseded plate's revocation is tied to *its* village, so that village's
+    scoped bundle refuses it (the reason is not withheld from it)."""
+    from chipkit.errors import RevokedToken
+    from chipkit.keys import Keyring
+    from chipkit.verifier import Verifier
+
+    lines = SAMPLE_CSV.read_text("utf-8").splitlines(keepends=True)
+    (tmp_path / "a.csv").write_text(lines[0] + lines[1], encoding="utf-8")
+    moved = lines[1].split(",")
+    old_village, moved[1] = moved[1], "330703100299"
+    (tmp_path / "b.csv").write_text(lines[0] + ",".join(moved), encoding="utf-8")
+    out = tmp_path / "o"
+    keyring.add_read_key(old_village)
+    run_batch(read_register(tmp_path / "a.csv"), keyring, BatchOptions(out=out, fmt="svg", jobs=1))
+    (old,) = Ledger(keyring.path).state().live.values()
+    opts = BatchOptions(out=out, fmt="svg", jobs=1, reissue=True)
+    run_batch(read_register(tmp_path / "b.csv"), keyring, opts)
+    kr = Keyring.open(keyring.path)
+    kr.export_verifier(tmp_path / "old.json", village=old_village)
+    v = Verifier.load(tmp_path / "old.json", office_fingerprint=kr.office_fingerprint)
+    with pytest.raises(RevokedToken) as e:
+        v.verify(old.token)
+    assert e.value.reason.startswith("reissued")  # tied to its village: reason not withheld

@@ -213,7 +213,11 @@ class _Batch:
             else:
                 plan.append(
                     PlanItem(
-                        h, REISSUED, supersedes=live.serial, superseded_files=tuple(live.files)
+                        h,
+                        REISSUED,
+                        supersedes=live.serial,
+                        superseded_village=live.village,
+                        superseded_files=tuple(live.files),
                     )
                 )
         mint = [p for p in plan if p.serial == 0]

@@ -138,8 +138,11 @@ class Revoked:
 Record = Union[Intent, Issued, Rendered, Void, Revoked]
 
 
-def to_json(rec: Record) -> dict[str, Any]:
-    """The JSON object of a record (the on-disk format, ``event`` first)."""
+def to_json(rec: Record | dict[str, Any]) -> dict[str, Any]:
+    """The JSON object of a record (the on-disk format, ``event`` first); a dict is taken
+    as already in that form (``chipkit.issuance`` writes its records so)."""
+    if isinstance(rec, dict):
+        return rec
     return {"event": rec.event, **rec.__dict__}
 
 
@@ -166,6 +169,7 @@ class LedgerState:
     unrevoked_superseded: list[tuple[int, int]] = field(default_factory=list)  # (old, new)
     voided: list[Void] = field(default_factory=list)  # voided serials not revoked since
     revoked: set[int] = field(default_factory=set)
+    villages: dict[int, str] = field(default_factory=dict)  # serial -> village (all seen)
 
 
 def _compact(row: Any) -> str:
@@ -185,6 +189,8 @@ class _StateBuilder:
         if not isinstance(serial, int) or isinstance(serial, bool):
             return
         hid = str(rec.get("household_id", ""))
+        if isinstance(rec.get("village"), str) and rec["village"]:
+            self.st.villages[serial] = rec["village"]
         if ev == "intent":
             self.intents[serial] = Intent.from_json(rec)
         elif ev == "issued":
@@ -271,7 +277,7 @@ class Ledger:
             self._lock_fd = None
 
     # ------------------------------------------------------------ writing
-    def append(self, records: Sequence[Record]) -> None:
+    def append(self, records: Sequence[Record | dict[str, Any]]) -> None:
         """Append records durably (one write, then fsync)."""
         if not records:
             return

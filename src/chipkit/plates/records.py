@@ -46,6 +46,7 @@ class PlanItem:
     token: str | None = None  # a live plate rendered again: its token
     issued: str | None = None  # ... and its issue date
     supersedes: int | None = None
+    superseded_village: str = ""  # the superseded plate's village (its bundle's revocation)
     superseded_files: tuple[str, ...] = ()
     file: str = ""  # PNG/SVG: the file name in OUT
 
@@ -55,7 +56,7 @@ class PlanItem:
 
     def wire(self) -> PlanItem:
         """The form sent to a worker (without the batch-side file list)."""
-        return dataclasses.replace(self, superseded_files=())
+        return dataclasses.replace(self, superseded_files=(), superseded_village="")
 
 
 @dataclass

@@ -16,6 +16,7 @@ from an interrupted run.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -49,7 +50,9 @@ class RevokingKeyring(Protocol):
 
     def reserve_serials(self, n: int) -> range: ...
 
-    def revoke(self, serials: list[int], reason: str) -> list[int]: ...
+    def revoke(
+        self, serials: list[int], reason: str, *, villages: Mapping[int, str] | None = None
+    ) -> list[int]: ...
 
 
 @dataclass
@@ -101,6 +104,7 @@ def confirm(
     """The chunk's files exist: record them, then revoke what they supersede."""
     recs: list[Record] = []
     supersede: list[tuple[int, int]] = []
+    villages: dict[int, str] = {}
     by_serial = {it.serial: it for it in job.items}
     for row, token in zip(res.rows, res.tokens, strict=True):
         path = str(out / row.file)
@@ -113,9 +117,10 @@ def confirm(
         it = by_serial[row.serial]
         if it.supersedes:
             supersede.append((it.supersedes, row.serial))
+            villages[it.supersedes] = it.superseded_village or row.village
     ledger.append(recs)
     if supersede:
-        revoke(ledger, keyring, supersede, f"reissued (batch {batch})", batch)
+        revoke(ledger, keyring, supersede, f"reissued (batch {batch})", villages, batch)
         for it in job.items:
             if it.supersedes:
                 _unlink_plate_images(it.superseded_files, out)
@@ -126,10 +131,12 @@ def revoke(
     keyring: RevokingKeyring,
     pairs: list[tuple[int, int]],
     reason: str,
+    villages: Mapping[int, str],
     batch: str = "",
 ) -> None:
-    """Revoke superseded serials: one keyring update for the whole group, then the ledger."""
-    keyring.revoke([old for old, _ in pairs], reason)
+    """Revoke superseded serials: one keyring update for the whole group, then the ledger.
+    ``villages`` (serial -> village) lets village-scoped bundles carry each revocation."""
+    keyring.revoke([old for old, _ in pairs], reason, villages=villages)
     ledger.append(
         [Revoked(old, reason=reason, batch=batch, superseded_by=new) for old, new in pairs]
     )
@@ -176,12 +183,17 @@ def _adopt(ledger: Ledger, st: LedgerState, adopted: list[tuple[Intent, str]]) -
 
 
 def _revoke_files(
-    ledger: Ledger, keyring: RevokingKeyring, recs: list[tuple[int, str, str]], reason: str
+    ledger: Ledger,
+    keyring: RevokingKeyring,
+    recs: list[tuple[int, str, str]],
+    reason: str,
+    villages: Mapping[int, str],
 ) -> None:
     """Revoke serials whose files must not be used, then delete the files."""
     if not recs:
         return
-    keyring.revoke([serial for serial, _, _ in recs], reason)
+    serials = [serial for serial, _, _ in recs]
+    keyring.revoke(serials, reason, villages={s: villages[s] for s in serials if s in villages})
     ledger.append([Revoked(serial, hid, reason) for serial, hid, _ in recs])
     for _, _, f in recs:
         with contextlib.suppress(OSError):
@@ -198,6 +210,7 @@ def recover(ledger: Ledger, keyring: RevokingKeyring, issuer: Issuer) -> Recover
         keyring,
         [(v.serial, v.household_id, v.file or "") for v in stragglers],
         STRAGGLER_REASON,
+        st.villages,
     )
     rep.revoked_stragglers = len(stragglers)
     void: list[Intent] = []
@@ -218,12 +231,16 @@ def recover(ledger: Ledger, keyring: RevokingKeyring, issuer: Issuer) -> Recover
             with contextlib.suppress(OSError):
                 Path(rec.file).unlink()
     _revoke_files(
-        ledger, keyring, [(r.serial, r.household_id, r.file) for r in orphans], ORPHAN_REASON
+        ledger,
+        keyring,
+        [(r.serial, r.household_id, r.file) for r in orphans],
+        ORPHAN_REASON,
+        st.villages,
     )
     ledger.append([Void(r.serial, r.household_id, r.file or None) for r in void])
     st = ledger.state() if adopted else st
     if st.unrevoked_superseded:
-        revoke(ledger, keyring, st.unrevoked_superseded, "reissued (recovery)")
+        revoke(ledger, keyring, st.unrevoked_superseded, "reissued (recovery)", st.villages)
     rep.voided, rep.adopted, rep.revoked_orphans = len(void), len(adopted), len(orphans)
     rep.revoked_superseded = len(st.unrevoked_superseded)
     return rep
