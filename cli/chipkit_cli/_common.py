@@ -101,6 +101,17 @@ def office_option(f: F) -> F:
     )(f)
 
 
+def pinned_office(office: str | None = None) -> str | None:
+    """The office to pin: ``office``, else ``--office`` of this command, else $CHIPKIT_OFFICE."""
+    ctx = click.get_current_context(silent=True)
+    return (
+        office
+        or (ctx.meta.get(_OFFICE_META) if ctx is not None else None)
+        or os.environ.get("CHIPKIT_OFFICE")
+        or None
+    )
+
+
 def open_verifier(path: Path, max_age_days: int | None = 90, office: str | None = None) -> Any:
     """Load a Verifier from a bundle file or keyring directory (prompting for a passphrase).
 
@@ -114,13 +125,7 @@ def open_verifier(path: Path, max_age_days: int | None = 90, office: str | None 
     from chipkit.errors import WrongPassphrase
 
     max_age = timedelta(days=max_age_days) if max_age_days is not None else None
-    ctx = click.get_current_context(silent=True)
-    office = (
-        office
-        or (ctx.meta.get(_OFFICE_META) if ctx is not None else None)
-        or os.environ.get("CHIPKIT_OFFICE")
-        or None
-    )
+    office = pinned_office(office)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from chipkit_cli._common import EXIT_USAGE, fail, handle_errors
+from chipkit_cli._common import EXIT_USAGE, fail, handle_errors, office_option, pinned_office
 
 DEMO_DB = Path("demo-out/cases.sqlite")
 DEMO_KEYS = Path("demo-out/keys")
@@ -81,6 +81,7 @@ def _defaults(db: str | None, keys: Path | None, bundle: Path | None) -> tuple[A
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
+@office_option
 @handle_errors
 def serve(
     db_url: str | None,
@@ -127,7 +128,7 @@ def serve(
         "public_url": public_url,
         "trusted_proxies": list(trusted),
         "max_upload": max_upload_mb * 1024 * 1024,
-        "office": os.environ.get("CHIPKIT_OFFICE"),
+        "office": pinned_office(),
     }
     # check everything opens before forking workers (one clear line instead of N tracebacks)
     from chipkit.serve.app import load_verifier
