@@ -224,6 +224,8 @@ def _echo_register(path: Path, reg: Any, quiet: bool) -> None:
         click.echo(f"register {path}: {reg.summary()}", err=True)
         if reg.ignored_columns:
             click.echo(f"  ignored columns: {', '.join(reg.ignored_columns)}", err=True)
+        for w in reg.warnings:  # a formula's saved value used, an unused field dropped
+            click.echo(f"  warning: {path}: {w}", err=True)
     if not reg.households and not reg.problems:
         fail(f"{path}: no household rows")
 
