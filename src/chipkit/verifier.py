@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -32,6 +32,7 @@ from chipkit.errors import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from chipkit.scan import ImageInput, ScanResult
     from chipkit.token import Claims
 
 
@@ -258,11 +259,31 @@ class Verifier:
     def revoked(self) -> dict[int, str]:
         return dict(self._revoked)
 
-    def scan(self, image: Any, **options: Any) -> list[Any]:
-        """Find, read and verify every chip in a photo (path, bytes, PIL image or array)."""
+    def scan(
+        self,
+        image: ImageInput,
+        *,
+        file: str | None = None,
+        today: date | None = None,
+        budget_s: float = 1.0,
+        use_zbar: bool | None = None,
+        stages: Iterable[str] | None = None,
+    ) -> list[ScanResult]:
+        """Find, read and verify every chip in a photo (path, bytes, PIL image or array).
+
+        Never raises for a bad photo: one ``error`` result says why. See chipkit.scan.
+        """
         from chipkit.scan import scan_image
 
-        return scan_image(image, self, **options)
+        return scan_image(
+            image,
+            self,
+            file=file,
+            today=today,
+            budget_s=budget_s,
+            use_zbar=use_zbar,
+            stages=stages,
+        )
 
     def __repr__(self) -> str:  # never shows key material
         return (

@@ -20,15 +20,27 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from chipkit import token as tk
-from chipkit.scan._image import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, ScanError, load_gray
-from chipkit.scan._read import Code, ReadReport, Region, read_gray
+from chipkit.scan._image import (
+    IMAGE_SUFFIXES,
+    MAX_PIXELS,
+    ImageError,
+    ImageInput,
+    ScanError,
+    load_gray,
+)
+from chipkit.scan._read import STAGE_ERRORS, Code, ReadReport, Region, log, read_gray
 
 if TYPE_CHECKING:  # pragma: no cover
     from chipkit.verifier import Verifier
 
 #: Result statuses: the verification statuses plus what a photo can hold besides chips.
 STATUSES = ("ok", "revoked", "unknown_key", "invalid", "expired", "foreign", "not_found", "error")
+
+#: Options of read_codes / scan_image / read_photo besides the image.
+READ_OPTIONS = frozenset({"stages", "max_regions", "budget_s", "use_zbar"})
 
 #: Keys of ``ScanResult.to_dict()``, in order: the stable JSON-lines schema.
 FIELDS = (
@@ -95,14 +107,27 @@ class ScanResult:
         return d
 
 
-def read_codes(image: Any, **options: Any) -> list[Code]:
+def read_codes(image: ImageInput, **options: Any) -> list[Code]:
     """Find and decode every code in a photo, without verifying; [] when none.
 
     ``image``: a path, bytes, a PIL image or a numpy array. Raises ImageError when the
     photo cannot be read. Options: ``budget_s`` (time limit for fallbacks, default 1.0),
     ``use_zbar`` (None: when installed), ``stages`` (names of fallback stages to allow).
     """
-    return read_gray(load_gray(image), **options).codes
+    return _read_checked(load_gray(image), options).codes
+
+
+def _read_checked(gray: np.ndarray, options: dict[str, Any]) -> ReadReport:
+    """read_gray, where a reader bug becomes a counted, logged ScanError."""
+    unknown = set(options) - READ_OPTIONS
+    if unknown:
+        raise TypeError(f"unknown scan option(s): {', '.join(sorted(unknown))}")
+    try:
+        return read_gray(gray, **options)
+    except Exception as e:  # noqa: BLE001 - a reader bug: said and counted, never silent
+        STAGE_ERRORS["read"] += 1
+        log.debug("scan failed on a photo", exc_info=True)
+        raise ScanError(f"internal error reading photo: {type(e).__name__}: {e}"[:300]) from e
 
 
 def _verify(
@@ -143,16 +168,20 @@ def _verify(
 def _why_not_found(report: ReadReport) -> str:
     tried = [r for r in report.regions if r.tried and not r.read]
     if not report.regions:
-        return "no code found: nothing in the photo looks like a symbol"
-    if not tried:
-        return "no code found"
-    stages = sorted({s for r in tried for s in r.tried})
-    return f"no code found: {len(tried)} symbol-like region(s) unreadable after {', '.join(stages)}"
+        why = "no code found: nothing in the photo looks like a symbol"
+    elif not tried:
+        why = "no code found"
+    else:
+        stages = sorted({s for r in tried for s in r.tried})
+        why = f"no code found: {len(tried)} symbol-like region(s) unreadable after {', '.join(stages)}"
+    if report.errors:  # a reader bug, not the photo: say so
+        why += f" ({len(report.errors)} reader error(s): {report.errors[0]})"
+    return why
 
 
 def read_photo(
-    image: Any, *, thumb: bool = False, max_pixels: int = MAX_PIXELS, **options: Any
-) -> tuple[ReadReport | None, str | None, float, Any]:
+    image: ImageInput, *, thumb: bool = False, max_pixels: int = MAX_PIXELS, **options: Any
+) -> tuple[ReadReport | None, str | None, float, tuple[np.ndarray, float] | None]:
     """Load and read one photo, never raising for a bad photo.
 
     Returns (report or None, error message or None, elapsed ms, debug thumbnail or None).
@@ -161,9 +190,9 @@ def read_photo(
     t0 = time.perf_counter()
     try:
         gray = load_gray(image, max_pixels=max_pixels)
-    except ImageError as e:
+        report = _read_checked(gray, options)
+    except ScanError as e:  # ImageError (the photo) or a reader bug (counted)
         return None, str(e), round((time.perf_counter() - t0) * 1000, 1), None
-    report = read_gray(gray, **options)
     ms = round((time.perf_counter() - t0) * 1000, 1)
     tn = None
     if thumb:
@@ -195,7 +224,7 @@ def results_for(
 
 
 def scan_report(
-    image: Any,
+    image: ImageInput,
     verifier: Verifier,
     *,
     file: str | None = None,
@@ -209,7 +238,7 @@ def scan_report(
     return results_for(report, error, verifier, file=file, today=today, photo_ms=ms), report
 
 
-def scan_image(image: Any, verifier: Verifier, **options: Any) -> list[ScanResult]:
+def scan_image(image: ImageInput, verifier: Verifier, **options: Any) -> list[ScanResult]:
     """Find, read and verify every chip in a photo. Never raises for a bad photo.
 
     Returns one ScanResult per code found (chips verified with ``verifier.check``;
@@ -238,9 +267,11 @@ def iter_images(paths: list[str | Path]) -> list[Path]:
 
 __all__ = [
     "FIELDS",
+    "STAGE_ERRORS",
     "STATUSES",
     "Code",
     "ImageError",
+    "ImageInput",
     "ReadReport",
     "Region",
     "ScanError",

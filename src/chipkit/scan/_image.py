@@ -10,7 +10,7 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -19,6 +19,10 @@ from chipkit.errors import ChipkitError
 
 #: Largest photo accepted, in pixels (a 48 MP phone photo is 48e6; 50 % headroom).
 MAX_PIXELS = 80_000_000
+
+#: What the scanner takes as a photo: a path, the file's bytes, a PIL image, or a numpy
+#: array (gray H x W, or BGR / BGRA H x W x 3/4 as OpenCV uses).
+ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Image.Image, np.ndarray]
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".gif"}
@@ -75,7 +79,7 @@ def _reason(e: BaseException) -> str:
     return msg.splitlines()[0][:200]
 
 
-def load_gray(image: Any, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_gray(image: ImageInput, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Any supported input -> C-contiguous uint8 grayscale array (EXIF orientation applied)."""
     if isinstance(image, np.ndarray):
         return _from_array(image)
