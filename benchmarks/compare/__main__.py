@@ -11,6 +11,7 @@ run.py (measurements), printing.py (PDF speed), report.py (docs).
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import sys
 import time
@@ -80,7 +81,7 @@ def study(recs: list[dict[str, Any]], out: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=80, help="paired scenes per level (default 80)")
+    ap.add_argument("--n", type=int, default=100, help="paired scenes per level (default 100)")
     ap.add_argument("--n-robust", type=int, default=40, help="scenes per robustness row")
     ap.add_argument("--n-small", type=int, default=30, help="scenes per pitch in the small-symbol sweep")
     ap.add_argument("--n-print", type=int, default=2000, help="households per printing batch")
@@ -109,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     b = R.Bench()
     recs: list[dict[str, Any]] = []
     levels = [int(x) for x in a.levels.split(",")]
-    res: dict[str, Any] = dict(n=a.n, seeds=[seeds[0], seeds[-1]], dev=a.dev, command=_command(a))
+    res: dict[str, Any] = dict(n=a.n, seeds=[seeds[0], seeds[-1]], dev=a.dev, command=_command(a),
+                               load=[os.getloadavg()[0]])  # fmt: skip
     if "levels" in parts:
         res["levels"] = R.run_levels(b, seeds, levels, keep=recs if a.study else None)
     if "robust" in parts and not a.dev:
@@ -122,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         res["printing"] = run_printing(a.n_print)
     if a.study and recs:
         print(study(recs, WORK / "fails"))
+    res["load"].append(os.getloadavg()[0])
+    res["minutes"] = (time.perf_counter() - t0) / 60
     print(f"(took {time.perf_counter() - t0:.0f} s)")
     if "levels" in res and not a.dev and not a.quick:
         from benchmarks.compare.report import performance_section
@@ -140,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _command(a: argparse.Namespace) -> str:
     cmd = ".venv/bin/python -m benchmarks.compare --write"
-    defaults = dict(n=80, n_robust=40, n_small=30, n_print=2000)
+    defaults = dict(n=100, n_robust=40, n_small=30, n_print=2000)
     for k, d in defaults.items():
         if getattr(a, k) != d:
             cmd += f" --{k.replace('_', '-')} {getattr(a, k)}"
