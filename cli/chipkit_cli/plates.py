@@ -137,12 +137,13 @@ def plates(
     from chipkit.fonts import find_cjk_font
     from chipkit.plates import BatchOptions, run_batch
     from chipkit.plates.carriers import get_carrier
-    from chipkit.register import read_register
+    from chipkit.register import ALL_FIELDS, DEFAULT_USE, read_register
 
     # Fail fast on everything that would stop the batch, before touching anything.
     get_carrier(carrier, ec_level=ec_level)
     font = find_cjk_font(font_path)
-    reg = read_register(register, encoding=encoding, sheet=sheet_name)
+    use = ALL_FIELDS if print_head else DEFAULT_USE  # the head is validated only if printed
+    reg = read_register(register, encoding=encoding, sheet=sheet_name, use=use)
     echo = (lambda *a, **k: None) if quiet else click.echo
     echo(f"register {register}: {reg.summary()}", err=True)
     if reg.ignored_columns:

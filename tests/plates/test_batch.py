@@ -223,10 +223,15 @@ def test_csv_formula_cells_neutralised(tmp_path, keyring):
     r = _cli(
         "plates", str(reg_path), "--keys", str(keyring.path), "--out", str(out), "--format", "svg"
     )
-    assert r.exit_code == 0, r.output
+    # issue 10 item 3: a formula cell is not printed on a plate: the row is rejected
+    assert r.exit_code == 1, r.output
+    assert "row 2, village_name" in r.output and "(formula)" in r.output
+    man = _manifest(out)
+    assert [(p["row"], p["column"], p["reason"]) for p in man["rejected"]] == [
+        (2, "village_name", "formula")
+    ]
     with (out / "manifest.csv").open(encoding="utf-8") as f:
-        row = next(csv.DictReader(f))
-    assert row["village_name"].startswith("'=") and row["house_no"] == "'+1号"
+        assert list(csv.DictReader(f)) == []
 
 
 def test_interrupted_run_leaves_no_manifest_and_rerun_completes(tmp_path, keyring, monkeypatch):

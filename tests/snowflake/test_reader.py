@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from synth import capture  # benchmarks/capture/synth.py (see conftest.py)
 
 from chipkit import snowflake
 from chipkit import token as tk
-from chipkit.snowflake.synth import capture
 
 SRC_PX = 6.0
 

@@ -130,63 +130,84 @@ def test_reportlab_drawing():
     from reportlab.lib.units import mm
     from reportlab.pdfgen import canvas as rl_canvas
 
+    from chipkit.snowflake import writers
+
     sym = snowflake.encode(bytes(range(110)))
     buf = io.BytesIO()
     c = rl_canvas.Canvas(buf, pagesize=(80 * mm, 80 * mm))
     c.setPageCompression(0)
     snowflake.draw_reportlab(c, sym, 10 * mm, 10 * mm, 60 * mm)
+    snowflake.draw_reportlab(c, sym, 10 * mm, 10 * mm, 20 * mm)  # the font is added once
     c.showPage()
     c.save()
     pdf = buf.getvalue()
     assert pdf.startswith(b"%PDF")
-    # the dark cells are one filled path (their union's outlines), plus the frame
-    assert pdf.count(b" h") >= 3
-    assert pdf.count(b"\nf\n") == 1 and pdf.count(b"f*") == 1
+    # the frame is one even-odd path; the cells are text in the Type 3 cell font
+    assert pdf.count(b"f*") == 2
+    assert pdf.count(b"/Subtype /Type3") == 1
+    assert pdf.count(f"/{writers.CELL_FONT} 1 Tf".encode()) == 2
 
 
-def test_cell_union_outlines_match_the_cells():
-    """The PDF path of the dark cells (outlines of their union, nonzero fill) covers
-    exactly the dark cells: equal area, and the same ink as the raster writer."""
-    import math
+def test_pdf_cell_rows_are_the_cell_map():
+    """The text rows of the PDF operators, read back, are the symbol's cells in spec
+    order, and every row starts at its first cell's centre."""
+    from chipkit.snowflake import writers
+
+    sym = snowflake.encode(bytes(range(7, 123)))
+    rad = sym.variant
+    ops = writers.pdf_ops(sym, 0.0, 0.0, 100.0)
+    rows = re.findall(r"\(([01]+)\) Tj", ops)
+    assert "".join(rows) == sym.to_string()
+    assert [len(r) for r in rows] == [2 * rad + 1 - abs(r) for r in range(-rad, rad + 1)]
+    # replay the text positioning: start + Td steps, in module units (y up)
+    tm = re.search(r"([-\d.]+) 0 0 ([-\d.]+) ([-\d.]+) ([-\d.]+) Tm", ops)
+    scale, x, y = float(tm.group(1)), float(tm.group(3)), float(tm.group(4))
+    w, h = snowflake.symbol_extent(sym)
+    cx, cy = w / 2 * scale, h / 2 * scale
+    steps = [(0.0, 0.0)] + [(float(a), float(b)) for a, b in re.findall(r"([-\d.]+) ([-\d.]+) Td", ops)]
+    lay = sym.layout
+    px, py = 0.0, 0.0
+    for r, (dx, dy) in zip(range(-rad, rad + 1), steps, strict=True):
+        px, py = px + dx, py + dy
+        first = lay.xy[lay.r == r][0]  # the row's first cell (q ascending), y down
+        assert x + px * scale == pytest.approx(cx + first[0] * scale, abs=1e-3)
+        assert y + py * scale == pytest.approx(cy - first[1] * scale, abs=1e-3)
+    assert scale == pytest.approx(100.0 / w, abs=1e-5)
+
+
+def test_pdf_matches_the_raster_writer(tmp_path):
+    """poppler's rendering of the PDF and render() agree cell for cell (frame included)."""
+    import shutil
+    import subprocess
 
     import cv2
     import numpy as np
 
-    from chipkit.snowflake import writers
-
-    sym = snowflake.encode(bytes(range(110)))
-    loops = writers._cell_loops(sym)
-    assert loops
-    hex_area = 6.0  # one cell in the integer (X = 2x, Y = 2*sqrt(3)*y) frame
-
-    def area(lp):
-        x, y = lp[:, 0].astype(float), lp[:, 1].astype(float)
-        return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
-
-    total = sum(area(lp) for lp in loops)
-    assert abs(total) == pytest.approx(hex_area * int(sym.cells.sum()))
-    # rasterise the outlines (they never cross, so even-odd == nonzero) and compare
-    k = 8  # pixels per integer unit
-    rad = sym.variant
-    half_w, half_h = 2 * rad + 2, 3 * rad + 3
-    img = np.zeros((2 * half_h * k, 2 * half_w * k), dtype=np.uint8)
-    pts = [((lp + [half_w, half_h]) * k).astype(np.int32) for lp in loops]
-    cv2.fillPoly(img, pts, 1)
-    ys, xs = np.mgrid[0 : img.shape[0], 0 : img.shape[1]].astype(np.float64)
-    x = ((xs + 0.5) / k - half_w) / 2.0
-    y = ((ys + 0.5) / k - half_h) / (2.0 * math.sqrt(3.0))
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) not installed: cannot rasterise the PDF")
+    sym = snowflake.encode(bytes(range(3, 119)))
+    w_mod, _ = snowflake.symbol_extent(sym)
+    px = 12.0  # pixels per module
+    size_mm = w_mod * px / 300 * 25.4
+    (tmp_path / "s.pdf").write_bytes(snowflake.to_pdf(sym, size_mm=size_mm))
+    subprocess.run(
+        ["pdftoppm", "-r", "300", "-gray", "-png", str(tmp_path / "s.pdf"), str(tmp_path / "p")],
+        check=True,
+    )
+    (png,) = tmp_path.glob("p*.png")
+    got = cv2.imread(str(png), cv2.IMREAD_GRAYSCALE)
+    want = snowflake.render(sym, px)
+    hh, ww = min(got.shape[0], want.shape[0]), min(got.shape[1], want.shape[1])
+    # compare at the cell centres: every cell dark or light as in the map
     lay = sym.layout
-    ink = writers._ink(sym, x, y)
-    frame = np.max(
-        np.abs(
-            x[..., None] * writers._SIDE_NORMALS[:, 0] + y[..., None] * writers._SIDE_NORMALS[:, 1]
-        ),
-        axis=-1,
-    ) >= writers.inner_apothem(lay.radius)
-    diff = (img.astype(bool) != ink) & ~frame
-    # differences only along the outlines (pixel-centre vs. fill rules): none survive
-    # a one-pixel erosion
-    assert cv2.erode(diff.astype(np.uint8), np.ones((3, 3), np.uint8)).sum() == 0
+    h_mod = snowflake.symbol_extent(sym)[1]
+    cols = np.clip(np.rint((lay.xy[:, 0] + w_mod / 2) * px - 0.5).astype(int), 0, ww - 1)
+    rows_ = np.clip(np.rint((lay.xy[:, 1] + h_mod / 2) * px - 0.5).astype(int), 0, hh - 1)
+    assert ((got[rows_, cols] < 128) == sym.cells.astype(bool)).all()
+    assert ((want[rows_, cols] < 128) == sym.cells.astype(bool)).all()
+    # and the pictures agree almost everywhere (edges differ by the 0.02-module bleed)
+    differ = np.abs(got[:hh, :ww].astype(int) - want[:hh, :ww].astype(int)) > 128
+    assert differ.mean() < 0.03
 
 
 def test_standalone_pdf():

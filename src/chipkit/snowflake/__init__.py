@@ -9,19 +9,57 @@ Spec: docs/snowflake.md. Public API::
     snowflake.draw_reportlab(canvas, sym, x, y, size_pt)
     w, h = snowflake.symbol_extent(sym)             # modules, incl. quiet zone
     dets = snowflake.decode_image(photo)            # -> [Detection(payload, corners, ...)]
+
+Layers: ``encoder`` and ``layout`` are the pure core (standard library and numpy only);
+``writers`` (OpenCV for rasters) and ``reader`` (OpenCV) are separate modules, imported
+only when one of their names is first used, so ``import chipkit.snowflake.encoder`` (or
+``from chipkit.snowflake import encode``) never loads OpenCV.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from chipkit.snowflake.encoder import SnowflakeError, Symbol, encode
 from chipkit.snowflake.layout import VARIANTS, layout
-from chipkit.snowflake.reader import Detection, decode_image
-from chipkit.snowflake.writers import (
-    draw_reportlab,
-    render,
-    symbol_extent,
-    to_pdf,
-    to_png,
-    to_svg,
-)
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only; imported lazily below
+    from chipkit.snowflake.reader import Detection, decode_image
+    from chipkit.snowflake.writers import (
+        draw_reportlab,
+        render,
+        symbol_extent,
+        to_pdf,
+        to_png,
+        to_svg,
+    )
+
+#: public names served by the heavier modules, loaded on first use
+_LAZY = {
+    "Detection": "reader",
+    "decode_image": "reader",
+    "draw_reportlab": "writers",
+    "render": "writers",
+    "symbol_extent": "writers",
+    "to_pdf": "writers",
+    "to_png": "writers",
+    "to_svg": "writers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'chipkit.snowflake' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"chipkit.snowflake.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "VARIANTS",

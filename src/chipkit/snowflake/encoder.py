@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from reedsolo import RSCodec
 
 from chipkit.errors import ChipkitError
 from chipkit.snowflake.layout import Layout, layout, variant_for
+from chipkit.snowflake.rs import encode as rs_encode
 
 
 class SnowflakeError(ChipkitError):
@@ -37,7 +37,8 @@ class Symbol:
     def cell_centres(self) -> np.ndarray:
         """(N, 2) centres of the cells (spec order) in module units, origin at the
         symbol centre, x to the right, y down; neighbouring centres are 1 module apart."""
-        return self.layout.xy.copy()
+        out: np.ndarray = self.layout.xy.copy()
+        return out
 
     def cell_axial(self) -> np.ndarray:
         """(N, 2) axial lattice coordinates (q, r) of the cells in spec order."""
@@ -46,7 +47,7 @@ class Symbol:
 
     def to_string(self) -> str:
         """The cell map as a string of '0'/'1' in spec order (used by the golden tests)."""
-        return "".join("1" if c else "0" for c in self.cells.tolist())
+        return (self.cells.astype(np.uint8) + 48).tobytes().decode("ascii")
 
     def ascii_art(self) -> str:
         """A text picture of the symbol: '#' dark, '.' light, rows offset by half a cell."""
@@ -59,17 +60,6 @@ class Symbol:
         return "\n".join(rows)
 
 
-_RS_CACHE: dict[int, RSCodec] = {}
-
-
-def rs_codec(nsym: int) -> RSCodec:
-    """GF(256), primitive polynomial 0x11D, generator 2, first consecutive root 2**0."""
-    codec = _RS_CACHE.get(nsym)
-    if codec is None:
-        codec = _RS_CACHE[nsym] = RSCodec(nsym, nsize=255, fcr=0, prim=0x11D, generator=2)
-    return codec
-
-
 def codeword_stream(payload: bytes, lay: Layout) -> bytes:
     """Length byte + payload + zero padding, split into RS blocks, interleaved."""
     data = bytes([len(payload)]) + payload
@@ -77,7 +67,7 @@ def codeword_stream(payload: bytes, lay: Layout) -> bytes:
     blocks = []
     pos = 0
     for n, k in lay.blocks:
-        blocks.append(bytes(rs_codec(n - k).encode(data[pos : pos + k])))
+        blocks.append(rs_encode(data[pos : pos + k], n - k))
         pos += k
     out = bytearray()
     for i in range(max(n for n, _ in lay.blocks)):

@@ -114,7 +114,7 @@ class Layout:
     data_order: np.ndarray  # (D,) indices into the cell list, in bit-placement order
     mask: np.ndarray  # (D,) whitening bits
     blocks: tuple[tuple[int, int], ...]  # (n_i, k_i)
-    index: dict  # (q, r) -> cell index
+    index: dict[tuple[int, int], int]  # (q, r) -> cell index
 
     @property
     def n_cells(self) -> int:
@@ -139,7 +139,8 @@ class Layout:
 
     def rotated_function_values(self, k: int) -> np.ndarray:
         """Function values as they appear if the symbol is rotated by k * 60 degrees."""
-        return self.function_value[self.rotation_perm(k)]
+        out: np.ndarray = self.function_value[self.rotation_perm(k)]
+        return out
 
     def rotation_perm(self, k: int) -> np.ndarray:
         """perm such that cell i of a symbol rotated by k*60 deg shows cell perm[i] of the original."""

@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-import reedsolo as rs_lib
-from reedsolo import ReedSolomonError
 
-from chipkit.snowflake.encoder import interleave_index, rs_codec
+from chipkit.snowflake import rs
+from chipkit.snowflake.encoder import interleave_index
 from chipkit.snowflake.layout import VARIANTS, Layout, inner_apothem, layout, outer_apothem, outline
 
 _MIN_DIAMETER_PX = 36.0
@@ -647,70 +646,6 @@ def _equalise(v: np.ndarray, lay: Layout, iters: int = 4) -> np.ndarray:
 # ----------------------------------------------------------------------------- decoding
 
 
-def _gf_tables() -> tuple[np.ndarray, np.ndarray]:
-    exp = np.zeros(512, dtype=np.int64)
-    log = np.zeros(256, dtype=np.int64)
-    x = 1
-    for i in range(255):
-        exp[i] = x
-        log[x] = i
-        x <<= 1
-        if x & 0x100:
-            x ^= 0x11D
-    exp[255:] = exp[: 512 - 255]
-    return exp, log
-
-
-_GF_EXP, _GF_LOG = _gf_tables()
-
-
-def _syndromes(block: bytes, nsym: int) -> np.ndarray:
-    """S_j = c(alpha^j), j = 0 .. nsym-1, for the codeword c (highest degree first)."""
-    c = np.frombuffer(bytes(block), dtype=np.uint8).astype(np.int64)
-    nz = np.flatnonzero(c)
-    if nz.size == 0:
-        return np.zeros(nsym, dtype=np.int64)
-    power = (len(c) - 1 - nz)[None, :] * np.arange(nsym)[:, None] + _GF_LOG[c[nz]][None, :]
-    return np.bitwise_xor.reduce(_GF_EXP[power % 255], axis=1)
-
-
-def _clean(block: bytes, nsym: int) -> bool:
-    """True when every syndrome is zero (no error): the fast path that skips reedsolo."""
-    return not _syndromes(block, nsym).any()
-
-
-def _rs_correct(block: bytes, nsym: int, erase_pos: list[int]) -> tuple[bytes, bytes]:
-    """Errors-and-erasures decoding: reedsolo's Berlekamp-Massey, Chien search and Forney
-    steps, with the syndromes (its pure-Python hot spot) computed by numpy. Returns
-    (data, corrected codeword); raises ReedSolomonError when the block cannot be repaired."""
-    codec = rs_codec(nsym)
-    try:
-        rs_lib.gf_log, rs_lib.gf_exp = codec.gf_log, codec.gf_exp
-        rs_lib.field_charac = codec.field_charac
-        forney, locator = rs_lib.rs_forney_syndromes, rs_lib.rs_find_error_locator
-        find, errata = rs_lib.rs_find_errors, rs_lib.rs_correct_errata
-    except AttributeError:  # pragma: no cover - another reedsolo layout: the public API
-        msg, full, _ = codec.decode(bytearray(block), erase_pos=erase_pos or None)
-        return bytes(msg), bytes(full)
-    msg = bytearray(block)
-    for e in erase_pos:
-        msg[e] = 0
-    if len(erase_pos) > nsym:
-        raise ReedSolomonError("too many erasures")
-    synd = [0, *_syndromes(msg, nsym).tolist()]
-    if max(synd) == 0:
-        return bytes(msg[:-nsym]), bytes(msg)
-    fsynd = forney(synd, erase_pos, len(msg), 2)
-    err_loc = locator(fsynd, nsym, erase_count=len(erase_pos))
-    err_pos = find(err_loc[::-1], len(msg), 2)
-    if err_pos is None:
-        raise ReedSolomonError("could not locate the errors")
-    msg = errata(msg, synd, list(erase_pos) + list(err_pos), 0, 2)
-    if not _clean(bytes(msg), nsym):
-        raise ReedSolomonError("could not correct the block")
-    return bytes(msg[:-nsym]), bytes(msg)
-
-
 _DEINTERLEAVE: dict[int, tuple[list[np.ndarray], np.ndarray]] = {}
 
 
@@ -746,7 +681,7 @@ def _decode_bits(values: np.ndarray, lay: Layout) -> tuple[bytes, int] | None:
     fixed_blocks = []
     for (n, k), blk, cf in zip(lay.blocks, blocks, bconf, strict=True):
         nsym = n - k
-        if _clean(bytes(blk), nsym):
+        if rs.is_codeword(blk, nsym):
             data += blk[:k]
             fixed_blocks.append(bytes(blk))
             continue
@@ -757,8 +692,8 @@ def _decode_bits(values: np.ndarray, lay: Layout) -> tuple[bytes, int] | None:
             if n_erase < 0:
                 continue
             try:
-                res = _rs_correct(bytes(blk), nsym, sorted(int(e) for e in order[:n_erase]))
-            except (ReedSolomonError, ZeroDivisionError, IndexError, ValueError):
+                res = rs.decode(blk, nsym, sorted(int(e) for e in order[:n_erase]))
+            except rs.RSError:
                 continue
             break
         if res is None:
