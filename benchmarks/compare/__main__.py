@@ -15,6 +15,7 @@ import os
 import pickle
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-small", type=int, default=30, help="scenes per pitch in the small-symbol sweep")
     ap.add_argument("--n-print", type=int, default=2000, help="households per printing batch")
     ap.add_argument("--levels", default="0,1,2,3,4")
-    ap.add_argument("--parts", default=",".join(PARTS), help=f"comma list of {', '.join(PARTS)}")
+    ap.add_argument("--parts", default=",".join(PARTS),
+                    help=f"comma list of {', '.join(PARTS)}; the others come from the last saved held-out run")
     ap.add_argument("--dev", action="store_true", help=f"tuning seeds ({C.DEV_SEEDS.start}-{C.DEV_SEEDS.stop - 1}); never written to docs")
     ap.add_argument("--start", type=int, default=0, help="first dev seed (with --dev)")
     ap.add_argument("--study", action="store_true", help="with --dev: where the snowflake loses (writes benchmarks/_work/compare/)")
@@ -127,6 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     res["load"].append(os.getloadavg()[0])
     res["minutes"] = (time.perf_counter() - t0) / 60
     print(f"(took {time.perf_counter() - t0:.0f} s)")
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    res["when"] = {k: now for k in ("levels", "robust", "small", "printing") if k in res}
+    saved = WORK / "heldout.pkl"
+    if parts != set(PARTS) and not a.dev and not a.quick and saved.exists():
+        with saved.open("rb") as f:
+            old = pickle.load(f)  # our own file: the parts not re-measured now come from it
+        when = {**old.get("when", {}), **res["when"]}
+        res = {**old, **{k: v for k, v in res.items() if k not in ("n", "seeds", "command", "load", "minutes")}}
+        res["when"] = when
     if "levels" in res and not a.dev and not a.quick:
         from benchmarks.compare.report import performance_section
 

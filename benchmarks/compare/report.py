@@ -30,8 +30,15 @@ def bars(levels: dict[int, dict[str, Tally]], printing: dict[str, Any] | None) -
     if printing:
         ratio, sf_rate = print_summary(printing)
         out["PDF printing ≥ 90 % of QR's rate"] = ratio >= 0.9
-        out["PDF printing ≥ 1,000 plates/s"] = sf_rate >= 1000
+        out["PDF printing ≥ 1,000 plates/s (measured; see the load note)"] = sf_rate >= 1000
+        out["PDF printing ≥ 1,000 plates/s on 2 idle cores (CPU-time estimate)"] = idle_rate(printing) >= 1000
     return out
+
+
+def idle_rate(printing: dict[str, Any], carrier: str = "snowflake") -> float:
+    """Plates/s two idle cores would give: 2,000 ms / median CPU ms per plate (batch
+    process + workers). An estimate that assumes both cores stay busy."""
+    return 2000 / statistics.median(r[carrier]["cpu_ms"] for r in printing["runs"])
 
 
 def print_summary(printing: dict[str, Any]) -> tuple[float, float]:
@@ -127,14 +134,22 @@ def performance_section(res: dict[str, Any]) -> str:
             f"library (`run_batch`, {pr['jobs']} worker processes), each carrier in every round, "
             "order alternating; fresh demo keyring each batch.",
             "",
-            "| round | QR plates/s | snowflake plates/s | snowflake / QR | CPU ms/plate QR / snowflake | PDF MB QR / snowflake |",
+            "| round | QR plates/s | snowflake plates/s | snowflake / QR | CPU ms/plate (all processes) QR / snowflake | PDF MB QR / snowflake |",
             "|---:|---:|---:|---:|---:|---:|",
         ]
         for i, r in enumerate(pr["runs"], 1):
             q, s = r["qr"], r["snowflake"]
             out.append(f"| {i} | {q['rate']:,.0f} | {s['rate']:,.0f} | {s['rate'] / q['rate']:.2f} | "
                        f"{q['cpu_ms']:.2f} / {s['cpu_ms']:.2f} | {q['pdf_mb']:.1f} / {s['pdf_mb']:.1f} |")  # fmt: skip
-        out += ["", f"Median ratio {ratio:.2f}; snowflake median {sf_rate:,.0f} plates/s."]
+        out += ["", f"Median ratio {ratio:.2f}; snowflake median {sf_rate:,.0f} plates/s measured; "
+                f"from the CPU time per plate (batch process + workers) two idle cores would do "
+                f"about {idle_rate(pr):,.0f} snowflake and {idle_rate(pr, 'qr'):,.0f} QR plates/s."]  # fmt: skip
+        if pr.get("load"):
+            out[-1] += (f" Load average at the start and end of the printing runs: "
+                        f"{pr['load'][0]:.1f} and {pr['load'][-1]:.1f} on 2 cores (absolute "
+                        "rates shrink with the load; the paired ratio much less).")  # fmt: skip
+    if res.get("when"):
+        out += ["", "Measured: " + "; ".join(f"{k} {v}" for k, v in res["when"].items()) + "."]
     if res.get("robust"):
         out += ["", "Damage on the locator features: see the robustness table in "
                 "[scanning.md](scanning.md#robustness-damage-on-the-locator-features)."]  # fmt: skip
