@@ -138,6 +138,8 @@ def import_(register: Path, db_url: str | None, as_json: bool) -> None:
     counts["rejected"] = len(problems)
     for msg in problems:
         click.echo(f"  rejected: {msg}", err=True)
+    for msg in reg.warnings:  # a formula's saved value used, an unused field dropped
+        click.echo(f"  warning: {msg}", err=True)
     _out(
         counts,
         as_json,

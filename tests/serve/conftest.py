@@ -4,9 +4,14 @@ logged-in HTTP clients (httpx through Starlette's TestClient, i.e. against the A
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
@@ -185,3 +190,84 @@ def register_file(tmp_path: Path) -> Path:
 @pytest.fixture()
 def password() -> str:
     return PASSWORD
+
+
+CHIPKIT = [sys.executable, "-m", "chipkit_cli.main"]
+
+
+def run_chipkit(
+    *args: str, env: dict[str, str] | None = None, cwd=None
+) -> subprocess.CompletedProcess:
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run(
+        [*CHIPKIT, *args], capture_output=True, text=True, env=e, timeout=120, cwd=cwd
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Servers:
+    """Start real `chipkit serve` processes; all are stopped at the end of the test."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+
+    def __call__(self, args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None):
+        port = _free_port()
+        e = dict(os.environ)
+        e.update(env or {})
+        proc = subprocess.Popen(
+            [*CHIPKIT, "serve", "--port", str(port), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=cwd,
+            env=e,
+        )
+        self.procs.append(proc)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(f"serve exited: {proc.stdout.read() if proc.stdout else ''}")
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    return proc, base
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise AssertionError("serve did not come up")
+
+    def stop(self, proc) -> str:
+        if proc.poll() is None:
+            proc.terminate()
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        return out or ""
+
+
+@pytest.fixture()
+def server():
+    s = Servers()
+    yield s
+    for p in s.procs:
+        if p.poll() is None:
+            s.stop(p)
+
+
+@pytest.fixture()
+def chipkit_cmd():
+    return run_chipkit
+
+
+@pytest.fixture()
+def prepare_db():
+    """prepare_db(url, tmp_path) -> PINs: register, staff accounts (cheap hashes), PINs."""
+    return prepare

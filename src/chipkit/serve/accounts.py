@@ -76,8 +76,7 @@ class Accounts:
     def __init__(self, db: Database, hasher: PasswordHasher | None = None) -> None:
         self.db = db
         self.hasher = hasher or DEFAULT_HASHER
-        # a fixed hash to verify against when the user does not exist (same time either way)
-        self._dummy = self.hasher.hash(secrets.token_hex(16))
+        self._dummy: str | None = None
 
     # ------------------------------------------------------------ users
     def add(
@@ -201,7 +200,11 @@ class Accounts:
         Argon2 work is done for unknown users, so timing does not tell which)."""
         with self.db.read() as conn:
             r = conn.execute(select(users).where(users.c.username == username)).first()
+        if r is None and self._dummy is None:
+            # a hash to verify against when the user does not exist (same work either way)
+            self._dummy = self.hasher.hash(secrets.token_hex(16))
         stored = r.password_hash if r is not None else self._dummy
+        assert stored is not None
         try:
             self.hasher.verify(stored, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
