@@ -23,6 +23,8 @@ Reed-Solomon) and ``_geometry`` (homographies).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -117,19 +119,27 @@ class _Search:
         return bool(self.results) and not any_failed
 
 
-def decode_image(image: np.ndarray) -> list[Detection]:
-    """Find and decode every snowflake symbol in ``image`` (gray or BGR uint8).
+@dataclass(frozen=True)
+class Reading:
+    """What :func:`read_image` found. ``complete``: something decoded and every
+    symbol-shaped outline the search saw decoded, so the photo holds no other snowflake
+    the reader could see (a caller may skip its own search for more symbols)."""
 
-    Returns a list of :class:`Detection` (empty when nothing decodes); never raises
-    on odd input.
-    """
+    detections: list[Detection]
+    complete: bool
+
+
+def read_image(image: np.ndarray) -> Reading:
+    """Find and decode every snowflake symbol in ``image`` (gray or BGR uint8); never
+    raises on odd input (an empty, incomplete reading instead)."""
     try:
         gray = _to_gray(image)
     except Exception:  # noqa: BLE001 - never raise on odd images
-        return []
+        return Reading([], False)
     if gray is None:
-        return []
+        return Reading([], False)
     search = _Search(gray)
+    complete = False
     try:
         # the reduced copies: the coarse one is made from the fine one (cheaper on 12 MP)
         copies: list[np.ndarray] = []
@@ -142,12 +152,22 @@ def decode_image(image: np.ndarray) -> list[Detection]:
         for i, img in enumerate(copies):
             coarse = i < len(copies) - 1
             if search.run(img, _COARSE_BINARIES if coarse else 99):
+                complete = True
                 break
             if len(search.tried) >= _MAX_CANDIDATES:
                 break
     except (cv2.error, ValueError, IndexError, FloatingPointError, MemoryError):
-        pass
-    return search.results
+        complete = False
+    return Reading(search.results, complete and bool(search.results))
+
+
+def decode_image(image: np.ndarray) -> list[Detection]:
+    """Find and decode every snowflake symbol in ``image`` (gray or BGR uint8).
+
+    Returns a list of :class:`Detection` (empty when nothing decodes); never raises
+    on odd input.
+    """
+    return read_image(image).detections
 
 
 __all__ = [
@@ -155,5 +175,7 @@ __all__ = [
     "Detection",
     "_decode_bits",
     "_hex_residual",
+    "Reading",
     "decode_image",
+    "read_image",
 ]
