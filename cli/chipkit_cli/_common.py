@@ -35,7 +35,7 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
-            warnings.showwarning = _show_warning  # type: ignore[assignment]
+            warnings.showwarning = _show_warning
             try:
                 return func(*args, **kwargs)
             except ChipkitError as e:
@@ -73,11 +73,51 @@ def get_passphrase(confirm: bool = False) -> str | None:
     )
 
 
+_OFFICE_META = "chipkit.office"
+OFFICE_HELP = (
+    "Fingerprint of the issuing office a verifier bundle must be signed by "
+    "(printed by `chipkit keys export-verifier`; default: $CHIPKIT_OFFICE)."
+)
+
+
+def _store_office(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.meta[_OFFICE_META] = value
+
+
+def office_option(f: F) -> F:
+    """The ``--office FINGERPRINT`` option of every command that loads a verifier bundle.
+
+    The value is kept in the click context and used by ``open_verifier``, so commands
+    need no extra parameter.
+    """
+    return click.option(
+        "--office",
+        metavar="FINGERPRINT",
+        envvar="CHIPKIT_OFFICE",
+        expose_value=False,
+        callback=_store_office,
+        help=OFFICE_HELP,
+    )(f)
+
+
+def pinned_office(office: str | None = None) -> str | None:
+    """The office to pin: ``office``, else ``--office`` of this command, else $CHIPKIT_OFFICE."""
+    ctx = click.get_current_context(silent=True)
+    return (
+        office
+        or (ctx.meta.get(_OFFICE_META) if ctx is not None else None)
+        or os.environ.get("CHIPKIT_OFFICE")
+        or None
+    )
+
+
 def open_verifier(path: Path, max_age_days: int | None = 90, office: str | None = None) -> Any:
     """Load a Verifier from a bundle file or keyring directory (prompting for a passphrase).
 
-    A bundle is pinned to the office fingerprint given by ``office`` or $CHIPKIT_OFFICE;
-    warnings (unpinned, stale bundle) are printed as one ``chipkit: warning:`` line each.
+    A bundle is pinned to the office fingerprint given by ``office``, ``--office`` or
+    $CHIPKIT_OFFICE; warnings (unpinned, stale bundle) are printed as one
+    ``chipkit: warning:`` line each.
     """
     from datetime import timedelta
 
@@ -85,7 +125,7 @@ def open_verifier(path: Path, max_age_days: int | None = 90, office: str | None 
     from chipkit.errors import WrongPassphrase
 
     max_age = timedelta(days=max_age_days) if max_age_days is not None else None
-    office = office or os.environ.get("CHIPKIT_OFFICE") or None
+    office = pinned_office(office)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -98,7 +138,9 @@ def open_verifier(path: Path, max_age_days: int | None = 90, office: str | None 
         except WrongPassphrase:
             if os.environ.get("CHIPKIT_PASSPHRASE") or not sys.stdin.isatty():
                 raise
-            v = Verifier.load(path, passphrase=get_passphrase(), max_age=max_age)
+            v = Verifier.load(
+                path, passphrase=get_passphrase(), max_age=max_age, office_fingerprint=office
+            )
     for w in caught:
         click.echo(f"chipkit: warning: {w.message}", err=True)
     return v

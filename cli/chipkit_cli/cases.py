@@ -15,7 +15,14 @@ from typing import Any
 
 import click
 
-from chipkit_cli._common import EXIT_FAIL, echo_json, fail, handle_errors, open_verifier
+from chipkit_cli._common import (
+    EXIT_FAIL,
+    echo_json,
+    fail,
+    handle_errors,
+    office_option,
+    open_verifier,
+)
 
 DB_HELP = (
     "Database: an SQLite file path (or sqlite:/// URL) or a postgresql:// URL. "
@@ -33,6 +40,7 @@ def json_option(f: Any) -> Any:
 
 
 def keys_option(f: Any) -> Any:
+    f = office_option(f)  # every command that loads a bundle can pin its office
     return click.option(
         "--keys",
         type=click.Path(exists=True, path_type=Path),

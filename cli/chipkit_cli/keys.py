@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,9 +16,13 @@ from chipkit_cli._common import (
     fail,
     get_passphrase,
     handle_errors,
+    office_option,
     open_keyring,
     open_verifier,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chipkit.keys import KeyInfo
 
 DIR = click.Path(path_type=Path, file_okay=False)
 
@@ -60,16 +66,17 @@ def keys_init(directory: Path, no_passphrase: bool, name: str) -> None:
     click.echo(f"keyring created in {directory} (keep it offline and backed up)")
 
 
-def _key_line(k: object) -> str:
+def _key_line(k: KeyInfo) -> str:
     kind = k.kind
     cur = "current" if k.current else "retired"
+    kid = k.kid if k.kid is not None else 0
     if kind == "signing":
-        window = f"{k.not_before} .. {k.not_after or 'open'}"  # type: ignore[attr-defined]
-        return f"signing  kid={k.kid:<5} {cur:<8} issue dates {window}"  # type: ignore[attr-defined]
+        window = f"{k.not_before} .. {k.not_after or 'open'} (UTC)"
+        return f"signing  kid={kid:<5} {cur:<8} issue dates {window}"
     if kind == "read":
-        scope = f"village {k.village}" if k.village else ("default" if k.current else "old default")  # type: ignore[attr-defined]
-        return f"read     kid={k.kid:<5} {scope}"  # type: ignore[attr-defined]
-    return f"office   fingerprint {k.fingerprint}"  # type: ignore[attr-defined]
+        scope = f"village {k.village}" if k.village else ("default" if k.current else "old default")
+        return f"read     kid={kid:<5} {scope}"
+    return f"office   fingerprint {k.fingerprint}"
 
 
 @keys.command("list")
@@ -85,11 +92,11 @@ def keys_list(directory: Path, as_json: bool) -> None:
         click.echo(f"revoked plates: {len(kr.revoked)}")
 
 
-def _key_json(k: object) -> str:
+def _key_json(k: KeyInfo) -> str:
     import json
     from dataclasses import asdict
 
-    return json.dumps(asdict(k))  # type: ignore[call-overload]
+    return json.dumps(asdict(k))
 
 
 @keys.command("rotate")
@@ -141,19 +148,36 @@ def keys_add_read_key(directory: Path, village: str) -> None:
 @click.argument("directory", type=DIR)
 @click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
-    "--village", default=None, help="Only that village's read key (plus the default ones)."
+    "--village",
+    default=None,
+    help="Only what that village's plates need: its read keys, its revocations.",
+)
+@click.option(
+    "--valid-days",
+    type=click.IntRange(1, 3650),
+    default=180,
+    show_default=True,
+    help="Hard expiry: the bundle refuses to verify this many days after export.",
 )
 @handle_errors
-def keys_export_verifier(directory: Path, out: Path, village: str | None) -> None:
+def keys_export_verifier(directory: Path, out: Path, village: str | None, valid_days: int) -> None:
     """Write a signed verifier bundle OUT for scanning devices.
 
-    It holds public keys, read keys, the revocation list and an increasing counter; no
-    signing key, so it can verify and read plates but never seal them. It contains read
-    keys: give it only to trusted devices.
+    It holds public keys, read keys, the revocation list, an increasing counter and a
+    hard expiry; no signing key, so it can verify and read plates but never seal them.
+    It contains read keys: give it only to trusted devices. With --village it holds
+    only that village's read keys (and the default ones from before it had its own),
+    and only that village's revocations.
     """
+    from datetime import timedelta
+
     kr = open_keyring(directory)
-    info = kr.export_verifier(out, village=village)
-    click.echo(f"verifier bundle {out}: counter {info.counter}, office {info.office_fingerprint}")
+    info = kr.export_verifier(out, village=village, valid_for=timedelta(days=valid_days))
+    expires = info.expires.date().isoformat() if info.expires else "never"
+    click.echo(
+        f"verifier bundle {out}: counter {info.counter}, expires {expires}, "
+        f"office {info.office_fingerprint}"
+    )
     click.echo(
         f"devices pin it: export CHIPKIT_OFFICE={info.office_fingerprint}  (or --office)", err=True
     )
@@ -177,16 +201,39 @@ def keys_export_verifier(directory: Path, out: Path, village: str | None) -> Non
 @click.option(
     "--url-prefix", default=None, help="Upper-case URL prefix, e.g. HTTPS://JD.EXAMPLE.CN/C/."
 )
+@click.option(
+    "--reissue",
+    is_flag=True,
+    help="The household already has a live plate: revoke it and mint a new one.",
+)
 @handle_errors
 def seal(
-    keys_dir: Path, household: str, village: str, expires: object, url_prefix: str | None
+    keys_dir: Path,
+    household: str,
+    village: str,
+    expires: datetime | None,
+    url_prefix: str | None,
+    reissue: bool,
 ) -> None:
-    """Seal one chip and print its token text on one line."""
+    """Seal one chip and print its token text on one line.
+
+    The chip is a plate like any other: it is recorded in the keyring's issuance ledger
+    (issued.jsonl), and a household that already holds a live plate is refused unless
+    --reissue, which revokes the old serial. Issue dates are UTC dates.
+    """
+    from chipkit.issuance import seal_recorded
+
     kr = open_keyring(keys_dir)
-    exp = expires.date() if expires is not None else None  # type: ignore[attr-defined]
-    text, claims = kr.seal(household, village, expires=exp, url_prefix=url_prefix)
-    click.echo(text)
-    click.echo(f"serial {claims.serial}", err=True)
+    exp = expires.date() if expires is not None else None
+    done = seal_recorded(
+        kr, household, village, expires=exp, url_prefix=url_prefix, reissue=reissue
+    )
+    click.echo(done.text)
+    click.echo(f"serial {done.claims.serial}", err=True)
+    if done.superseded is not None:
+        click.echo(
+            f"revoked serial {done.superseded} (reissued); export a new verifier bundle", err=True
+        )
 
 
 @click.command()
@@ -200,15 +247,9 @@ def seal(
 @click.option(
     "--max-bundle-age", default=90, show_default=True, help="Warn when the bundle is older (days)."
 )
-@click.option(
-    "--office",
-    default=None,
-    help="Office fingerprint the bundle must be signed by (default: $CHIPKIT_OFFICE).",
-)
+@office_option
 @handle_errors
-def verify(
-    keys_path: Path, token: str | None, as_json: bool, max_bundle_age: int, office: str | None
-) -> None:
+def verify(keys_path: Path, token: str | None, as_json: bool, max_bundle_age: int) -> None:
     """Verify one chip TOKEN (or '-' to read it from standard input).
 
     A chip text contains spaces and characters such as $ and %: put it in single quotes
@@ -219,7 +260,7 @@ def verify(
     """
     if token is None or token == "-":
         token = sys.stdin.readline().rstrip("\r\n")
-    v = open_verifier(keys_path, max_bundle_age, office)
+    v = open_verifier(keys_path, max_bundle_age)
     result = v.check(token)
     if as_json:
         echo_json(result.to_dict())
@@ -240,16 +281,46 @@ def verify(
 
 @click.command()
 @click.argument("directory", type=DIR)
-@click.argument("serials", nargs=-1, required=True, type=click.IntRange(1, 2**32 - 1))
+@click.argument("serials", nargs=-1, type=click.IntRange(1, 2**32 - 1))
+@click.option(
+    "--household",
+    "households",
+    multiple=True,
+    help="Revoke every live plate of this household id (repeatable).",
+)
 @click.option("--reason", required=True, help="Why: lost, replaced, moved out, ...")
+@click.option(
+    "--unlisted",
+    is_flag=True,
+    help="Also accept serials this keyring reserved that its ledger does not list "
+    "(chips made before the ledger existed).",
+)
 @handle_errors
-def revoke(directory: Path, serials: tuple[int, ...], reason: str) -> None:
-    """Revoke plates by SERIAL. Carried in the next exported verifier bundle."""
+def revoke(
+    directory: Path,
+    serials: tuple[int, ...],
+    households: tuple[str, ...],
+    reason: str,
+    unlisted: bool,
+) -> None:
+    """Revoke plates by SERIAL, or every live plate of a --household.
+
+    Only serials this keyring issued (listed in its ledger, issued.jsonl) are accepted:
+    an unknown serial is refused, naming it, and nothing is revoked. Prints each plate
+    revoked. Carried in the next exported verifier bundle.
+    """
+    from chipkit.issuance import revoke_checked
+
+    if not serials and not households:
+        fail("give the SERIALs to revoke, or --household ID")
     kr = open_keyring(directory)
-    new = kr.revoke(list(serials), reason)
-    already = len(serials) - len(new)
-    click.echo(f"revoked {len(new)} plate(s)" + (f"; {already} already revoked" if already else ""))
-    click.echo("export a new verifier bundle so devices learn of it")
+    result = revoke_checked(kr, serials, reason, households=households, allow_unlisted=unlisted)
+    for p in result.revoked:
+        who = f" household {p.household_id} village {p.village}" if p.household_id else ""
+        click.echo(f"revoked serial {p.serial}{who}")
+    for s in result.already:
+        click.echo(f"serial {s} was already revoked")
+    click.echo(f"revoked {len(result.revoked)} plate(s); export a new verifier bundle")
 
 
 __all__ = ["keys", "revoke", "seal", "verify"]

@@ -9,6 +9,8 @@ from chipkit_cli.cases import register as register_cases
 from chipkit_cli.keys import keys, revoke, seal, verify
 from chipkit_cli.plates import plates
 from chipkit_cli.scan import scan
+from chipkit_cli.serve import households, serve
+from chipkit_cli.users import users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -38,6 +40,9 @@ cli.add_command(revoke)
 cli.add_command(plates)
 cli.add_command(scan)
 register_cases(cli)  # cases, visits, notices
+cli.add_command(serve)
+cli.add_command(users)
+cli.add_command(households)
 # --- end subcommands ---
 
 

@@ -19,6 +19,7 @@ from chipkit_cli._common import (
     echo_json,
     fail,
     handle_errors,
+    office_option,
     open_verifier,
 )
 
@@ -89,6 +90,7 @@ def _human(r: Any) -> str:
     default=None,
     help="Date used for expiry checks (default: today).",
 )
+@office_option
 @handle_errors
 def scan(
     images: tuple[Path, ...],

@@ -21,12 +21,13 @@ from chipkit.errors import (
     MalformedToken,
     NotAnIssuer,
     RevokedToken,
+    Status,
     TokenError,
     UnknownKey,
     WrongPassphrase,
 )
 from chipkit.token import Claims
-from chipkit.verifier import Status, Verification, Verifier
+from chipkit.verifier import Verification, Verifier
 
 __version__ = "0.1.0"
 

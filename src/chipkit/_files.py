@@ -42,14 +42,14 @@ def _fsync_dir(directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def locked(directory: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``directory/.lock`` (POSIX; no-op elsewhere)."""
+def locked(directory: Path, name: str = ".lock") -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``directory/name`` (POSIX; no-op elsewhere)."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    fd = os.open(Path(directory) / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(Path(directory) / name, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -9,10 +9,48 @@ argument types, impossible values) raises TypeError/ValueError instead.
 
 from __future__ import annotations
 
+import enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from chipkit.token import Claims
+
+
+class Status(str, enum.Enum):
+    """The one status vocabulary: the stable strings of JSON output and exit reasons.
+
+    A chip that was read is ``ok``, ``revoked``, ``unknown_key``, ``invalid`` or
+    ``expired`` (``CHIP_STATUSES``); a photo can also give ``foreign`` (a code that is not
+    a chip), ``not_found`` (no code) or ``error`` (an unreadable file).
+    """
+
+    OK = "ok"
+    REVOKED = "revoked"
+    UNKNOWN_KEY = "unknown_key"
+    INVALID = "invalid"
+    EXPIRED = "expired"
+    FOREIGN = "foreign"
+    NOT_FOUND = "not_found"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+#: The statuses a chip that was read can have (``Verifier.check``).
+CHIP_STATUSES: tuple[Status, ...] = (
+    Status.OK,
+    Status.REVOKED,
+    Status.UNKNOWN_KEY,
+    Status.INVALID,
+    Status.EXPIRED,
+)
+
+#: Every status word, in order (what ``chipkit scan`` can report).
+STATUS_WORDS: tuple[str, ...] = tuple(s.value for s in Status)
 
 
 class ChipkitError(Exception):
@@ -22,19 +60,19 @@ class ChipkitError(Exception):
 class TokenError(ChipkitError):
     """A chip token did not verify."""
 
-    status = "invalid"
+    status: Status = Status.INVALID
 
 
 class MalformedToken(TokenError):
     """Not a well-formed chip: wrong prefix, alphabet, length or version."""
 
-    status = "invalid"
+    status = Status.INVALID
 
 
 class UnknownKey(TokenError):
     """The token names a key id this verifier does not hold."""
 
-    status = "unknown_key"
+    status = Status.UNKNOWN_KEY
 
     def __init__(self, message: str, key_id: int | None = None) -> None:
         super().__init__(message)
@@ -47,7 +85,7 @@ class InvalidToken(TokenError):
     Deliberately opaque: one message for every authentication failure.
     """
 
-    status = "invalid"
+    status = Status.INVALID
 
     def __init__(
         self, message: str = "invalid chip: signature or ciphertext does not verify"
@@ -66,7 +104,7 @@ class _ClaimsError(TokenError):
 class RevokedToken(_ClaimsError):
     """A genuine plate whose serial is on the revocation list."""
 
-    status = "revoked"
+    status = Status.REVOKED
 
     def __init__(self, message: str, claims: Claims, reason: str = "") -> None:
         super().__init__(message, claims)
@@ -76,7 +114,7 @@ class RevokedToken(_ClaimsError):
 class ExpiredToken(_ClaimsError):
     """A genuine plate past its expiry date."""
 
-    status = "expired"
+    status = Status.EXPIRED
 
 
 class KeyringError(ChipkitError):
@@ -91,5 +129,9 @@ class NotAnIssuer(KeyringError):
     """Sealing was attempted with key material that cannot sign (a verifier bundle)."""
 
 
+class KeyringTampered(KeyringError):
+    """keyring.json was changed outside chipkit: its authentication or a key pair fails."""
+
+
 class BundleError(ChipkitError):
-    """A verifier bundle is malformed, tampered, rolled back or from another office."""
+    """A verifier bundle is malformed, tampered, rolled back, expired or from another office."""

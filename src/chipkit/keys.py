@@ -1,129 +1,54 @@
 """The issuing keyring: signing keys, read keys, serials and revocations on disk.
 
-A keyring is a directory holding ``keyring.json`` (mode 0600). Public parts are stored
-in clear; every secret (Ed25519 private keys, AES-SIV read keys, the office key that
-signs verifier bundles) is sealed with AES-GCM under a key derived from the
-passphrase with scrypt. ``passphrase=None`` at creation stores secrets unprotected
-(demo and tests only; the CLI warns).
+A keyring is a directory holding ``keyring.json`` (mode 0600); its format, sealing and
+authentication are in ``chipkit.keyfile``. ``passphrase=None`` at creation stores
+secrets unprotected (demo and tests only; the CLI warns).
+
+Every date here is a UTC date (``chipkit.token.today_utc``): key windows, issue dates,
+revocation dates.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import re
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
+from chipkit import keyfile as kf
 from chipkit import token as tk
-from chipkit._files import locked, write_private
-from chipkit.errors import KeyringError, NotAnIssuer, WrongPassphrase
+from chipkit._files import locked
+from chipkit.bundle import (
+    DEFAULT_VALIDITY,
+    WITHHELD_REASON,
+    BundleInfo,
+    fingerprint,
+    signing_key_from_dict,
+    write_bundle,
+)
+from chipkit.errors import KeyringError, NotAnIssuer
+from chipkit.keyfile import KEYRING_FILE, PASSPHRASE_ENV, KeyringWarning
 from chipkit.token import Claims
-from chipkit.verifier import BundleInfo, SigningKey, Verifier
+from chipkit.verifier import Verifier
 
-KEYRING_FILE = "keyring.json"
-FORMAT = "chipkit-keyring/1"
-PASSPHRASE_ENV = "CHIPKIT_PASSPHRASE"
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1  # 128 MiB per guess
-MIN_SCRYPT_N = 2**15
+T = TypeVar("T")
 _VILLAGE_RE = re.compile(r"[0-9]{12}")
 
 
-def _b64(b: bytes) -> str:
-    return base64.b64encode(b).decode("ascii")
+def _private_raw(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
 
 
-def _unb64(s: str) -> bytes:
-    return base64.b64decode(s.encode("ascii"), validate=True)
-
-
-def _pub_raw(key: Ed25519PrivateKey) -> bytes:
-    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
-def fingerprint(public_raw: bytes) -> str:
-    """Short, human-comparable fingerprint of an office public key."""
-    import hashlib
-
-    h = hashlib.sha256(b"chipkit-office-key\x00" + public_raw).hexdigest()[:32]
-    return "-".join(h[i : i + 4] for i in range(0, 32, 4))
-
-
-def _today() -> date:
-    return datetime.now(timezone.utc).date()
-
-
-class _Sealer:
-    """Seals and opens secrets at rest (AES-GCM under a scrypt-derived key)."""
-
-    def __init__(self, kdf: dict[str, Any], passphrase: str | None) -> None:
-        self.kdf = kdf
-        if kdf["name"] == "none":
-            self._aead = None
-            return
-        if kdf["name"] != "scrypt":
-            raise KeyringError(f"unsupported key derivation {kdf['name']!r}")
-        if not (
-            isinstance(kdf.get("n"), int)
-            and kdf["n"] >= MIN_SCRYPT_N
-            and kdf.get("r") == SCRYPT_R
-            and kdf.get("p") == SCRYPT_P
-        ):
-            raise KeyringError("keyring key-derivation parameters are weaker than allowed")
-        if not passphrase:
-            raise WrongPassphrase(
-                f"this keyring is passphrase-protected: set {PASSPHRASE_ENV} or enter the passphrase"
-            )
-        key = Scrypt(
-            salt=_unb64(kdf["salt"]), length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]
-        ).derive(passphrase.encode("utf-8"))
-        self._aead = AESGCM(key)
-
-    @classmethod
-    def create(cls, passphrase: str | None) -> _Sealer:
-        if passphrase is None:
-            return cls({"name": "none"}, None)
-        if not isinstance(passphrase, str) or len(passphrase) < 8:
-            raise ValueError("passphrase must be a str of at least 8 characters")
-        kdf = {
-            "name": "scrypt",
-            "salt": _b64(os.urandom(16)),
-            "n": SCRYPT_N,
-            "r": SCRYPT_R,
-            "p": SCRYPT_P,
-        }
-        return cls(kdf, passphrase)
-
-    def seal(self, secret: bytes, label: str) -> dict[str, str]:
-        if self._aead is None:
-            return {"clear": _b64(secret)}
-        nonce = os.urandom(12)
-        return {"nonce": _b64(nonce), "ct": _b64(self._aead.encrypt(nonce, secret, label.encode()))}
-
-    def open(self, box: dict[str, str], label: str) -> bytes:
-        if "clear" in box:
-            if self._aead is not None:
-                # a protected keyring never holds a clear secret: someone planted it
-                raise KeyringError(
-                    "keyring file tampered: unprotected secret in a protected keyring"
-                )
-            return _unb64(box["clear"])
-        if self._aead is None:
-            raise KeyringError("keyring file is inconsistent: sealed secret without a passphrase")
-        try:
-            return self._aead.decrypt(_unb64(box["nonce"]), _unb64(box["ct"]), label.encode())
-        except InvalidTag:
-            raise WrongPassphrase("wrong passphrase for this keyring") from None
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -141,7 +66,11 @@ class KeyInfo:
 
 
 class Issuer:
-    """Seals chips. Holds private keys in memory only; picklable for worker processes."""
+    """Seals chips. Holds private keys in memory only; picklable for worker processes.
+
+    Refuses to seal a plate whose issue date lies outside the signing key's window:
+    such a plate would never verify.
+    """
 
     def __init__(
         self,
@@ -149,22 +78,33 @@ class Issuer:
         sign_kid: int,
         read_keys: dict[int, tuple[bytes, str | None]],
         default_read_kid: int,
+        window: tuple[date, date | None] = (tk.EPOCH, None),
     ) -> None:
         self._signing = signing_key
         self.sign_kid = sign_kid
+        self.window = window
         self._read_raw = dict(read_keys)
         self._read = {k: AESSIV(v[0]) for k, v in read_keys.items()}
         self.default_read_kid = default_read_kid
-        # village-scoped read keys: the newest key for a village wins
         # read_keys is in creation order, so the newest key for a village wins
         self._by_village = {scope: kid for kid, (_, scope) in read_keys.items() if scope}
 
     def read_kid_for(self, village: str) -> int:
         return self._by_village.get(village, self.default_read_kid)
 
+    def check_issue_date(self, issued: date) -> None:
+        first, last = self.window
+        if issued < first or (last is not None and issued > last):
+            raise KeyringError(
+                f"issue date {issued.isoformat()} is outside the signing key {self.sign_kid}'s "
+                f"window ({first.isoformat()} .. {last.isoformat() if last else 'open'}, UTC "
+                "dates): such a plate would never verify"
+            )
+
     def seal_bytes(self, claims: Claims) -> bytes:
         if not isinstance(claims, Claims):
             raise TypeError("seal() takes a chipkit.token.Claims")
+        self.check_issue_date(claims.issued)
         rk = self.read_kid_for(claims.village)
         return tk.seal_bytes(claims, self._signing, self.sign_kid, self._read[rk], rk)
 
@@ -172,13 +112,22 @@ class Issuer:
         return tk.to_text(self.seal_bytes(claims), url_prefix)
 
     def __getstate__(self) -> dict[str, Any]:
-        from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
-
-        raw = self._signing.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        return {"s": raw, "k": self.sign_kid, "r": self._read_raw, "d": self.default_read_kid}
+        return {
+            "s": _private_raw(self._signing),
+            "k": self.sign_kid,
+            "r": self._read_raw,
+            "d": self.default_read_kid,
+            "w": self.window,
+        }
 
     def __setstate__(self, st: dict[str, Any]) -> None:
-        self.__init__(Ed25519PrivateKey.from_private_bytes(st["s"]), st["k"], st["r"], st["d"])  # type: ignore[misc]
+        self.__init__(  # type: ignore[misc]
+            Ed25519PrivateKey.from_private_bytes(st["s"]),
+            st["k"],
+            st["r"],
+            st["d"],
+            st.get("w", (tk.EPOCH, None)),
+        )
 
     def __repr__(self) -> str:
         return f"Issuer(sign_kid={self.sign_kid}, read_kids={sorted(self._read)})"
@@ -187,7 +136,7 @@ class Issuer:
 class Keyring:
     """An issuing keyring directory. Use ``Keyring.init`` or ``Keyring.open``."""
 
-    def __init__(self, path: Path, data: dict[str, Any], sealer: _Sealer) -> None:
+    def __init__(self, path: Path, data: dict[str, Any], sealer: kf.Sealer) -> None:
         self.path = path
         self._data = data
         self._sealer = sealer
@@ -209,93 +158,64 @@ class Keyring:
         if path.exists() and not path.is_dir():
             raise KeyringError(f"{path}: exists and is not a directory")
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        sealer = _Sealer.create(passphrase)
+        sealer = kf.Sealer.create(passphrase)
+        office = Ed25519PrivateKey.generate()
+        office_pub = kf.b64(kf.pub_raw(office))
         data: dict[str, Any] = {
-            "format": FORMAT,
+            "format": kf.FORMAT,
             "name": name,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": _now_iso(),
             "kdf": sealer.kdf,
             "signing_keys": [],
             "read_keys": [],
-            "office_key": None,
+            "office_key": {
+                "public": office_pub,
+                "private": sealer.seal(_private_raw(office), kf.office_label(office_pub)),
+            },
             "next_serial": 1,
             "bundle_counter": 0,
             "revoked": [],
         }
         kr = cls(path, data, sealer)
-        office = Ed25519PrivateKey.generate()
-        from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
-
-        office_pub = _b64(_pub_raw(office))
-        data["office_key"] = {
-            "public": office_pub,
-            "private": sealer.seal(
-                office.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()),
-                f"office:{office_pub}",
-            ),
-        }
-        kr._new_signing_key(today or _today())
+        kr._new_signing_key(today or tk.today_utc())
         kr._new_read_key(None)
         with locked(path):
             if (path / KEYRING_FILE).exists():
                 raise KeyringError(
                     f"{path}: a keyring already exists here; refusing to overwrite it"
                 )
-            kr._save()
+            kf.save_document(path, data, sealer)
         return kr
 
     @classmethod
     def open(cls, path: str | Path, passphrase: str | None = None) -> Keyring:
-        """Open an existing keyring; ``passphrase`` None falls back to $CHIPKIT_PASSPHRASE."""
+        """Open an existing keyring; ``passphrase`` None falls back to $CHIPKIT_PASSPHRASE.
+
+        The whole file is authenticated and every key pair checked: a keyring changed
+        outside chipkit raises ``KeyringTampered``.
+        """
         path = Path(path)
         if path.is_file():
-            try:
-                head = json.loads(path.read_text("utf-8"))
-            except (OSError, ValueError, UnicodeDecodeError):
-                head = {}
-            if isinstance(head, dict) and str(head.get("format", "")).startswith(
-                "chipkit-verifier"
-            ):
+            if _looks_like_bundle(path):
                 raise NotAnIssuer(
                     f"{path} is a verifier bundle: it can verify and read plates but holds no "
                     "signing key, so it cannot seal. Use the issuing keyring directory."
                 )
             raise KeyringError(f"{path}: not a keyring directory")
-        data = cls._read(path)
         if passphrase is None:
             passphrase = os.environ.get(PASSPHRASE_ENV)
-        sealer = _Sealer(data["kdf"], passphrase)
-        kr = cls(path, data, sealer)
-        kr._office_private()  # fail early on a wrong passphrase
-        return kr
+        data, sealer = kf.load_document(path, passphrase)
+        return cls(path, data, sealer)
 
-    @staticmethod
-    def _read(path: Path) -> dict[str, Any]:
-        f = path / KEYRING_FILE
-        try:
-            data = json.loads(f.read_text("utf-8"))
-        except FileNotFoundError:
-            raise KeyringError(
-                f"{path}: no keyring here (create one with `chipkit keys init`)"
-            ) from None
-        except (OSError, ValueError, UnicodeDecodeError) as e:
-            raise KeyringError(f"{f}: unreadable keyring file ({type(e).__name__})") from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise KeyringError(f"{f}: not a chipkit keyring (format {FORMAT} expected)")
-        return data
-
-    def _save(self) -> None:
-        write_private(
-            self.path / KEYRING_FILE,
-            (json.dumps(self._data, ensure_ascii=False, indent=1) + "\n").encode("utf-8"),
-        )
-
-    def _update(self, change: Any) -> Any:
-        """Re-read under the lock, apply ``change(data)``, save: safe against concurrent CLIs."""
+    def _update(self, change: Callable[[dict[str, Any]], T]) -> T:
+        """Re-read and re-authenticate under the lock, apply ``change(data)``, save."""
         with locked(self.path):
-            self._data = self._read(self.path)
+            data = kf.read_document(self.path)
+            if not kf.authenticate(self.path, data, self._sealer):
+                raise KeyringError(f"{self.path}: keyring lost its authentication; reopen it")
+            self._data = data
             result = change(self._data)
-            self._save()
+            kf.save_document(self.path, self._data, self._sealer)
         return result
 
     # ------------------------------------------------------------ keys
@@ -308,27 +228,22 @@ class Keyring:
                 return kid
 
     def _new_signing_key(self, today: date) -> int:
-        from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
-
         key = Ed25519PrivateKey.generate()
         kid = self._fresh_kid()
         for old in self._data["signing_keys"]:
             if old["current"]:
                 old["current"] = False
                 old["not_after"] = today.isoformat()
-        public = _b64(_pub_raw(key))
+        public = kf.b64(kf.pub_raw(key))
         self._data["signing_keys"].append(
             {
                 "kid": kid,
                 "current": True,
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "created": _now_iso(),
                 "not_before": today.isoformat(),
                 "not_after": None,
                 "public": public,
-                "private": self._sealer.seal(
-                    key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()),
-                    _signing_label(kid, public),
-                ),
+                "private": self._sealer.seal(_private_raw(key), kf.signing_label(kid, public)),
             }
         )
         return kid
@@ -344,8 +259,8 @@ class Keyring:
                 "kid": kid,
                 "current": village is None,
                 "village": village,
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "key": self._sealer.seal(AESSIV.generate_key(512), _read_label(kid, village)),
+                "created": _now_iso(),
+                "key": self._sealer.seal(AESSIV.generate_key(512), kf.read_label(kid, village)),
             }
         )
         return kid
@@ -353,12 +268,12 @@ class Keyring:
     def rotate(self, *, today: date | None = None) -> tuple[int, int]:
         """New current signing key and default read key; old ones stay for plates on doors.
 
-        The old signing key's window closes today: it stays valid for plates issued up
-        to and including today, and plates claiming a later issue date are refused.
+        The old signing key's window closes today (UTC): it stays valid for plates issued
+        up to and including today, and plates claiming a later issue date are refused.
         Every village that has its own read key gets a new one as well.
         Returns (new signing key id, new default read key id).
         """
-        day = today or _today()
+        day = today or tk.today_utc()
 
         def change(data: dict[str, Any]) -> tuple[int, int]:
             villages = list(dict.fromkeys(k["village"] for k in data["read_keys"] if k["village"]))
@@ -408,12 +323,12 @@ class Keyring:
 
     @property
     def office_fingerprint(self) -> str:
-        return fingerprint(_unb64(self._data["office_key"]["public"]))
+        return fingerprint(kf.unb64(self._data["office_key"]["public"]))
 
-    def _office_private(self) -> Ed25519PrivateKey:
-        office = self._data["office_key"]
-        raw = self._sealer.open(office["private"], f"office:{office['public']}")
-        return Ed25519PrivateKey.from_private_bytes(raw)
+    @property
+    def next_serial(self) -> int:
+        """The serial the next plate will get (every lower one was reserved once)."""
+        return int(self._data["next_serial"])
 
     # ------------------------------------------------------------ issuing
     def issuer(self) -> Issuer:
@@ -421,23 +336,18 @@ class Keyring:
         if len(current) != 1:
             raise KeyringError(f"{self.path}: keyring has no current signing key")
         sk = current[0]
-        signing = Ed25519PrivateKey.from_private_bytes(
-            self._sealer.open(sk["private"], _signing_label(sk["kid"], sk["public"]))
-        )
-        if _pub_raw(signing) != _unb64(sk["public"]):
-            raise KeyringError(
-                f"{self.path}: keyring file tampered: signing key {sk['kid']} mismatch"
-            )
+        signing = kf.signing_private(sk, self._sealer)
         # in creation order: the newest key of a village (or default) wins
         reads = {
-            k["kid"]: (
-                self._sealer.open(k["key"], _read_label(k["kid"], k["village"])),
-                k["village"],
-            )
+            k["kid"]: (kf.read_secret(k, self._sealer), k["village"])
             for k in self._data["read_keys"]
         }
         default = [k["kid"] for k in self._data["read_keys"] if k["current"]]
-        return Issuer(signing, sk["kid"], reads, default[-1])
+        window = (
+            date.fromisoformat(sk["not_before"]),
+            date.fromisoformat(sk["not_after"]) if sk.get("not_after") else None,
+        )
+        return Issuer(signing, sk["kid"], reads, default[-1], window)
 
     def reserve_serials(self, n: int) -> range:
         """Reserve ``n`` fresh plate serials (persisted before they are returned)."""
@@ -462,19 +372,35 @@ class Keyring:
         expires: date | None = None,
         url_prefix: str | None = None,
     ) -> tuple[str, Claims]:
-        """Seal one chip with a fresh serial; returns (token text, claims)."""
+        """Seal one chip with a fresh serial; returns (token text, claims).
+
+        A low-level primitive: it does not record the plate in the issuance ledger
+        (``chipkit.issuance.seal_recorded`` does, as ``chipkit seal`` does).
+        """
+        day = issued or tk.today_utc()
         # validate before spending a serial
-        Claims(household_id, village, 1, issued or _today(), expires)
+        Claims(household_id, village, 1, day, expires)
         if url_prefix is not None:
             tk.check_url_prefix(url_prefix)
+        self.issuer().check_issue_date(day)
         serial = self.reserve_serials(1)[0]  # also re-reads the keyring: current keys
-        issuer = self.issuer()
-        claims = Claims(household_id, village, serial, issued or _today(), expires)
-        return issuer.seal(claims, url_prefix), claims
+        claims = Claims(household_id, village, serial, day, expires)
+        return self.issuer().seal(claims, url_prefix), claims
 
     # ------------------------------------------------------------ revocation
-    def revoke(self, serials: list[int], reason: str, *, today: date | None = None) -> list[int]:
-        """Revoke plate serials; returns the serials newly revoked (already revoked are kept)."""
+    def revoke(
+        self,
+        serials: list[int],
+        reason: str,
+        *,
+        today: date | None = None,
+        villages: Mapping[int, str] | None = None,
+    ) -> list[int]:
+        """Revoke plate serials; returns the serials newly revoked (already revoked are kept).
+
+        ``villages`` (serial -> village code) lets village-scoped bundles carry each
+        revocation only to its own village.
+        """
         if not isinstance(reason, str) or not reason.strip():
             raise ValueError("a revocation needs a reason (lost, replaced, moved out, ...)")
         clean = []
@@ -482,12 +408,17 @@ class Keyring:
             if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= tk.MAX_SERIAL:
                 raise ValueError(f"not a plate serial: {s!r}")
             clean.append(s)
-        day = (today or _today()).isoformat()
+        day = (today or tk.today_utc()).isoformat()
+        where = dict(villages or {})
 
         def change(data: dict[str, Any]) -> list[int]:
             have = {r["serial"] for r in data["revoked"]}
             new = [s for s in dict.fromkeys(clean) if s not in have]
-            data["revoked"] += [{"serial": s, "reason": reason.strip(), "date": day} for s in new]
+            for s in new:
+                rec = {"serial": s, "reason": reason.strip(), "date": day}
+                if s in where:
+                    rec["village"] = where[s]
+                data["revoked"].append(rec)
             return new
 
         return self._update(change)
@@ -497,43 +428,44 @@ class Keyring:
         return {r["serial"]: r["reason"] for r in self._data["revoked"]}
 
     # ------------------------------------------------------------ verifying
-    def _verifier_parts(
-        self, village: str | None = None
-    ) -> tuple[list[dict[str, Any]], dict[int, bytes], dict[int, str]]:
-        signing = [
-            {
-                "kid": k["kid"],
-                "public": k["public"],
-                "not_before": k["not_before"],
-                "not_after": k["not_after"],
-            }
-            for k in self._data["signing_keys"]
-        ]
-        reads = {
-            k["kid"]: self._sealer.open(k["key"], _read_label(k["kid"], k["village"]))
-            for k in self._data["read_keys"]
-            if village is None or k["village"] in (None, village)
-        }
-        return signing, reads, self.revoked
-
     def verifier(self) -> Verifier:
-        signing, reads, revoked = self._verifier_parts()
-        return Verifier(
-            {s["kid"]: signing_key_from_dict(s) for s in signing},
-            reads,
-            revoked,
-            info=BundleInfo(source=str(self.path), office_fingerprint=self.office_fingerprint),
+        """A verifier holding every public signing key, read key and revocation."""
+        return Verifier.from_trust(kf.trust_of(self._data, self._sealer, str(self.path)))
+
+    def _scoped_parts(
+        self, village: str | None
+    ) -> tuple[list[dict[str, Any]], dict[int, bytes], list[dict[str, Any]]]:
+        """What a bundle carries: for a village, only what its plates need."""
+        reads = _read_keys_for(self._data["read_keys"], village)
+        first = min(str(k["created"])[:10] for k in reads)
+        signing = [
+            {k: s[k] for k in ("kid", "public", "not_before", "not_after")}
+            for s in self._data["signing_keys"]
+            if village is None or s["not_after"] is None or s["not_after"] >= first
+        ]
+        revoked = [_scoped_revocation(r, village) for r in self._data["revoked"]]
+        return (
+            signing,
+            {k["kid"]: kf.read_secret(k, self._sealer) for k in reads},
+            [r for r in revoked if r is not None],
         )
 
     def export_verifier(
-        self, out: str | Path, *, village: str | None = None, now: datetime | None = None
+        self,
+        out: str | Path,
+        *,
+        village: str | None = None,
+        now: datetime | None = None,
+        valid_for: timedelta = DEFAULT_VALIDITY,
     ) -> BundleInfo:
         """Write a signed verifier bundle (public keys, read keys, revocations, counter).
 
-        ``village`` limits the read keys to the default ones plus that village's own.
+        ``village`` gives a bundle with only what that village's plates need: its own
+        read keys and the default read keys from before it had one, the signing keys
+        still valid since then, and its own revocations (a revocation not tied to any
+        village is carried with its reason withheld; other villages' are left out).
+        The bundle refuses to verify after ``valid_for`` (hard expiry).
         """
-        from chipkit.bundle import write_bundle
-
         if village is not None:
             _check_village(village)
             if not any(k["village"] == village for k in self._data["read_keys"]):
@@ -542,27 +474,58 @@ class Keyring:
                     "(`chipkit keys add-read-key --village`) or export without --village"
                 )
 
-        self._update(lambda d: d.__setitem__("bundle_counter", d["bundle_counter"] + 1))
-        signing, reads, revoked = self._verifier_parts(village)
+        def bump(data: dict[str, Any]) -> int:
+            data["bundle_counter"] += 1
+            return int(data["bundle_counter"])
+
+        counter = self._update(bump)  # re-reads and authenticates the whole keyring
+        kf.check_all_keys(self._data, self._sealer)
+        signing, reads, revoked = self._scoped_parts(village)
         return write_bundle(
             Path(out),
-            office_key=self._office_private(),
-            counter=self._data["bundle_counter"],
+            office_key=kf.office_private(self._data, self._sealer),
+            counter=counter,
             issuer=self._data.get("name", ""),
             signing=signing,
             read_keys=reads,
-            revoked=self._data["revoked"],
+            revoked=revoked,
             village=village,
             now=now,
+            valid_for=valid_for,
         )
 
 
-def _signing_label(kid: int, public_b64: str) -> str:
-    return f"signing:{kid}:{public_b64}"
+def _read_keys_for(read_keys: list[dict[str, Any]], village: str | None) -> list[dict[str, Any]]:
+    """Every read key, or a village's own plus the default keys from before its first."""
+    if village is None:
+        return list(read_keys)
+    out: list[dict[str, Any]] = []
+    own_seen = False
+    for k in read_keys:  # creation order
+        if k["village"] == village:
+            own_seen = True
+            out.append(k)
+        elif k["village"] is None and not own_seen:
+            out.append(k)
+    return out
 
 
-def _read_label(kid: int, village: str | None) -> str:
-    return f"read:{kid}:{village or '*'}"
+def _scoped_revocation(rec: dict[str, Any], village: str | None) -> dict[str, Any] | None:
+    if village is None or rec.get("village") == village:
+        return rec
+    if rec.get("village") is None:  # village unknown: keep the serial, withhold the reason
+        return {"serial": rec["serial"], "reason": WITHHELD_REASON, "date": rec.get("date")}
+    return None
+
+
+def _looks_like_bundle(path: Path) -> bool:
+    import json
+
+    try:
+        head = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(head, dict) and str(head.get("format", "")).startswith("chipkit-verifier")
 
 
 def _check_village(village: object) -> None:
@@ -570,13 +533,11 @@ def _check_village(village: object) -> None:
         raise ValueError("village must be a 12-digit division code (ASCII digits)")
 
 
-def signing_key_from_dict(s: dict[str, Any]) -> SigningKey:
-    return SigningKey(
-        kid=int(s["kid"]),
-        public_key=Ed25519PublicKey.from_public_bytes(_unb64(s["public"])),
-        not_before=date.fromisoformat(s["not_before"]),
-        not_after=date.fromisoformat(s["not_after"]) if s.get("not_after") else None,
-    )
-
-
-__all__ = ["Issuer", "KeyInfo", "Keyring", "fingerprint"]
+__all__ = [
+    "Issuer",
+    "KeyInfo",
+    "Keyring",
+    "KeyringWarning",
+    "fingerprint",
+    "signing_key_from_dict",
+]

@@ -15,7 +15,9 @@ plaintext (the claims) is::
 
     serial u32 | village u40 | issued u16 | expires u16 | id_len u8 | household_id
 
-Dates are days since 2020-01-01; ``expires`` 0 means "no expiry".
+Dates are days since 2020-01-01; ``expires`` 0 means "no expiry". chipkit has one
+calendar: every date it stamps or compares (issue dates, key windows, expiry) is a UTC
+date, ``today_utc()``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -58,6 +60,11 @@ _DIGITS = {1: 3, 2: 5, 3: 8, 4: 10, 5: 13, 6: 15, 7: 17}
 _REM_TO_BYTES = {d: k for k, d in _DIGITS.items() if k < _CHUNK}
 
 
+def today_utc() -> date:
+    """Today's date in UTC: the one calendar for issue dates, key windows and expiry."""
+    return datetime.now(timezone.utc).date()
+
+
 @dataclass(frozen=True, slots=True)
 class Claims:
     """What a chip says about its household. Immutable and validated on creation."""
@@ -79,12 +86,12 @@ class Claims:
             raise TypeError("serial must be an int")
         if not 1 <= self.serial <= MAX_SERIAL:
             raise ValueError(f"serial must be in 1..{MAX_SERIAL}")
-        if not isinstance(self.issued, date) or isinstance(self.issued, _datetime_type()):
+        if not isinstance(self.issued, date) or isinstance(self.issued, datetime):
             raise TypeError("issued must be a datetime.date")
         if not EPOCH <= self.issued <= MAX_DATE:
             raise ValueError(f"issued must be between {EPOCH} and {MAX_DATE}")
         if self.expires is not None:
-            if not isinstance(self.expires, date) or isinstance(self.expires, _datetime_type()):
+            if not isinstance(self.expires, date) or isinstance(self.expires, datetime):
                 raise TypeError("expires must be a datetime.date or None")
             if not self.issued < self.expires <= MAX_DATE:
                 raise ValueError("expires must be after issued (and before 2199)")
@@ -97,12 +104,6 @@ class Claims:
             "issued": self.issued.isoformat(),
             "expires": self.expires.isoformat() if self.expires else None,
         }
-
-
-def _datetime_type() -> type:
-    from datetime import datetime
-
-    return datetime
 
 
 def encode_claims(claims: Claims) -> bytes:

@@ -10,7 +10,6 @@ AES-SIV decryption -> claims parse -> revocation -> expiry.
 
 from __future__ import annotations
 
-import enum
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,35 +17,32 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from chipkit import token as tk
+from chipkit.bundle import (
+    BundleInfo,
+    SigningKey,
+    TrustData,
+    check_not_expired,
+    load_bundle,
+    remember_counter,
+)
 from chipkit.errors import (
+    BundleError,
     ExpiredToken,
     InvalidToken,
     MalformedToken,
     RevokedToken,
+    Status,
     TokenError,
     UnknownKey,
 )
+from chipkit.keyfile import load_trust
+from chipkit.token import Claims
 
 if TYPE_CHECKING:  # pragma: no cover
     from chipkit.scan import ImageInput, ScanResult
-    from chipkit.token import Claims
-
-
-class Status(str, enum.Enum):
-    """Outcome of checking one chip. The values are the stable strings used in JSON."""
-
-    OK = "ok"
-    REVOKED = "revoked"
-    UNKNOWN_KEY = "unknown_key"
-    INVALID = "invalid"
-    EXPIRED = "expired"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class StaleBundleWarning(UserWarning):
@@ -55,19 +51,6 @@ class StaleBundleWarning(UserWarning):
 
 class UnpinnedBundleWarning(UserWarning):
     """A bundle was loaded without pinning the issuing office's fingerprint."""
-
-
-@dataclass(frozen=True, slots=True)
-class SigningKey:
-    """A public signing key and the issue dates it may sign for (inclusive)."""
-
-    kid: int
-    public_key: Ed25519PublicKey
-    not_before: date
-    not_after: date | None = None
-
-    def covers(self, issued: date) -> bool:
-        return self.not_before <= issued and (self.not_after is None or issued <= self.not_after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,17 +89,6 @@ class Verification:
         }
 
 
-@dataclass(frozen=True)
-class BundleInfo:
-    """Where a verifier's trust came from."""
-
-    source: str
-    counter: int = 0
-    created: datetime | None = None
-    office_fingerprint: str | None = None
-    village_scope: str | None = None
-
-
 class Verifier:
     """Verifies and reads chips. Holds no signing key: it cannot mint plates."""
 
@@ -136,6 +108,10 @@ class Verifier:
         self._revoked = {int(k): str(v) for k, v in (revoked or {}).items()}
         self.info = info or BundleInfo(source="memory")
 
+    @classmethod
+    def from_trust(cls, trust: TrustData) -> Verifier:
+        return cls(trust.signing, trust.read_keys, trust.revoked, info=trust.info)
+
     # ------------------------------------------------------------ loading
     @classmethod
     def load(
@@ -146,6 +122,7 @@ class Verifier:
         office_fingerprint: str | None = None,
         max_age: timedelta | None = timedelta(days=90),
         now: datetime | None = None,
+        remember: bool = True,
     ) -> Verifier:
         """Load from a verifier bundle file or an issuing keyring directory.
 
@@ -155,20 +132,23 @@ class Verifier:
         with an ``UnpinnedBundleWarning``, since its signature then proves nothing about
         who made it. A keyring directory whose keys are passphrase-protected needs
         ``passphrase`` (or the CHIPKIT_PASSPHRASE environment variable).
+
+        A bundle past its hard expiry is refused (BundleError). With ``remember`` (the
+        default) the highest counter seen from this office and village scope is kept
+        beside the bundle, and a bundle with a lower one is refused (rollback).
         """
         p = Path(path)
         if p.is_dir():
-            from chipkit.keys import Keyring
-
-            return Keyring.open(p, passphrase).verifier()
-        from chipkit.bundle import load_bundle
-
-        verifier = load_bundle(p, office_fingerprint=office_fingerprint)
+            return cls.from_trust(load_trust(p, passphrase))
+        verifier = cls.from_trust(load_bundle(p, office_fingerprint=office_fingerprint))
+        check_not_expired(verifier.info, now)
+        if remember:
+            remember_counter(p, verifier.info)
         if office_fingerprint is None:
             warnings.warn(
                 f"{p} is not pinned to an issuing office: anyone who can replace this file can "
                 f"make forged plates verify. Pin office {verifier.info.office_fingerprint} "
-                "(office_fingerprint=..., or CHIPKIT_OFFICE / --office on the command line)",
+                "(office_fingerprint=..., or --office / CHIPKIT_OFFICE on the command line)",
                 UnpinnedBundleWarning,
                 stacklevel=2,
             )
@@ -195,8 +175,10 @@ class Verifier:
         """Verify a chip (text form or binary) and return its claims.
 
         Raises MalformedToken, UnknownKey, InvalidToken, RevokedToken or ExpiredToken,
-        all subclasses of chipkit.TokenError.
+        all subclasses of chipkit.TokenError; BundleError once the bundle has expired.
+        ``today`` (for the chip's expiry) defaults to today's UTC date.
         """
+        check_not_expired(self.info)
         if isinstance(token, str):
             raw = tk.from_text(token)
         elif isinstance(token, (bytes, bytearray, memoryview)):
@@ -221,14 +203,15 @@ class Verifier:
         reason = self._revoked.get(claims.serial)
         if reason is not None:
             raise RevokedToken(f"plate serial {claims.serial} is revoked: {reason}", claims, reason)
-        if claims.expires is not None and (today or date.today()) > claims.expires:
+        if claims.expires is not None and (today or tk.today_utc()) > claims.expires:
             raise ExpiredToken(f"plate expired on {claims.expires.isoformat()}", claims)
         return claims
 
     def check(self, token: str | bytes, *, today: date | None = None) -> Verification:
         """Like verify(), but returns a Verification instead of raising TokenError.
 
-        Misuse (a token that is neither str nor bytes) still raises TypeError.
+        Misuse (a token that is neither str nor bytes) still raises TypeError, and an
+        expired bundle BundleError (the verifier cannot answer, whatever the chip).
         """
         kids: tuple[int | None, int | None] = (None, None)
         try:
@@ -272,6 +255,12 @@ class Verifier:
         """Find, read and verify every chip in a photo (path, bytes, PIL image or array).
 
         Never raises for a bad photo: one ``error`` result says why. See chipkit.scan.
+
+        A convenience kept for existing callers: ``chipkit.scan.scan_image(image, self)``.
+        It is the trust layer's one upward import, done here (lazily) so that importing
+        chipkit.verifier never loads the image stack; chipkit.scan imports Verifier for
+        type hints only, so there is no cycle (tests/test_architecture.py lists this edge
+        as the one allowed exception).
         """
         from chipkit.scan import scan_image
 
@@ -292,11 +281,35 @@ class Verifier:
         )
 
 
+def update_bundle(current: Verifier, path: str | Path) -> Verifier:
+    """Load a newer bundle from the same office; refuse a rollback or another office."""
+    if not current.info.office_fingerprint:
+        raise BundleError("the current verifier is not tied to an office; load it pinned first")
+    new = Verifier.from_trust(
+        load_bundle(Path(path), office_fingerprint=current.info.office_fingerprint)
+    )
+    check_not_expired(new.info)
+    if new.info.village_scope != current.info.village_scope:
+        raise BundleError(
+            f"{path}: bundle for village scope {new.info.village_scope!r}, "
+            f"not {current.info.village_scope!r}"
+        )
+    if new.info.counter <= current.info.counter:
+        raise BundleError(
+            f"{path}: bundle counter {new.info.counter} is not newer than {current.info.counter} "
+            "(rollback refused)"
+        )
+    remember_counter(Path(path), new.info)
+    return new
+
+
 __all__ = [
+    "BundleInfo",
     "SigningKey",
     "StaleBundleWarning",
     "Status",
     "UnpinnedBundleWarning",
     "Verification",
     "Verifier",
+    "update_bundle",
 ]

@@ -10,9 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chipkit import BundleError, KeyringError, Verifier, WrongPassphrase
-from chipkit.bundle import update_bundle
 from chipkit.keys import Keyring
-from chipkit.verifier import StaleBundleWarning, UnpinnedBundleWarning
+from chipkit.verifier import StaleBundleWarning, UnpinnedBundleWarning, update_bundle
 
 VILLAGE = "330703101001"
 
@@ -94,7 +93,7 @@ def test_pinning_and_rollback(tmp_path) -> None:
 
 def test_stale_bundle_warns(tmp_path) -> None:
     kr = Keyring.init(tmp_path / "k")
-    old = datetime.now(timezone.utc) - timedelta(days=200)
+    old = datetime.now(timezone.utc) - timedelta(days=120)
     kr.export_verifier(tmp_path / "b.json", now=old)
     fp = kr.office_fingerprint
     with pytest.warns(StaleBundleWarning):

@@ -46,6 +46,7 @@ def test_round_trip(
     keyring: Keyring, hid: str, village: str, serial: int, issued: date, days
 ) -> None:
     issuer = keyring.issuer()
+    issuer.window = (tk.EPOCH, None)  # any issue date: the wide verifier below accepts it
     expires = issued + timedelta(days=days) if days else None
     claims = tk.Claims(hid, village, serial, issued, expires)
     text = issuer.seal(claims)

@@ -384,7 +384,7 @@ def run_batch(
         part_size = max(per_page, opts.plates_per_pdf // per_page * per_page)
     else:
         part_size = max(1, opts.files_per_chunk)
-    issued = opts.issued or date.today()
+    issued = opts.issued or tk.today_utc()
     out = Path(opts.out)
     if out.exists() and not out.is_dir():
         raise BatchError(f"{out}: exists and is not a folder")

@@ -48,7 +48,7 @@ from chipkit.register.fields import (
     match_columns,
     norm_header,
 )
-from chipkit.register.reader import MAX_FILE_BYTES, Register, read_register
+from chipkit.register.reader import MAX_FILE_BYTES, Register, read_register, read_register_bytes
 
 __all__ = [
     "ALL_FIELDS",
@@ -78,4 +78,5 @@ __all__ = [
     "match_columns",
     "norm_header",
     "read_register",
+    "read_register_bytes",
 ]

@@ -185,14 +185,33 @@ def read_register(
     """
     p = Path(path)
     try:
-        return _read(p, encoding, sheet, use)
+        return _read(p, _read_bytes(p), encoding, sheet, use)
     except RegisterError as e:
         msg = str(e)
         raise RegisterError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from None
 
 
-def _read(p: Path, encoding: str | None, sheet: str | None, use: Collection[str]) -> Register:
-    data = _read_bytes(p)
+def read_register_bytes(
+    data: bytes,
+    name: str = "register",
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    use: Collection[str] = DEFAULT_USE,
+) -> Register:
+    """:func:`read_register` for a file already in memory (an upload); ``name`` is the file
+    name used in messages and ``Register.path``."""
+    if len(data) > MAX_FILE_BYTES:
+        raise RegisterError(f"{name}: larger than {MAX_FILE_BYTES // 2**20} MB: not a register")
+    try:
+        return _read(Path(name), bytes(data), encoding, sheet, use)
+    except RegisterError as e:
+        raise RegisterError(f"{name}: {e}") from None
+
+
+def _read(
+    p: Path, data: bytes, encoding: str | None, sheet: str | None, use: Collection[str]
+) -> Register:
     enc, rows = _open_rows(data, encoding, sheet)
     try:
         header_row, header = _find_header(rows)

@@ -1,0 +1,353 @@
+"""Staff accounts, sessions and API tokens.
+
+Passwords and household PINs are hashed with Argon2id (argon2-cffi). Session ids and API
+tokens are 256-bit random values; only their SHA-256 digests are stored, so a copy of the
+database opens no session. Accounts come from the register's worker rows (a grid worker or a
+village/town/district officer keeps the role and unit the register gives) or are made by hand
+(clerk of a village, admin).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, insert, select, update
+
+from chipkit.cases import BadInput, Database, NotFound
+from chipkit.cases.models import units, workers
+from chipkit.serve.models import ROLES, api_tokens, sessions, users
+from chipkit.serve.store import digest
+
+STAFF_SESSION_SECS = 8 * 3600
+MIN_PASSWORD = 10
+_USERNAME = re.compile(r"^[^\s/\\:\x00-\x1f]{1,80}$")
+
+#: Argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile: t=3, m=64 MiB, p=4)
+DEFAULT_HASHER = PasswordHasher()
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+@dataclass(frozen=True)
+class User:
+    """An authenticated staff member."""
+
+    username: str
+    role: str
+    worker_id: str | None
+    unit_id: str | None
+    display_name: str
+    active: bool
+
+    @classmethod
+    def from_row(cls, r: Any) -> User:
+        return cls(r.username, r.role, r.worker_id, r.unit_id, r.display_name, bool(r.active))
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "username": self.username,
+            "role": self.role,
+            "worker_id": self.worker_id,
+            "unit_id": self.unit_id,
+            "display_name": self.display_name,
+            "active": self.active,
+        }
+
+
+def check_password(password: str) -> str:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise BadInput(f"a password needs at least {MIN_PASSWORD} characters")
+    if len(password) > 1024:
+        raise BadInput("a password has at most 1024 characters")
+    return password
+
+
+class Accounts:
+    """Users, sessions and API tokens over one database."""
+
+    def __init__(self, db: Database, hasher: PasswordHasher | None = None) -> None:
+        self.db = db
+        self.hasher = hasher or DEFAULT_HASHER
+        self._dummy: str | None = None
+
+    # ------------------------------------------------------------ users
+    def add(
+        self,
+        username: str,
+        password: str,
+        *,
+        worker_id: str | None = None,
+        role: str | None = None,
+        unit_id: str | None = None,
+        display_name: str = "",
+        now: int | None = None,
+    ) -> User:
+        """A new account: for a register worker (``worker_id``; role and unit from the
+        register) or a ``clerk`` of a village / an ``admin``."""
+        if not _USERNAME.match(username or ""):
+            raise BadInput(f"user name {username!r}: 1-80 characters, no spaces, / \\ or :")
+        check_password(password)
+        now = now if now is not None else _now()
+        with self.db.write() as conn:
+            if worker_id is not None:
+                w = conn.execute(select(workers).where(workers.c.id == worker_id)).first()
+                if w is None:
+                    raise NotFound(f"unknown worker {worker_id} (import the register first)")
+                if role not in (None, w.role):
+                    raise BadInput(f"worker {worker_id} is a {w.role} in the register, not {role}")
+                role, unit_id, display_name = w.role, w.unit_id, display_name or w.name
+            elif role in ("clerk",):
+                u = conn.execute(select(units).where(units.c.id == (unit_id or ""))).first()
+                if u is None or u.kind != "village":
+                    raise BadInput(
+                        f"a clerk needs --unit VILLAGE (a village code), got {unit_id!r}"
+                    )
+            elif role == "admin":
+                unit_id = None
+            else:
+                raise BadInput(
+                    f"role {role!r}: give --worker ID for grid workers and officers, "
+                    "or --role clerk --unit VILLAGE, or --role admin"
+                )
+            if conn.execute(select(users.c.username).where(users.c.username == username)).first():
+                raise BadInput(f"user {username} already exists")
+            conn.execute(
+                insert(users).values(
+                    username=username,
+                    role=role,
+                    worker_id=worker_id,
+                    unit_id=unit_id,
+                    display_name=display_name,
+                    password_hash=self.hasher.hash(password),
+                    active=True,
+                    created_at=now,
+                    password_changed_at=now,
+                )
+            )
+        return self.get(username)
+
+    def from_register(self, *, now: int | None = None) -> list[tuple[User, str]]:
+        """An account for every active register worker that has none; returns (user, initial
+        password) pairs: hand each password to its owner, who changes it."""
+        with self.db.read() as conn:
+            have = {r.worker_id for r in conn.execute(select(users.c.worker_id))}
+            todo = [
+                r
+                for r in conn.execute(
+                    select(workers).where(workers.c.active).order_by(workers.c.id)
+                )
+                if r.id not in have
+            ]
+        out = []
+        for w in todo:
+            pw = secrets.token_urlsafe(12)
+            out.append((self.add(w.id, pw, worker_id=w.id, now=now), pw))
+        return out
+
+    def get(self, username: str) -> User:
+        with self.db.read() as conn:
+            r = conn.execute(select(users).where(users.c.username == username)).first()
+        if r is None:
+            raise NotFound(f"unknown user {username}")
+        return User.from_row(r)
+
+    def all(self) -> list[User]:
+        with self.db.read() as conn:
+            return [
+                User.from_row(r) for r in conn.execute(select(users).order_by(users.c.username))
+            ]
+
+    def set_password(self, username: str, password: str, *, now: int | None = None) -> None:
+        """A new password; every session of the user ends."""
+        check_password(password)
+        now = now if now is not None else _now()
+        with self.db.write() as conn:
+            res = conn.execute(
+                update(users)
+                .where(users.c.username == username)
+                .values(password_hash=self.hasher.hash(password), password_changed_at=now)
+            )
+            if res.rowcount != 1:
+                raise NotFound(f"unknown user {username}")
+            conn.execute(delete(sessions).where(sessions.c.username == username))
+
+    def set_active(self, username: str, active: bool) -> None:
+        """Disable (or re-enable) an account; disabling ends its sessions and API tokens."""
+        with self.db.write() as conn:
+            res = conn.execute(
+                update(users).where(users.c.username == username).values(active=active)
+            )
+            if res.rowcount != 1:
+                raise NotFound(f"unknown user {username}")
+            if not active:
+                conn.execute(delete(sessions).where(sessions.c.username == username))
+                conn.execute(
+                    update(api_tokens)
+                    .where(api_tokens.c.username == username, api_tokens.c.revoked_at.is_(None))
+                    .values(revoked_at=_now())
+                )
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        """The user if the password is right and the account active, else None (the same
+        Argon2 work is done for unknown users, so timing does not tell which)."""
+        with self.db.read() as conn:
+            r = conn.execute(select(users).where(users.c.username == username)).first()
+        if r is None and self._dummy is None:
+            # a hash to verify against when the user does not exist (same work either way)
+            self._dummy = self.hasher.hash(secrets.token_hex(16))
+        stored = r.password_hash if r is not None else self._dummy
+        assert stored is not None
+        try:
+            self.hasher.verify(stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return None
+        if r is None or not r.active:
+            return None
+        if self.hasher.check_needs_rehash(stored):
+            with self.db.write() as conn:
+                conn.execute(
+                    update(users)
+                    .where(users.c.username == username)
+                    .values(password_hash=self.hasher.hash(password))
+                )
+        return User.from_row(r)
+
+    # ------------------------------------------------------------ sessions
+    def open_session(
+        self,
+        kind: str,
+        *,
+        lifetime: int,
+        username: str | None = None,
+        household_id: str | None = None,
+        credential: str | None = None,
+        chip: str | None = None,
+        now: int | None = None,
+    ) -> tuple[str, str]:
+        """A new session; returns (session id for the cookie, CSRF token)."""
+        now = now if now is not None else _now()
+        sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        with self.db.write() as conn:
+            conn.execute(
+                insert(sessions).values(
+                    id_hash=digest(sid),
+                    kind=kind,
+                    username=username,
+                    household_id=household_id,
+                    credential=credential,
+                    chip=chip,
+                    csrf=csrf,
+                    created_at=now,
+                    expires_at=now + lifetime,
+                )
+            )
+            if int.from_bytes(secrets.token_bytes(1), "big") < 4:  # now and then: tidy up
+                conn.execute(delete(sessions).where(sessions.c.expires_at < now))
+        return sid, csrf
+
+    def session(self, sid: str, *, now: int | None = None) -> dict[str, Any] | None:
+        now = now if now is not None else _now()
+        with self.db.read() as conn:
+            r = (
+                conn.execute(
+                    select(sessions).where(
+                        sessions.c.id_hash == digest(sid), sessions.c.expires_at > now
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return dict(r) if r is not None else None
+
+    def upgrade_session(self, sid: str, credential: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                update(sessions)
+                .where(sessions.c.id_hash == digest(sid))
+                .values(credential=credential)
+            )
+
+    def close_session(self, sid: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(delete(sessions).where(sessions.c.id_hash == digest(sid)))
+
+    # ------------------------------------------------------------ API tokens
+    def new_token(
+        self,
+        *,
+        username: str | None = None,
+        household_id: str | None = None,
+        label: str = "",
+        now: int | None = None,
+    ) -> tuple[int, str]:
+        """A machine-client token (for a user) or a registered phone (for a household);
+        returns (id, token). Only its digest is stored: show it once."""
+        now = now if now is not None else _now()
+        if (username is None) == (household_id is None):
+            raise BadInput("a token belongs to a user or to a household")
+        if username is not None:
+            self.get(username)
+        tok = "ck_" + secrets.token_urlsafe(32)
+        with self.db.write() as conn:
+            res = conn.execute(
+                insert(api_tokens).values(
+                    token_hash=digest(tok),
+                    kind="staff" if username else "device",
+                    username=username,
+                    household_id=household_id,
+                    label=label[:200],
+                    created_at=now,
+                )
+            )
+            pk = res.inserted_primary_key
+            assert pk is not None
+            tid = int(pk[0])
+        return tid, tok
+
+    def token(self, tok: str, *, now: int | None = None) -> dict[str, Any] | None:
+        now = now if now is not None else _now()
+        with self.db.read() as conn:
+            r = (
+                conn.execute(
+                    select(api_tokens).where(
+                        api_tokens.c.token_hash == digest(tok), api_tokens.c.revoked_at.is_(None)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return dict(r) if r is not None else None
+
+    def list_tokens(self, username: str | None = None) -> list[dict[str, Any]]:
+        q = select(
+            api_tokens.c.id,
+            api_tokens.c.kind,
+            api_tokens.c.username,
+            api_tokens.c.household_id,
+            api_tokens.c.label,
+            api_tokens.c.created_at,
+            api_tokens.c.revoked_at,
+        ).order_by(api_tokens.c.id)
+        if username is not None:
+            q = q.where(api_tokens.c.username == username)
+        with self.db.read() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def revoke_token(self, token_id: int, *, username: str | None = None) -> None:
+        q = update(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+        if username is not None:
+            q = q.where(api_tokens.c.username == username)
+        with self.db.write() as conn:
+            if conn.execute(q.values(revoked_at=_now())).rowcount != 1:
+                raise NotFound(f"no active token {token_id}")
+
+
+__all__ = ["ROLES", "Accounts", "User", "check_password"]

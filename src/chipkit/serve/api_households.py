@@ -1,0 +1,293 @@
+"""Residents: the door chip opens a household session.
+
+The chip alone is "knocking on the door" (open a request, see the worker and the notices,
+rate-limited per chip and per address). Resident-only acts (rate or confirm a resolution,
+withdraw, read the household's cases) need the household credential: the PIN from the paper
+slip, or a phone registered with it (a device token). A revoked, expired or forged chip opens
+nothing.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Literal
+
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from chipkit.cases import Actor, ChipRefused
+from chipkit.cases.models import households, units, workers
+from chipkit.serve import pins
+from chipkit.serve.deps import (
+    client,
+    limit,
+    need_household,
+    principal,
+    services,
+    set_session_cookie,
+)
+from chipkit.serve.errors import ApiError, forbidden, not_found, too_many
+from chipkit.serve.uploads import read_upload
+
+router = APIRouter(prefix="/api/v1", tags=["households"])
+
+SESSION_SECS = 30 * 60
+OPEN_PER_CHIP = (30, 3600)
+OPEN_PER_ADDR = (120, 3600)
+BAD_CHIPS_PER_ADDR = (20, 600)
+PIN_FAILS_PER_HOUSEHOLD = (5, 3600)
+PIN_FAILS_PER_ADDR = (20, 3600)
+SUBMITS_PER_CHIP = (10, 86400)
+
+CaseType = Literal["proxy", "dispute", "hazard", "event", "other"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenSession(Strict):
+    chip: str = Field(min_length=1, max_length=2048, description="the chip text from the plate")
+    pin: str | None = Field(default=None, max_length=32, description="the PIN from the slip")
+    device_token: str | None = Field(default=None, max_length=200)
+
+
+class Pin(Strict):
+    pin: str = Field(min_length=1, max_length=32)
+
+
+class Device(Strict):
+    pin: str = Field(min_length=1, max_length=32)
+    label: str = Field(default="", max_length=200)
+
+
+class HouseholdCase(Strict):
+    type: CaseType
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=4000)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Rating(Strict):
+    rating: int = Field(ge=1, le=5)
+    solved: bool
+
+
+def _page(request: Request, household_id: str, credential: str) -> dict[str, Any]:
+    """What the household page shows: village, grid, the grid worker, the notices."""
+    svc = services(request)
+    with svc.db.read() as conn:
+        h = conn.execute(select(households).where(households.c.id == household_id)).first()
+        if h is None:
+            raise not_found("unknown household")
+        names = {
+            r.id: r.name
+            for r in conn.execute(
+                select(units.c.id, units.c.name).where(units.c.id.in_([h.village_id, h.grid_id]))
+            )
+        }
+        w = conn.execute(
+            select(workers.c.id, workers.c.name).where(workers.c.id == h.worker_id)
+        ).first()
+    notices = svc.cases.notices_for(household_id=household_id, at=svc.now())["notices"]
+    out: dict[str, Any] = {
+        "credential": credential,
+        "village": {"id": h.village_id, "name": names.get(h.village_id, "")},
+        "grid": {"id": h.grid_id, "name": names.get(h.grid_id, "")},
+        "worker": {"id": w.id, "name": w.name} if w is not None else None,
+        "notices": [
+            {k: n[k] for k in ("id", "unit_id", "title", "body", "posted_at", "expires_at")}
+            for n in notices
+        ],
+    }
+    if credential == "household":
+        out["household_id"] = household_id
+    return out
+
+
+def _pin_ok(request: Request, household_id: str, pin: str) -> bool:
+    svc = services(request)
+    addr, _ = client(request)
+    now, t = svc.now(), svc.throttle
+    n, win = PIN_FAILS_PER_HOUSEHOLD
+    na, wina = PIN_FAILS_PER_ADDR
+    if t.count("pin-fail-hh", household_id, win, now) >= n or (
+        t.count("pin-fail-addr", addr, wina, now) >= na
+    ):
+        raise too_many("too many wrong PINs; try again in an hour", win)
+    if pins.check_pin(svc.db, household_id, pin, hasher=svc.config.pin_hasher):
+        return True
+    t.add("pin-fail-hh", household_id, win, now)
+    t.add("pin-fail-addr", addr, wina, now)
+    return False
+
+
+def _open(request: Request, response: Response, chip: str | bytes, body: OpenSession) -> Any:
+    svc = services(request)
+    addr, _ = client(request)
+    now = svc.now()
+    n, win = BAD_CHIPS_PER_ADDR
+    if svc.throttle.count("bad-chip-addr", addr, win, now) >= n:
+        raise too_many("too many refused chips from this address; try later", win)
+    limit(request, "open-addr", addr, *OPEN_PER_ADDR)
+    try:
+        hid = svc.cases.notices_for(token=chip, at=now)["household_id"]  # type: ignore[arg-type]
+    except ChipRefused:
+        svc.throttle.add("bad-chip-addr", addr, win, now)
+        raise
+    key = chip if isinstance(chip, str) else chip.hex()
+    limit(request, "open-chip", key, *OPEN_PER_CHIP)
+    credential = "chip"
+    if body.pin is not None:
+        if not _pin_ok(request, hid, body.pin):
+            raise forbidden("wrong PIN for this household")
+        credential = "household"
+    elif body.device_token is not None:
+        row = svc.accounts.token(body.device_token, now=now)
+        if row is None or row["kind"] != "device" or row["household_id"] != hid:
+            raise forbidden("this phone is not registered for this household")
+        credential = "household"
+    sid, csrf = svc.accounts.open_session(
+        "household",
+        lifetime=SESSION_SECS,
+        household_id=hid,
+        credential=credential,
+        chip=chip if isinstance(chip, str) else None,
+        now=now,
+    )
+    set_session_cookie(request, response, sid, SESSION_SECS)
+    out = _page(request, hid, credential)
+    out.update(csrf=csrf, expires_in=SESSION_SECS)
+    return out
+
+
+@router.post("/households/session", summary="Open a household session with the chip text")
+def open_session(body: OpenSession, request: Request, response: Response) -> dict[str, Any]:
+    out: dict[str, Any] = _open(request, response, body.chip, body)
+    return out
+
+
+@router.post("/households/session/photo", summary="Open a household session with a plate photo")
+async def open_session_photo(
+    request: Request,
+    response: Response,
+    photo: UploadFile = File(...),
+    pin: str | None = Form(default=None, max_length=32),
+) -> dict[str, Any]:
+    from chipkit.cases.service import token_from_photo
+
+    addr, _ = client(request)
+    limit(request, "photo-addr", addr, 60, 60)
+    data = await run_in_threadpool(read_upload, request, photo)
+    chip = await run_in_threadpool(token_from_photo, data)
+    body = OpenSession(chip="photo", pin=pin)
+    out: dict[str, Any] = await run_in_threadpool(_open, request, response, chip, body)
+    return out
+
+
+@router.post("/households/session/pin", summary="Give the household PIN to this session")
+def give_pin(body: Pin, request: Request) -> dict[str, Any]:
+    p = need_household(request)
+    assert p.household_id is not None and p.session_id is not None
+    if not _pin_ok(request, p.household_id, body.pin):
+        raise forbidden("wrong PIN for this household")
+    services(request).accounts.upgrade_session(p.session_id, "household")
+    return _page(request, p.household_id, "household")
+
+
+@router.post("/households/device", status_code=201, summary="Register this phone (needs the PIN)")
+def register_device(body: Device, request: Request) -> dict[str, Any]:
+    p = need_household(request)
+    assert p.household_id is not None
+    if not _pin_ok(request, p.household_id, body.pin):
+        raise forbidden("wrong PIN for this household")
+    tid, tok = services(request).accounts.new_token(household_id=p.household_id, label=body.label)
+    return {"id": tid, "device_token": tok}
+
+
+@router.get("/household", summary="The household page: village, grid, worker, notices")
+def page(request: Request) -> dict[str, Any]:
+    p = need_household(request)
+    assert p.household_id is not None and p.credential is not None
+    return _page(request, p.household_id, p.credential)
+
+
+@router.post("/household/cases", status_code=201, summary="Open a request (the chip is enough)")
+def submit(body: HouseholdCase, request: Request) -> dict[str, Any]:
+    p = need_household(request)
+    if not p.chip:
+        raise forbidden("open the session with the chip text to file a request")
+    limit(request, "submit-chip", p.chip, *SUBMITS_PER_CHIP)
+    c = services(request).cases.submit(
+        body.type, body.title, body.description, body.details, token=p.chip
+    )
+    return _resident_view(c)
+
+
+@router.get("/household/cases", summary="The household's cases (needs the PIN)")
+def my_cases(request: Request) -> list[dict[str, Any]]:
+    p = need_household(request, credential=True)
+    rows = services(request).cases.list_cases(household_id=p.household_id, private=True)
+    return [_resident_view(c) for c in rows]
+
+
+def _own(request: Request, case_id: int) -> tuple[str, dict[str, Any]]:
+    p = need_household(request, credential=True)
+    assert p.household_id is not None
+    c = services(request).cases.get(case_id, private=True, history=True)
+    if c["household_id"] != p.household_id:
+        raise not_found(f"unknown case {case_id}")
+    return p.household_id, c
+
+
+@router.get("/household/cases/{case_id}", summary="One of the household's cases, with timeline")
+def my_case(case_id: int, request: Request) -> dict[str, Any]:
+    _, c = _own(request, case_id)
+    out = _resident_view(c)
+    out["timeline"] = [
+        {"kind": e["kind"], "at": e["at"], "state": (e["after"] or {}).get("state")}
+        for e in c.get("history", [])
+    ]
+    return out
+
+
+@router.post("/household/cases/{case_id}/rate", summary="Rate a resolution (needs the PIN)")
+def rate(case_id: int, body: Rating, request: Request) -> dict[str, Any]:
+    hid, _ = _own(request, case_id)
+    cases = services(request).cases
+    kw: dict[str, Any] = {"household_id": hid}
+    if "credential" in inspect.signature(cases.rate).parameters:
+        kw["credential"] = "household"
+    return _resident_view(cases.rate(case_id, body.rating, body.solved, **kw))
+
+
+@router.post("/household/cases/{case_id}/withdraw", summary="Withdraw a request (needs the PIN)")
+def withdraw(case_id: int, request: Request) -> dict[str, Any]:
+    hid, _ = _own(request, case_id)
+    c = services(request).cases.reject(case_id, Actor.household(hid), "withdrawn")
+    return _resident_view(c)
+
+
+def _resident_view(c: dict[str, Any]) -> dict[str, Any]:
+    keep = (
+        "id",
+        "type",
+        "state",
+        "title",
+        "description",
+        "details",
+        "created_at",
+        "accepted_at",
+        "resolved_at",
+        "closed_at",
+        "resolution_note",
+        "rating",
+        "solved",
+        "worker_id",
+    )
+    return {k: c.get(k) for k in keep}
+
+
+__all__ = ["ApiError", "principal", "router"]

@@ -1,0 +1,104 @@
+"""The ASGI application: ``create_app(ServeConfig(...))``.
+
+FastAPI gives the OpenAPI 3 document (``/openapi.json``) from the typed routes, which clients
+and the schemathesis fuzzing use. Its Swagger/ReDoc pages load scripts from a CDN, so they
+are switched off: ``/api/docs`` is a plain server-rendered page listing the operations, with
+no script at all (it works offline, under the strict CSP).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+
+from chipkit import __version__
+from chipkit.serve import api_cases, api_households, api_staff, api_tools, errors
+from chipkit.serve.config import ServeConfig
+from chipkit.serve.deps import Services
+from chipkit.serve.middleware import Guard, install_log_filter
+from chipkit.serve.store import open_database
+
+
+def load_verifier(config: ServeConfig) -> Any:
+    """The Verifier the service checks chips with (None when no keys were given)."""
+    if config.verifier is not None:
+        return config.verifier
+    src = config.bundle or config.keys
+    if src is None:
+        return None
+    from chipkit import Verifier
+
+    return Verifier.load(
+        Path(src),
+        passphrase=os.environ.get("CHIPKIT_PASSPHRASE"),
+        office_fingerprint=config.office,
+    )
+
+
+def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
+    """The district service as an ASGI app (mount it, or run it under any ASGI server).
+
+    ``create_app(db="cases.sqlite", bundle=Path("verifier-bundle.json"))`` is the same as
+    ``create_app(ServeConfig(db=..., bundle=...))``.
+    """
+    config = config or ServeConfig(**settings)
+    db = open_database(config.db)
+    services = Services(config, db, load_verifier(config))
+    app = FastAPI(
+        title="chipkit district service",
+        version=__version__,
+        description="Cases, visits, notices, chips and households for village grid management.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.chipkit = services
+    errors.install(app)
+    for r in (api_staff.router, api_households.router, api_cases.router, api_tools.router):
+        app.include_router(r)
+    app.add_middleware(Guard, max_body=config.max_upload + 64 * 1024, hsts=config.https)
+    install_log_filter()
+
+    @app.get("/healthz", tags=["service"], summary="Liveness and database check")
+    def healthz() -> dict[str, Any]:
+        with db.read() as conn:
+            from sqlalchemy import text
+
+            conn.execute(text("SELECT 1"))
+        return {"ok": True, "version": __version__, "keys": services.verifier is not None}
+
+    @app.get("/api/docs", include_in_schema=False, response_class=HTMLResponse)
+    def docs(request: Request) -> HTMLResponse:
+        return HTMLResponse(_docs_page(app.openapi()))
+
+    return app
+
+
+def _docs_page(spec: dict[str, Any]) -> str:
+    rows = []
+    for path, ops in sorted(spec.get("paths", {}).items()):
+        for method, op in ops.items():
+            rows.append(
+                f"<tr><td><code>{html.escape(method.upper())}</code></td>"
+                f"<td><code>{html.escape(path)}</code></td>"
+                f"<td>{html.escape(op.get('summary', ''))}</td></tr>"
+            )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width'>"
+        f"<title>{html.escape(spec['info']['title'])} API</title></head><body>"
+        f"<h1>{html.escape(spec['info']['title'])} {html.escape(spec['info']['version'])}</h1>"
+        "<p>The machine-readable description is <a href='/openapi.json'>/openapi.json</a> "
+        "(OpenAPI 3). Errors are JSON <code>{error, detail}</code>. Staff log in at "
+        "<code>POST /api/v1/auth/login</code> (cookie + <code>X-CSRF-Token</code> header on "
+        "every state-changing request) or send <code>Authorization: Bearer TOKEN</code>. "
+        "Residents open a household session with the door chip.</p>"
+        "<table><thead><tr><th>method</th><th>path</th><th>what</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></body></html>"
+    )

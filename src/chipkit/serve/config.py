@@ -1,0 +1,42 @@
+"""What a service instance needs to know: the database, the keys, where it is reached."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
+
+
+@dataclass
+class ServeConfig:
+    """Settings of one service instance (every process of a deployment gets the same).
+
+    ``db``: a SQLite file or a ``postgresql://`` URL (``$CHIPKIT_DB`` when unset).
+    ``keys``: an issuing keyring directory (plates, chips and verification) or ``bundle``:
+    a verifier bundle (verification only); ``verifier`` may be given already loaded.
+    ``public_url``: the address users reach (``https://...`` makes cookies Secure and adds
+    HSTS). ``trusted_proxies``: addresses whose ``X-Forwarded-For``/``-Proto`` are believed.
+    ``data_dir``: where uploads and job outputs go. ``clock``: Unix seconds (tests fake it).
+    """
+
+    db: str | os.PathLike[str] | None = None
+    keys: Path | None = None
+    bundle: Path | None = None
+    verifier: Any = None
+    public_url: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    max_upload: int = DEFAULT_MAX_UPLOAD
+    data_dir: Path | None = None
+    clock: Callable[[], int] = field(default=lambda: int(time.time()))
+    password_hasher: Any = None  # argon2.PasswordHasher; None: the Argon2id defaults
+    pin_hasher: Any = None
+    office: str | None = None  # verifier bundle pin (office fingerprint)
+
+    @property
+    def https(self) -> bool:
+        return bool(self.public_url and self.public_url.lower().startswith("https://"))

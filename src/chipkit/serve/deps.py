@@ -1,0 +1,176 @@
+"""Per-request plumbing: the service objects, who is asking, CSRF, client address, throttles."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request, Response
+
+from chipkit.cases import CaseService, Database
+from chipkit.serve.accounts import Accounts, User
+from chipkit.serve.config import ServeConfig
+from chipkit.serve.errors import ApiError, forbidden, too_many
+from chipkit.serve.store import Throttle
+
+COOKIE = "ck_session"
+CSRF_HEADER = "x-csrf-token"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class Services:
+    """Everything the routes use; one per app (processes share only the database)."""
+
+    def __init__(self, config: ServeConfig, db: Database, verifier: Any) -> None:
+        self.config = config
+        self.db = db
+        self.verifier = verifier
+        self.cases = CaseService(db, verifier=verifier, clock=config.clock)
+        self.accounts = Accounts(db, config.password_hasher)
+        self.throttle = Throttle(db)
+
+    def now(self) -> int:
+        return int(self.config.clock())
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a staff user (session or API token) or a household (session or phone)."""
+
+    kind: str  # staff | household
+    via: str  # cookie | token
+    user: User | None = None
+    household_id: str | None = None
+    credential: str | None = None  # household: chip (knocking) | household (PIN or phone)
+    chip: str | None = None
+    session_id: str | None = None
+    csrf: str | None = None
+
+    @property
+    def actor(self) -> str:
+        if self.user is not None:
+            return f"user:{self.user.username}"
+        return f"household:{self.household_id}"
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.chipkit
+    return svc
+
+
+def client(request: Request) -> tuple[str, bool]:
+    """(client address, reached over HTTPS), believing X-Forwarded-* only from trusted proxies."""
+    svc = services(request)
+    addr = request.client.host if request.client else "unknown"
+    https = request.url.scheme == "https"
+    if addr in svc.config.trusted_proxies:
+        fwd = [
+            a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()
+        ]
+        for hop in reversed(fwd):
+            if hop not in svc.config.trusted_proxies:
+                try:
+                    addr = str(ipaddress.ip_address(hop))
+                except ValueError:
+                    pass
+                break
+        proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        https = https or proto == "https"
+    return addr, https or svc.config.https
+
+
+def _bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def principal(request: Request) -> Principal | None:
+    """The caller, or None; a bad bearer token is an error, a stale cookie is not."""
+    cached: Principal | None = getattr(request.state, "ck_principal", None)
+    if cached is not None:
+        return cached
+    svc = services(request)
+    now = svc.now()
+    p: Principal | None = None
+    tok = _bearer(request)
+    if tok is not None:
+        row = svc.accounts.token(tok, now=now)
+        if row is None:
+            raise ApiError(401, "unauthorized", "unknown or revoked API token")
+        if row["kind"] == "staff":
+            user = svc.accounts.get(row["username"])
+            if not user.active:
+                raise ApiError(401, "unauthorized", "the token's account is disabled")
+            p = Principal("staff", "token", user=user)
+        else:
+            p = Principal(
+                "household", "token", household_id=row["household_id"], credential="household"
+            )
+    else:
+        sid = request.cookies.get(COOKIE)
+        row = svc.accounts.session(sid, now=now) if sid else None
+        if row is not None:
+            if row["kind"] == "staff":
+                user = svc.accounts.get(row["username"])
+                if user.active:
+                    p = Principal("staff", "cookie", user=user, session_id=sid, csrf=row["csrf"])
+            else:
+                p = Principal(
+                    "household",
+                    "cookie",
+                    household_id=row["household_id"],
+                    credential=row["credential"],
+                    chip=row["chip"],
+                    session_id=sid,
+                    csrf=row["csrf"],
+                )
+    if p is not None and p.via == "cookie" and request.method in UNSAFE:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not (p.csrf and hmac.compare_digest(sent.encode(), p.csrf.encode())):
+            raise ApiError(403, "csrf", "missing or wrong X-CSRF-Token header for this session")
+    request.state.ck_principal = p
+    return p
+
+
+def need_staff(request: Request, *roles: str) -> User:
+    p = principal(request)
+    if p is None:
+        raise ApiError(401, "unauthorized", "log in (session cookie) or send an API token")
+    if p.user is None:
+        raise forbidden("staff only")
+    if roles and p.user.role not in roles:
+        raise forbidden(f"a {p.user.role} may not do this (needs {' or '.join(roles)})")
+    return p.user
+
+
+def need_household(request: Request, *, credential: bool = False) -> Principal:
+    p = principal(request)
+    if p is None:
+        raise ApiError(401, "unauthorized", "open a household session with the door chip first")
+    if p.kind != "household":
+        raise forbidden("household session only")
+    if credential and p.credential != "household":
+        raise forbidden(
+            "this needs the household PIN (from the paper slip) or a registered phone; "
+            "the chip alone is not enough"
+        )
+    return p
+
+
+def limit(request: Request, name: str, subject: str, n: int, window: int) -> None:
+    """Count one event; 429 when over n per window seconds."""
+    svc = services(request)
+    if not svc.throttle.hit(name, subject, n, window, svc.now()):
+        raise too_many(f"too many requests ({name}); try again later", window)
+
+
+def set_session_cookie(request: Request, response: Response, sid: str, max_age: int) -> None:
+    _, https = client(request)
+    response.set_cookie(
+        COOKIE, sid, max_age=max_age, httponly=True, samesite="lax", secure=https, path="/"
+    )

@@ -1,0 +1,142 @@
+"""Household PINs: the credential a resident has and the grid worker does not.
+
+The plate is public (anyone passing the door can photograph it), so the chip alone only
+"knocks on the door". Confirming or rating a resolution, withdrawing a request and reading the
+household's case history need the household's PIN, printed on a paper slip handed to the
+household with its plate (never on the plate), or a phone registered with that PIN. PINs are
+stored as Argon2id hashes; guesses are throttled per household and per address by the service.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, insert, select
+
+from chipkit.cases import Database, NotFound
+from chipkit.cases.models import households
+from chipkit.serve.models import household_pins
+
+PIN_DIGITS = 8
+#: lighter than the password profile: slips for a whole district are made in one batch
+PIN_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
+def new_pin() -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(PIN_DIGITS))
+
+
+def issue_pins(
+    db: Database,
+    household_ids: Iterable[str] | None = None,
+    *,
+    village: str | None = None,
+    hasher: PasswordHasher | None = None,
+    now: int | None = None,
+) -> list[tuple[str, str]]:
+    """New PINs for the given households (or every household of ``village``, or all);
+    returns (household_id, PIN) pairs to print on slips. An old PIN stops working."""
+    hasher = hasher or PIN_HASHER
+    now = now if now is not None else int(time.time())
+    with db.read() as conn:
+        q = select(households.c.id).order_by(households.c.id)
+        if village is not None:
+            q = q.where(households.c.village_id == village)
+        known = [r.id for r in conn.execute(q)]
+    if household_ids is not None:
+        wanted = list(dict.fromkeys(household_ids))
+        missing = sorted(set(wanted) - set(known))
+        if missing:
+            raise NotFound(f"unknown household {missing[0]}")
+        known = wanted
+    out = [(hid, new_pin()) for hid in known]
+    rows = [{"household_id": h, "pin_hash": hasher.hash(p), "created_at": now} for h, p in out]
+    with db.write() as conn:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            conn.execute(
+                delete(household_pins).where(
+                    household_pins.c.household_id.in_([r["household_id"] for r in chunk])
+                )
+            )
+            conn.execute(insert(household_pins), chunk)
+    return out
+
+
+def check_pin(
+    db: Database, household_id: str, pin: str, *, hasher: PasswordHasher | None = None
+) -> bool:
+    """Is this the household's current PIN? False when it has none."""
+    hasher = hasher or PIN_HASHER
+    if not isinstance(pin, str) or not pin.isdigit() or len(pin) != PIN_DIGITS:
+        return False
+    with db.read() as conn:
+        stored = conn.execute(
+            select(household_pins.c.pin_hash).where(household_pins.c.household_id == household_id)
+        ).scalar()
+    if stored is None:
+        return False
+    try:
+        return bool(hasher.verify(stored, pin))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def slips_csv(pins: list[tuple[str, str]]) -> str:
+    """The slips as CSV (UTF-8 with BOM, so Excel on Chinese Windows opens it)."""
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    w = csv.writer(buf)
+    w.writerow(["household_id", "pin"])
+    for hid, pin in pins:
+        w.writerow([hid, pin])
+    return buf.getvalue()
+
+
+def slips_pdf(pins: list[tuple[str, str]], path: str | Path, *, font: str | None = None) -> Path:
+    """One slip per household, 10 to an A4 page, cut lines between them."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    from chipkit.fonts import find_cjk_font
+
+    cjk = find_cjk_font(font)
+    fname = "ck-slip-cjk"
+    pdfmetrics.registerFont(TTFont(fname, str(cjk.path), subfontIndex=cjk.index))
+    path = Path(path)
+    c = canvas.Canvas(str(path), pagesize=A4)
+    w, h = A4
+    per_page, slip_h = 10, (h - 20 * mm) / 10
+    for i, (hid, pin) in enumerate(pins):
+        if i and i % per_page == 0:
+            c.showPage()
+        y = h - 10 * mm - (i % per_page + 1) * slip_h
+        c.setDash(2, 2)
+        c.line(10 * mm, y, w - 10 * mm, y)
+        c.setDash()
+        c.setFont(fname, 11)
+        c.drawString(15 * mm, y + slip_h - 9 * mm, f"户号 Household: {hid}")
+        c.setFont(fname, 16)
+        c.drawString(15 * mm, y + slip_h - 18 * mm, f"住户密码 PIN: {pin}")
+        c.setFont(fname, 8)
+        c.drawString(
+            15 * mm,
+            y + 4 * mm,
+            "请妥善保管，勿告诉他人（包括网格员）。确认、评价、撤回诉求时需要此密码。"
+            " Keep private: needed to confirm, rate or withdraw.",
+        )
+    c.save()
+    return path
+
+
+__all__ = ["PIN_DIGITS", "check_pin", "issue_pins", "new_pin", "slips_csv", "slips_pdf"]
