@@ -159,14 +159,19 @@ def _snowflake_codes(crop: np.ndarray, ox: int, oy: int) -> tuple[list[Code], bo
     sf = _snowflake()
     if sf is None:
         return [], False
-    reading = sf.read_image(crop)
+    read_image = getattr(sf, "read_image", None)
+    if read_image is None:  # a reader without the completeness report
+        dets, complete = sf.decode_image(crop), False
+    else:
+        reading = read_image(crop)
+        dets, complete = reading.detections, reading.complete
     out = []
-    for det in reading.detections:
+    for det in dets:
         pts = np.asarray(det.corners, dtype=float).reshape(-1, 2)
         q = tuple((float(x) + ox, float(y) + oy) for x, y in pts)  # the hexagon's corners
         raw = bytes(det.payload)
         out.append(Code("Snowflake", _safe_text(raw) or "", raw, q, "snowflake", "snowflake"))
-    return out, reading.complete
+    return out, complete
 
 
 _SNOWFLAKE: Any = None
@@ -178,7 +183,7 @@ def _snowflake() -> Any:
         try:
             from chipkit import snowflake as sf
 
-            _SNOWFLAKE = sf if hasattr(sf, "read_image") else False
+            _SNOWFLAKE = sf if hasattr(sf, "decode_image") else False
         except ImportError:  # not installed: QR only
             _SNOWFLAKE = False
     return _SNOWFLAKE or None
