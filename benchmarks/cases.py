@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from chipkit.cases import CaseService  # noqa: E402
 from chipkit.cases.audit import GENESIS, canonical, event_hash  # noqa: E402
+from chipkit.cases.audit import verify as verify_audit  # noqa: E402
 from chipkit.cases.db import Database  # noqa: E402
 
 DAY = 86400
@@ -133,7 +134,9 @@ def build(path: Path, households: int, n_workers: int, n_cases: int, seed: int =
     t1 = time.perf_counter()
     sha = hashlib.sha256
 
-    def ev(cid: int, kind: str, actor: str, at: int, before: dict | None, after: dict) -> None:
+    rating_rows = []
+
+    def ev(cid, kind: str, actor: str, at: int, before, after: dict) -> None:
         nonlocal head_hash, seq
         seq += 1
         b = canonical(before) if before is not None else None
@@ -143,17 +146,38 @@ def build(path: Path, households: int, n_workers: int, n_cases: int, seed: int =
         ev_rows.append((seq, cid, kind, actor, at, b, a, head_hash, h))
         head_hash = h
 
-    def flush() -> None:
-        con.executemany(
-            "INSERT INTO ck_cases (id, type, state, version, household_id, worker_id, level, grid_id, village_id, town_id, district_id, channel, created_by, title, description, details, created_at, accepted_at, resolved_at, closed_at, accept_secs, resolve_secs, paused_secs, reopen_count, ever_resolved, breach_accept, breach_resolve, rating, solved, reject_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            case_rows,
+    def step(row: dict, kind: str, actor: str, at: int, changes: dict, extra=None) -> None:
+        """One transition as the service records it: the changed fields, version + 1."""
+        keys = [k for k in changes if row.get(k) != changes[k]]
+        ev(
+            row["id"],
+            kind,
+            actor,
+            at,
+            {k: row[k] for k in keys},
+            {**{k: changes[k] for k in keys}, **(extra or {})},
         )
+        row.update(changes)
+        row["version"] += 1
+
+    def flush() -> None:
+        if case_rows:
+            cols = list(case_rows[0])
+            con.executemany(
+                f"INSERT INTO ck_cases ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                [tuple(r[c] for c in cols) for r in case_rows],
+            )
         con.executemany(
             "INSERT INTO ck_events (seq, case_id, kind, actor, at, before, after, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?)",
             ev_rows,
         )
+        con.executemany(
+            "INSERT INTO ck_ratings (case_id, household_id, rating, solved, at, credential) VALUES (?,?,?,?,?,?)",
+            rating_rows,
+        )
         case_rows.clear()
         ev_rows.clear()
+        rating_rows.clear()
 
     for i in range(n_cases):
         cid = i + 1
@@ -162,32 +186,60 @@ def build(path: Path, households: int, n_workers: int, n_cases: int, seed: int =
         t = TYPES[int(types[i])]
         s = states[int(st[i])]
         c0 = int(created[i])
-        town = h[1][:9]
         hid = h[0]
-        accepted_at = resolved_at = closed_at = None
-        a_s = r_s = None
-        rt = None
-        solved = None
-        ever = False
-        reopen = 0
-        ev(
-            cid,
-            "case.submit",
-            f"household:{hid}",
-            c0,
-            None,
-            {"state": "submitted", "type": t, "household_id": hid, "worker_id": w},
-        )
+        wa, ha = f"worker:{w}", f"household:{hid}"
+        row = {
+            "id": cid,
+            "type": t,
+            "state": "submitted",
+            "version": 1,
+            "household_id": hid,
+            "worker_id": w,
+            "level": "village",
+            "grid_id": h[2],
+            "village_id": h[1],
+            "town_id": h[1][:9],
+            "district_id": district,
+            "channel": "chip",
+            "created_by": ha,
+            "chip_serial": None,
+            "title": "synthetic",
+            "description": "",
+            "details": "{}",
+            "created_at": c0,
+            "accepted_at": None,
+            "resolved_at": None,
+            "closed_at": None,
+            "accept_secs": None,
+            "resolve_secs": None,
+            "paused_secs": 0,
+            "paused_since": None,
+            "reopen_count": 0,
+            "ever_resolved": False,
+            "breach_accept": False,
+            "breach_resolve": False,
+            "rating": None,
+            "solved": None,
+            "resident_confirmed": False,
+            "resolution_note": None,
+            "evidence": None,
+            "reject_reason": None,
+            "duplicate_of": None,
+        }
+        ev(cid, "case.submit", ha, c0, None, {k: v for k, v in row.items() if k != "version"})
         if s not in ("submitted", "rejected"):
             a_s = int(acc[i])
-            accepted_at = c0 + a_s
-            ev(
-                cid,
+            step(
+                row,
                 "case.accept",
-                f"worker:{w}",
-                accepted_at,
-                {"state": "submitted"},
-                {"state": "accepted", "accepted_at": accepted_at},
+                wa,
+                c0 + a_s,
+                {
+                    "state": "accepted",
+                    "accepted_at": c0 + a_s,
+                    "accept_secs": a_s,
+                    "breach_accept": a_s > sla_acc[t],
+                },
             )
         if s in (
             "in_progress",
@@ -196,98 +248,78 @@ def build(path: Path, households: int, n_workers: int, n_cases: int, seed: int =
             "closed_confirmed",
             "closed_unconfirmed",
         ):
-            ev(
-                cid,
-                "case.start",
-                f"worker:{w}",
-                accepted_at + 60,
-                {"state": "accepted"},
-                {"state": "in_progress"},
-            )
+            step(row, "case.start", wa, row["accepted_at"] + 60, {"state": "in_progress"})
         if s == "waiting_on_resident":
-            ev(
-                cid,
-                "case.wait",
-                f"worker:{w}",
-                accepted_at + 120,
-                {"state": "in_progress"},
-                {"state": s},
-            )
+            at = row["accepted_at"] + 120
+            step(row, "case.wait", wa, at, {"state": s, "paused_since": at}, {"note": "n"})
         if s in ("resolved", "closed_confirmed", "closed_unconfirmed"):
             r_s = int(res[i])
-            resolved_at = c0 + r_s
-            ever = True
-            ev(
-                cid,
+            done = {
+                "state": "resolved",
+                "ever_resolved": True,
+                "resolution_note": "done",
+                "evidence": "[]",
+            }
+            if reopened[i]:  # resolved once, rated "not solved", resolved again
+                first = row["accepted_at"] + 120
+                step(
+                    row,
+                    "case.resolve",
+                    wa,
+                    first,
+                    {**done, "resolved_at": first, "resolve_secs": first - c0},
+                )
+                rt = int(rating[i])
+                step(
+                    row,
+                    "case.reopen",
+                    ha,
+                    first + 60,
+                    {"state": "in_progress", "rating": rt, "solved": False, "reopen_count": 1},
+                    {"rating": rt, "solved": False, "credential": "household"},
+                )
+                rating_rows.append((cid, hid, rt, False, first + 60, "household"))
+            step(
+                row,
                 "case.resolve",
-                f"worker:{w}",
-                resolved_at,
-                {"state": "in_progress"},
-                {"state": "resolved", "resolve_secs": r_s},
+                wa,
+                c0 + r_s,
+                {
+                    **done,
+                    "resolved_at": c0 + r_s,
+                    "resolve_secs": r_s,
+                    "breach_resolve": row["breach_resolve"] or r_s > sla_res[t],
+                },
             )
-            if reopened[i]:
-                reopen = 1
         if s == "closed_confirmed":
-            rt = int(rating[i])
-            solved = True
-            closed_at = resolved_at + 3600
-            ev(
-                cid,
+            rt, at = int(rating[i]), row["resolved_at"] + 3600
+            step(
+                row,
                 "case.confirm",
-                f"household:{hid}",
-                closed_at,
-                {"state": "resolved"},
-                {"state": s, "rating": rt},
+                ha,
+                at,
+                {
+                    "state": s,
+                    "closed_at": at,
+                    "rating": rt,
+                    "solved": True,
+                    "resident_confirmed": True,
+                },
+                {"rating": rt, "solved": True, "credential": "household"},
             )
+            rating_rows.append((cid, hid, rt, True, at, "household"))
         elif s == "closed_unconfirmed":
-            closed_at = resolved_at + 7 * DAY
-            ev(cid, "case.expire", "system:sla", closed_at, {"state": "resolved"}, {"state": s})
+            at = row["resolved_at"] + 7 * DAY
+            step(row, "case.expire", "system:sla", at, {"state": s, "closed_at": at})
         elif s == "rejected":
-            closed_at = c0 + 3600
-            ev(
-                cid,
+            step(
+                row,
                 "case.reject",
-                f"worker:{w}",
-                closed_at,
-                {"state": "submitted"},
-                {"state": s, "reject_reason": "duplicate"},
+                wa,
+                c0 + 3600,
+                {"state": s, "reject_reason": "duplicate", "closed_at": c0 + 3600},
             )
-        ba = a_s is not None and a_s > sla_acc[t]
-        br = r_s is not None and r_s > sla_res[t]
-        case_rows.append(
-            (
-                cid,
-                t,
-                s,
-                3,
-                hid,
-                w,
-                "village",
-                h[2],
-                h[1],
-                town,
-                district,
-                "chip",
-                f"household:{hid}",
-                "synthetic",
-                "",
-                "{}",
-                c0,
-                accepted_at,
-                resolved_at,
-                closed_at,
-                a_s,
-                r_s,
-                0,
-                reopen,
-                ever,
-                ba,
-                br,
-                rt,
-                solved,
-                "duplicate" if s == "rejected" else None,
-            )
-        )
+        case_rows.append(row)
         if len(case_rows) >= 50000:
             flush()
     flush()
@@ -300,13 +332,50 @@ def build(path: Path, households: int, n_workers: int, n_cases: int, seed: int =
     vh = rng.integers(0, households, n_vis)
     vat = np.sort(rng.integers(T_START, T_END, n_vis))
     vis = []
+    cols = (
+        "id",
+        "worker_id",
+        "household_id",
+        "grid_id",
+        "village_id",
+        "town_id",
+        "district_id",
+        "at",
+        "lat",
+        "lon",
+        "accuracy",
+        "photo_sha256",
+        "chip_serial",
+        "flags",
+    )
     for k in range(n_vis):
         h = hh[int(vh[k])]
-        vis.append((h[3], h[0], h[2], h[1], h[1][:9], district, int(vat[k]), h[5], h[6], 10.0, ""))
+        v = (
+            k + 1,
+            h[3],
+            h[0],
+            h[2],
+            h[1],
+            h[1][:9],
+            district,
+            int(vat[k]),
+            h[5],
+            h[6],
+            10.0,
+            None,
+            None,
+            "",
+        )
+        vis.append(v)
+        ev(None, "visit.checkin", f"worker:{h[3]}", int(vat[k]), None, dict(zip(cols, v)))
+        if len(ev_rows) >= 50000:
+            flush()
+    flush()
     con.executemany(
-        "INSERT INTO ck_visits (worker_id, household_id, grid_id, village_id, town_id, district_id, at, lat, lon, accuracy, flags) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        f"INSERT INTO ck_visits ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
         vis,
     )
+    con.execute("UPDATE ck_audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, head_hash))
     con.execute("COMMIT")
     con.execute("ANALYZE")
     con.close()
@@ -469,7 +538,7 @@ def main() -> None:
             (ver + 1, cid, ver),
         )
         s, hsh = raw.execute("SELECT seq, hash FROM ck_audit_head WHERE id = 1").fetchone()
-        after = canonical({"x": 1})
+        after = canonical({"resolution_note": "x"})  # what the update changed
         nh = event_hash(hsh, s + 1, cid, "bench.raw", "system:bench", T_END, None, after)
         raw.execute(
             "INSERT INTO ck_events (seq, case_id, kind, actor, at, before, after, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -487,13 +556,19 @@ def main() -> None:
     )
 
     t = time.perf_counter()
-    audit = svc.audit_verify()
+    with svc.db.read() as conn:
+        chain = verify_audit(conn, replay=False)
+    chain_s = time.perf_counter() - t
+    t = time.perf_counter()
+    audit = svc.audit_verify()  # the chain, then the replay against the case/rating/visit rows
     audit_s = time.perf_counter() - t
     print(
-        f"audit verify: ok={audit.ok} over {audit.events:,} events in {audit_s:.1f} s", flush=True
+        f"audit: chain ok={chain.ok} over {chain.events:,} events in {chain_s:.1f} s; "
+        f"chain + replay ok={audit.ok} in {audit_s:.1f} s",
+        flush=True,
     )
     if not audit.ok:
-        raise SystemExit(f"audit chain broken: {audit}")
+        raise SystemExit(f"audit failed: {audit}")
     svc.db.dispose()
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -534,7 +609,8 @@ def main() -> None:
         f"chipkit transitions run at {100 * transition_rate / raw_rate[0]:.0f}% of the bare-sqlite3 "
         "anchor (which updates no indexed column; a chipkit transition also maintains the report "
         "indexes). "
-        f"`chipkit cases audit` verified {audit.events:,} chained events in {audit_s:.1f} s.",
+        f"`chipkit cases audit` verified {audit.events:,} chained events in {chain_s:.1f} s, "
+        f"and with the replay of every case, rating and visit row against them in {audit_s:.1f} s.",
     ]
     body = "\n".join(lines)
     print(body)

@@ -1,98 +1,33 @@
 """`chipkit cases`, `chipkit visits` and `chipkit notices`: the case loop on a database.
 
 Every command takes --db URL (an SQLite file path or sqlite:/// URL, or a postgresql://
-URL; default: $CHIPKIT_DB or chipkit-cases.sqlite in the working folder) and --json.
-Exit codes: 0 success, 1 a negative answer (the audit chain is broken), 2 bad input, an
+URL; default: $CHIPKIT_DB or chipkit-cases.sqlite in the working folder) and --json. Only
+`cases import` (or --create) creates a new SQLite file; elsewhere a missing file is an error.
+Exit codes: 0 success, 1 a negative answer (the audit found a problem), 2 bad input, an
 unknown case/household/worker, a wrong actor or a transition the case's state forbids.
+This module holds the case lifecycle commands; reports and who-is-who are in
+cases_admin.py, visits and notices in visits.py.
 """
 
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import click
 
-from chipkit_cli._common import (
-    EXIT_FAIL,
-    echo_json,
-    fail,
-    handle_errors,
-    office_option,
-    open_verifier,
+from chipkit_cli._cases_common import (
+    _event_line,
+    _local,
+    _out,
+    _service,
+    _summary,
+    db_option,
+    json_option,
+    keys_option,
 )
-
-DB_HELP = (
-    "Database: an SQLite file path (or sqlite:/// URL) or a postgresql:// URL. "
-    "Default: $CHIPKIT_DB, else chipkit-cases.sqlite in the working folder."
-)
-KEYS_HELP = "Verifier bundle or keyring directory, to verify scanned chips ($CHIPKIT_KEYS)."
-
-
-def db_option(f: Any) -> Any:
-    return click.option("--db", "db_url", metavar="URL", envvar="CHIPKIT_DB", help=DB_HELP)(f)
-
-
-def json_option(f: Any) -> Any:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(f)
-
-
-def keys_option(f: Any) -> Any:
-    f = office_option(f)  # every command that loads a bundle can pin its office
-    return click.option(
-        "--keys",
-        type=click.Path(exists=True, path_type=Path),
-        envvar="CHIPKIT_KEYS",
-        help=KEYS_HELP,
-    )(f)
-
-
-def _service(db_url: str | None, keys: Path | None = None, need_keys: bool = False) -> Any:
-    from chipkit.cases import CaseService
-
-    verifier = None
-    if keys is not None:
-        verifier = open_verifier(keys)
-    elif need_keys:
-        fail("a chip token needs --keys (a verifier bundle or keyring directory) or $CHIPKIT_KEYS")
-    return CaseService(db_url, verifier=verifier)
-
-
-def _when(value: str | None, name: str) -> int | None:
-    """ISO date or date-time -> Unix seconds (a date or time without offset is UTC)."""
-    if value is None:
-        return None
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"{name}: {value!r} is not an ISO date (YYYY-MM-DD) or date-time")
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return int(dt.timestamp())
-
-
-def _iso(ts: int | None) -> str:
-    if ts is None:
-        return "-"
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M")
-
-
-def _summary(c: dict[str, Any]) -> str:
-    who = c.get("worker_id") or "(unassigned)"
-    return (
-        f"case {c['id']}  {c['type']:<8} {c['state']:<19} household {c['household_id']}  "
-        f"worker {who} ({c['level']})  {c['title']}"
-    )
-
-
-def _out(obj: Any, as_json: bool, text: str) -> None:
-    if as_json:
-        echo_json(obj)
-    else:
-        click.echo(text)
-
+from chipkit_cli._common import EXIT_FAIL, echo_json, fail, handle_errors
 
 # ---------------------------------------------------------------- cases
 
@@ -127,7 +62,7 @@ def import_(register: Path, db_url: str | None, as_json: bool) -> None:
     """
     from chipkit.cases.importer import parse_register
 
-    svc = _service(db_url)
+    svc = _service(db_url, create=True)
     reg = parse_register(register)
     problems = reg.problems
     counts = (
@@ -138,6 +73,8 @@ def import_(register: Path, db_url: str | None, as_json: bool) -> None:
     counts["rejected"] = len(problems)
     for msg in problems:
         click.echo(f"  rejected: {msg}", err=True)
+    for msg in reg.warnings:  # a formula's saved value used, an unused field dropped
+        click.echo(f"  warning: {msg}", err=True)
     _out(
         counts,
         as_json,
@@ -292,7 +229,11 @@ def resolve(
 @cases.command()
 @click.argument("case_id", type=int)
 @click.option("--rating", required=True, type=int, help="1 (bad) .. 5 (good).")
-@click.option("--solved/--not-solved", required=True, help="--not-solved reopens the case.")
+@click.option(
+    "--solved/--not-solved",
+    default=None,
+    help="Required: --solved closes the case, --not-solved reopens it.",
+)
 @click.option("--token", help="The household's scanned chip.")
 @click.option("--household", help="The household id (entered by staff for the resident).")
 @keys_option
@@ -302,18 +243,25 @@ def resolve(
 def rate(
     case_id: int,
     rating: int,
-    solved: bool,
+    solved: bool | None,
     token: str | None,
     household: str | None,
     keys: Path | None,
     db_url: str | None,
     as_json: bool,
 ) -> None:
-    """The requesting household rates a resolved case (once per resolution)."""
+    """The requesting household rates a resolved case (once per resolution).
+
+    The rating records how the household was identified: `chip` with --token (the door
+    chip alone, which anyone passing the door can photograph), `staff` with --household.
+    Neither counts as resident-confirmed in reports; only the household credential (PIN or
+    registered phone, through the HTTP service) does."""
+    if solved is None:
+        fail("say whether it is solved: --solved (closes the case) or --not-solved (reopens it)")
     if (token is None) == (household is None):
         fail("give exactly one of --token or --household")
     svc = _service(db_url, keys, need_keys=token is not None)
-    c = svc.rate(case_id, rating, solved, token=token, household_id=household)
+    c = svc.rate(case_id, rating, bool(solved), token=token, household_id=household)
     _out(svc.public(c), as_json, _summary(c))
 
 
@@ -350,8 +298,16 @@ def escalate(case_id: int, by: str, reason: str, db_url: str | None, as_json: bo
     from chipkit.cases import Actor
 
     svc = _service(db_url)
+    before = svc.get(case_id)
     c = svc.escalate(case_id, Actor.worker(by), reason)
-    _out(svc.public(c), as_json, _summary(c))
+    text = _summary(c)
+    if c["worker_id"] == before["worker_id"]:
+        text += (
+            f"\nno active {c['level']} officer for {c[c['level'] + '_id']}: the case is now at "
+            f"{c['level']} level but stays with {c['worker_id'] or '(unassigned)'}, "
+            f"{c['state']}; add an officer to the register or transfer it"
+        )
+    _out(svc.public(c), as_json, text)
 
 
 @cases.command()
@@ -425,7 +381,9 @@ def list_(
 
 @cases.command()
 @click.argument("case_id", type=int)
-@click.option("--history", is_flag=True, help="Include the audit events of the case.")
+@click.option(
+    "--history", is_flag=True, help="Include the audit events of the case (in local time)."
+)
 @click.option("--private", is_flag=True, help="Include dispute parties (staff only).")
 @db_option
 @json_option
@@ -441,275 +399,23 @@ def show(case_id: int, history: bool, private: bool, db_url: str | None, as_json
     for k in ("description", "details", "channel", "created_by"):
         click.echo(f"  {k}: {c[k]}")
     for k in ("created_at", "accepted_at", "resolved_at", "closed_at"):
-        click.echo(f"  {k}: {_iso(c[k])}")
+        click.echo(f"  {k}: {_local(c[k])}")
     if c.get("resolution_note"):
         click.echo(f"  resolution: {c['resolution_note']}  evidence: {c.get('evidence') or []}")
     if c.get("rating") is not None:
         click.echo(f"  rating: {c['rating']}  solved: {c['solved']}  reopened: {c['reopen_count']}")
     if c["breach_accept"] or c["breach_resolve"]:
         click.echo(f"  SLA breach: accept={c['breach_accept']} resolve={c['breach_resolve']}")
+    if history:
+        click.echo(f"  history ({len(c['history'])} events, local time):")
     for e in c.get("history", []):
-        click.echo(
-            f"  #{e['seq']} {_iso(e['at'])} {e['kind']} by {e['actor']}: {e['before']} -> {e['after']}"
-        )
-
-
-@cases.command()
-@click.option(
-    "--level",
-    required=True,
-    type=click.Choice(["grid", "village", "town", "district", "worker"]),
-    help="One row per unit of this level.",
-)
-@click.option("--scope", help="Only within this unit (a village, town or district id).")
-@click.option("--since", help="Start of the period (ISO date, UTC; default 30 days ago).")
-@click.option("--until", help="End of the period, exclusive (default now).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
-@db_option
-@json_option
-@handle_errors
-def report(
-    level: str,
-    scope: str | None,
-    since: str | None,
-    until: str | None,
-    fmt: str,
-    out: Path | None,
-    db_url: str | None,
-    as_json: bool,
-) -> None:
-    """Assessment: cases by type and state, median/P90 time to accept and resolve, SLA breach,
-    reopen, claimed vs resident-confirmed resolution, mean rating (only with >= 5 ratings),
-    visit coverage. CSV cells are formula-safe."""
-    svc = _service(db_url)
-    rep = svc.report(
-        level, scope=scope, since=_when(since, "--since"), until=_when(until, "--until")
-    )
-    if as_json:
-        fmt = "json"
-    text = {"table": rep.to_table, "csv": rep.to_csv, "json": rep.to_json}[fmt]()
-    if out is not None:
-        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        click.echo(f"wrote {out} ({len(rep.rows)} rows)", err=True)
-    else:
-        click.echo(text.rstrip("\n"))
-
-
-@cases.command()
-@db_option
-@json_option
-@handle_errors
-def audit(db_url: str | None, as_json: bool) -> None:
-    """Verify the hash-chained audit log; name the first broken link. Exit 1 if broken."""
-    svc = _service(db_url)
-    rep = svc.audit_verify()
-    if as_json:
-        echo_json(rep.to_dict())
-    elif rep.ok:
-        click.echo(f"audit chain ok: {rep.events} events")
-    else:
-        click.echo(
-            f"audit chain BROKEN at event {rep.first_broken}: {rep.reason} "
-            f"({rep.events} events verified before it)"
-        )
-    if not rep.ok:
-        sys.exit(EXIT_FAIL)
-
-
-@cases.command()
-@db_option
-@json_option
-@handle_errors
-def sweep(db_url: str | None, as_json: bool) -> None:
-    """Run the SLA timers (breach -> record + escalate) and close expired rating windows.
-
-    Run it periodically (cron or a systemd timer)."""
-    svc = _service(db_url)
-    done = svc.sweep()
-    lines = [
-        f"case {d['case']}: {d['action']}"
-        + (f" -> escalated to {d['escalated_to']}" if d.get("escalated_to") else "")
-        for d in done
-    ]
-    _out(done, as_json, "\n".join(lines) or "nothing due")
-
-
-# ---------------------------------------------------------------- visits
-
-
-@click.group()
-def visits() -> None:
-    """Worker check-ins at households, with plausibility flags."""
-
-
-@visits.command()
-@click.argument("source")
-@click.option("--worker", required=True, help="The worker checking in.")
-@click.option("--gps", help="LAT,LON[,ACCURACY_M] from the phone.")
-@click.option(
-    "--photo",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A photo of the visit (checked for reuse).",
-)
-@keys_option
-@db_option
-@json_option
-@handle_errors
-def checkin(
-    source: str,
-    worker: str,
-    gps: str | None,
-    photo: Path | None,
-    keys: Path | None,
-    db_url: str | None,
-    as_json: bool,
-) -> None:
-    """Check in by scanning a plate: SOURCE is a photo of the plate (IMAGE) or the chip TOKEN.
-
-    Flags: impossible_travel, gps_far, duplicate_photo, burst, not_linked (recorded, not refused).
-    """
-    from chipkit.cases import parse_gps
-
-    pos = parse_gps(gps) if gps is not None else None
-    svc = _service(db_url, keys, need_keys=True)
-    photo_bytes = photo.read_bytes() if photo else None
-    p = Path(source)
-    if not source.startswith("CK1:") and not source.upper().startswith("HTTP") and p.is_file():
-        v = svc.checkin_photo(worker, p, gps=pos)  # IMAGE: read the plate from the photo
-    else:
-        v = svc.checkin(worker, source, gps=pos, photo=photo_bytes)
-    flags = ", ".join(v["flags"]) or "none"
-    _out(
-        v,
-        as_json,
-        f"visit {v['id']}: {v['worker_id']} at {v['household_id']} {_iso(v['at'])}  flags: {flags}",
-    )
-
-
-@visits.command("list")
-@click.option("--worker")
-@click.option("--flagged", is_flag=True, help="Only check-ins with flags.")
-@click.option("--limit", type=click.IntRange(1, 10000), default=100, show_default=True)
-@db_option
-@json_option
-@handle_errors
-def visits_list(
-    worker: str | None, flagged: bool, limit: int, db_url: str | None, as_json: bool
-) -> None:
-    """List check-ins, newest first."""
-    svc = _service(db_url)
-    rows = svc.list_visits(worker_id=worker, flagged=flagged, limit=limit)
-    _out(
-        rows,
-        as_json,
-        "\n".join(
-            f"visit {v['id']}: {v['worker_id']} at {v['household_id']} {_iso(v['at'])}  flags: {', '.join(v['flags']) or 'none'}"
-            for v in rows
-        )
-        or "(no visits)",
-    )
-
-
-# ---------------------------------------------------------------- notices
-
-
-@click.group()
-def notices() -> None:
-    """Village and town notices that residents see after scanning their plate."""
-
-
-@notices.command()
-@click.option("--unit", required=True, help="Village (12-digit) or town (9-digit) code.")
-@click.option("--title", required=True)
-@click.option("--body", required=True)
-@click.option("--by", "by", required=True, help="Posting worker/officer id.")
-@click.option("--expires", help="ISO date/time (UTC) after which it is hidden.")
-@db_option
-@json_option
-@handle_errors
-def post(
-    unit: str,
-    title: str,
-    body: str,
-    by: str,
-    expires: str | None,
-    db_url: str | None,
-    as_json: bool,
-) -> None:
-    """Post a notice for a village or town."""
-    svc = _service(db_url)
-    n = svc.post_notice(unit, title, body, by, expires_at=_when(expires, "--expires"))
-    _out(n, as_json, f"notice {n['id']} posted for {n['unit_id']}: {n['title']}")
-
-
-@notices.command("list")
-@click.option("--unit", help="Only this village or town.")
-@click.option("--all", "include_withdrawn", is_flag=True, help="Include withdrawn notices.")
-@db_option
-@json_option
-@handle_errors
-def notices_list(
-    unit: str | None, include_withdrawn: bool, db_url: str | None, as_json: bool
-) -> None:
-    """List notices."""
-    svc = _service(db_url)
-    rows = svc.list_notices(unit, include_withdrawn=include_withdrawn)
-    _out(
-        rows,
-        as_json,
-        "\n".join(
-            f"notice {n['id']} [{n['unit_id']}] {_iso(n['posted_at'])} {n['title']}"
-            + (" (withdrawn)" if n["withdrawn"] else "")
-            for n in rows
-        )
-        or "(no notices)",
-    )
-
-
-@notices.command("show")
-@click.argument("token", required=False)
-@click.option("--household", help="Household id instead of a scanned chip.")
-@keys_option
-@db_option
-@json_option
-@handle_errors
-def notices_show(
-    token: str | None, household: str | None, keys: Path | None, db_url: str | None, as_json: bool
-) -> None:
-    """What a resident sees after scanning: the notices of its village and town."""
-    if (token is None) == (household is None):
-        fail("give a chip TOKEN or --household")
-    svc = _service(db_url, keys, need_keys=token is not None)
-    res = svc.notices_for(token=token, household_id=household)
-    lines = [
-        f"household {res['household_id']} (village {res['village']}): {len(res['notices'])} notices"
-    ]
-    for n in res["notices"]:
-        lines.append(f"  [{n['unit_id']}] {_iso(n['posted_at'])} {n['title']}\n    {n['body']}")
-    _out(res, as_json, "\n".join(lines))
-
-
-@notices.command()
-@click.argument("notice_id", type=int)
-@click.option("--by", "by", required=True, help="Worker/officer id.")
-@db_option
-@json_option
-@handle_errors
-def withdraw(notice_id: int, by: str, db_url: str | None, as_json: bool) -> None:
-    """Withdraw a notice."""
-    svc = _service(db_url)
-    n = svc.withdraw_notice(notice_id, by)
-    _out(n, as_json, f"notice {n['id']} withdrawn")
+        click.echo(_event_line(e))
 
 
 def register(cli: click.Group) -> None:
     """Add the `cases`, `visits` and `notices` groups to the top-level CLI."""
+    from chipkit_cli import cases_admin  # noqa: F401 - adds report, audit, sweep, workers, ...
+    from chipkit_cli.visits import notices, visits
+
     for group in (cases, visits, notices):
         cli.add_command(group)

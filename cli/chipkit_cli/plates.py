@@ -148,6 +148,8 @@ def plates(
     echo(f"register {register}: {reg.summary()}", err=True)
     if reg.ignored_columns:
         echo(f"  ignored columns: {', '.join(reg.ignored_columns)}", err=True)
+    for w in reg.warnings:  # a formula's saved value used, an unused field dropped
+        echo(f"  warning: {register}: {w}", err=True)
     if not reg.households and not reg.problems:
         fail(f"{register}: no household rows")
     kr = open_keyring(keys_dir)

@@ -76,6 +76,12 @@ def _defaults(db: str | None, keys: Path | None, bundle: Path | None) -> tuple[A
     help="Largest accepted upload.",
 )
 @click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Uploads and job outputs (default: beside the SQLite file, else ./chipkit-serve-data; "
+    "shared storage when several hosts serve).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -93,6 +99,7 @@ def serve(
     public_url: str | None,
     trusted: tuple[str, ...],
     max_upload_mb: int,
+    data_dir: Path | None,
     log_level: str,
 ) -> None:
     """Run the district service (JSON API, OpenAPI at /openapi.json, docs at /api/docs).
@@ -129,6 +136,7 @@ def serve(
         "trusted_proxies": list(trusted),
         "max_upload": max_upload_mb * 1024 * 1024,
         "office": pinned_office(),
+        "data_dir": str(data_dir.absolute()) if data_dir else None,
     }
     # check everything opens before forking workers (one clear line instead of N tracebacks)
     from chipkit.serve.app import load_verifier
@@ -179,6 +187,7 @@ def _config(cfg: dict[str, Any]) -> Any:
         trusted_proxies=tuple(cfg.get("trusted_proxies") or ()),
         max_upload=int(cfg.get("max_upload") or 20 * 1024 * 1024),
         office=cfg.get("office"),
+        data_dir=Path(cfg["data_dir"]) if cfg.get("data_dir") else None,
     )
 
 

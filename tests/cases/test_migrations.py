@@ -16,7 +16,7 @@ def test_schema_matches_models(tmp_path):
         mc = MigrationContext.configure(conn, opts={"version_table": "ck_alembic_version"})
         diff = [d for d in compare_metadata(mc, metadata) if "ck_alembic_version" not in str(d)]
     assert diff == []
-    assert db.revision() == "0001"
+    assert db.revision() == "0002"
 
 
 def test_reopen_keeps_data(tmp_path, make_register):
@@ -26,7 +26,7 @@ def test_reopen_keeps_data(tmp_path, make_register):
     svc.submit("other", "x", household_id="H-0001", worker_id="W1")
     svc.db.dispose()
     again = CaseService(p)
-    assert len(again.list_cases()) == 1 and again.db.revision() == "0001"
+    assert len(again.list_cases()) == 1 and again.db.revision() == "0002"
     assert set(again.types()) == {"proxy", "dispute", "hazard", "event", "other"}
 
 
@@ -60,10 +60,44 @@ def _open_at_once(url, n=4):
 
 def test_concurrent_first_open_sqlite(tmp_path):
     assert _open_at_once(str(tmp_path / "fresh.sqlite")) == []
-    assert Database(tmp_path / "fresh.sqlite").revision() == "0001"
+    assert Database(tmp_path / "fresh.sqlite").revision() == "0002"
 
 
 @pytest.mark.postgres
 def test_concurrent_first_open_postgres(pg_db_url):
     assert _open_at_once(pg_db_url) == []
-    assert Database(pg_db_url).revision() == "0001"
+    assert Database(pg_db_url).revision() == "0002"
+
+
+def test_0002_adds_the_rating_credential_to_an_existing_database(tmp_path, make_register):
+    """Upgrading a 0001 database with ratings: old ratings become 'unknown' (not
+    resident-confirmed); the downgrade removes the columns again."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from chipkit.cases.db import MIGRATIONS
+
+    p = tmp_path / "old.sqlite"
+    svc = CaseService(p)
+    svc.import_register(make_register(tmp_path / "r.csv"))
+    c = svc.submit("other", "x", household_id="H-0001", worker_id="W1")
+    svc.accept(c["id"], "W1")
+    svc.resolve(c["id"], "W1", "done")
+    svc.rate(c["id"], 4, True, household_id="H-0001", credential="household")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with svc.db.write() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    with svc.db.read() as conn:
+        cols = {r[1] for r in conn.execute(text("PRAGMA table_info(ck_ratings)"))}
+    assert "credential" not in cols and svc.db.revision() == "0001"
+    svc.db.dispose()
+    again = CaseService(p)  # opening migrates to 0002
+    assert again.db.revision() == "0002"
+    with again.db.read() as conn:
+        cred = conn.execute(text("SELECT credential FROM ck_ratings")).scalar()
+    assert cred == "unknown"
+    got = again.get(c["id"])
+    assert got["state"] == "closed_confirmed" and got["resident_confirmed"] is False

@@ -14,14 +14,25 @@ from chipkit.cases.reports import csv_safe
 T0 = 1_790_000_000  # the fake clock's start (conftest.T0)
 
 
-def _closed(svc, clock, hid, *, accept=600, resolve=3600, rating=None, solved=True, worker="W1"):
+def _closed(
+    svc,
+    clock,
+    hid,
+    *,
+    accept=600,
+    resolve=3600,
+    rating=None,
+    solved=True,
+    worker="W1",
+    credential="household",
+):
     c = svc.submit("other", "x", household_id=hid, worker_id=worker)
     clock.advance(accept)
     svc.accept(c["id"], worker)
     clock.advance(resolve - accept)
     svc.resolve(c["id"], worker, "done")
     if rating is not None:
-        svc.rate(c["id"], rating, solved, household_id=hid)
+        svc.rate(c["id"], rating, solved, household_id=hid, credential=credential)
     return c
 
 
@@ -130,3 +141,29 @@ def test_csv_of_hostile_unit_name(svc, clock):
     _closed(svc, clock, "H-0001")
     text = svc.report("village", since=T0 - 10).to_csv()
     assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
+
+
+def test_only_household_credential_ratings_count_as_resident_confirmed(svc, clock, tokens):
+    """Issue 12: the chip is public (the worker scans it at check-in), so a rating with the
+    chip alone, or entered by staff, closes the case but is not resident-confirmed."""
+    from sqlalchemy import select
+
+    from chipkit.cases.models import ratings
+
+    a = _closed(svc, clock, "H-0001", rating=5, credential="household")
+    b = _closed(svc, clock, "H-0002", rating=5, credential="staff")
+    c = svc.submit("other", "x", household_id="H-0003", worker_id="W1")
+    svc.accept(c["id"], "W1")
+    svc.resolve(c["id"], "W1", "done")
+    got = svc.rate(c["id"], 5, True, token=tokens["H-0003"])  # the chip alone
+    assert got["state"] == "closed_confirmed" and got["resident_confirmed"] is False
+    assert svc.get(a["id"])["resident_confirmed"] is True
+    assert svc.get(b["id"])["resident_confirmed"] is False
+    with svc.db.read() as conn:
+        creds = [r.credential for r in conn.execute(select(ratings).order_by(ratings.c.id))]
+    assert creds == ["household", "staff", "chip"]
+    row = svc.report("grid", since=T0 - 10, until=clock() + 10).rows[0]
+    assert row["by_state"]["closed_confirmed"] == 3
+    assert row["confirmed_resolution_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    with pytest.raises(BadInput, match="credential"):
+        svc.rate(a["id"], 5, True, household_id="H-0001", credential="pin")

@@ -119,6 +119,6 @@ def test_plates_issue_the_plate_despite_a_long_head(tmp_path, keyring):
     args = ["plates", str(p), "--keys", str(keyring.path), "--format", "svg"]
     r = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "o")])
     assert r.exit_code == 0, r.output
-    assert "warning" in r.output and "head" in r.output
+    assert "1 warning(s)" in r.output and "warning: " + str(p) + ": row 2, head" in r.output
     r = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "o2"), "--print-head"])
     assert r.exit_code == 1 and "row 2, head" in r.output, r.output

@@ -95,3 +95,31 @@ def test_usage_errors(setup, tmp_path):
     assert res.exit_code == 2
     assert "Traceback" not in res.output
     assert run("--help").exit_code == 0
+
+
+def test_visits_checkin_with_an_elongated_photo_is_one_line_exit_2(setup, tmp_path):
+    root, _ = setup
+    strip = tmp_path / "strip.png"
+    Image.new("L", (65535, 1), 200).save(strip)
+    db = str(tmp_path / "cases.sqlite")
+    samples = Path(__file__).resolve().parents[2] / "samples" / "households.csv"
+    imp = CliRunner().invoke(cli, ["cases", "import", str(samples), "--db", db])
+    assert imp.exit_code == 0, imp.output
+    res = CliRunner().invoke(
+        cli,
+        [
+            "visits",
+            "checkin",
+            str(strip),
+            "--worker",
+            "W1",
+            "--keys",
+            str(root / "keys"),
+            "--db",
+            db,
+        ],
+    )
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert "too thin" in res.output and len(res.output.strip().splitlines()) == 1

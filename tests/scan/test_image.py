@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -136,3 +138,101 @@ def test_big_photo_memory_stays_gray(tmp_path):
     Image.fromarray(big).save(p, "JPEG", quality=80)
     g = load_gray(p)
     assert g.shape == (4000, 6000) and g.dtype == np.uint8
+
+
+# ---------------------------------------------------------------- elongated images (issue 9)
+def _png(w: int, h: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", (w, h), 200).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _jpeg_claiming(w: int, h: int) -> bytes:
+    """A small real JPEG whose frame header (SOF0) claims w x h pixels."""
+    buf = io.BytesIO()
+    Image.new("L", (16, 16), 128).save(buf, "JPEG", quality=90)
+    data = bytearray(buf.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", h, w)
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("65535x1 PNG", _png(65535, 1), "too thin"),
+        ("1x65535 PNG", _png(1, 65535), "too thin"),
+        ("2000x40 PNG (50:1)", _png(2000, 40), "too elongated"),
+        ("JPEG header claiming 65000x1", _jpeg_claiming(65000, 1), "too thin"),
+    ],
+)
+def test_elongated_images_are_refused_with_a_reason(name, data, reason, verifier):
+    with pytest.raises(ImageError, match=reason):
+        load_gray(data)
+    (r,) = verifier.scan(data)  # a result, never cv2.error
+    assert r.status == "error" and reason in r.error, name
+    with pytest.raises(ImageError, match=reason):
+        read_codes(data)
+
+
+def test_elongated_arrays_and_pil_images_are_refused(verifier):
+    for arr in (np.full((1, 65535), 200, np.uint8), np.full((5000, 5, 3), 200, np.uint8)):
+        (r,) = verifier.scan(arr)
+        assert r.status == "error" and "too thin" in r.error
+        (r,) = verifier.scan(Image.fromarray(arr))
+        assert r.status == "error" and "too thin" in r.error
+    (r,) = verifier.scan(np.zeros((0, 0), np.uint8))
+    assert r.status == "error"
+
+
+def test_limits_are_inclusive(verifier):
+    # the most elongated and the thinnest photo accepted are read, not refused
+    for w, h in ((320, 16), (16, 320), (2000, 100)):
+        (r,) = verifier.scan(_png(w, h))
+        assert r.status == "not_found", (w, h, r.error)
+
+
+def _thin_png_file(path, height: int) -> None:
+    """A 1 x ``height`` gray PNG written in chunks (a few hundred kB on disk)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    z = zlib.compressobj(9)
+    rows = b"\x00\xc8" * 1_000_000  # filter byte 0, one gray pixel, per row
+    idat = b"".join(z.compress(rows) for _ in range(height // 1_000_000)) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", 1, height, 8, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+def test_thin_strip_is_refused_before_decoding(tmp_path):
+    # 1 x 80,000,000 pixels: under the 80 MP limit, ~80 kB of PNG; it took 2.3 GB to fail
+    strip = tmp_path / "strip.png"
+    _thin_png_file(strip, 80_000_000)
+    assert strip.stat().st_size < 1_000_000
+    code = (
+        "import resource, sys\n"
+        "from chipkit.scan import read_photo\n"
+        "read_photo(sys.argv[2])  # warm up: imports, decoders\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "report, err, ms, _ = read_photo(sys.argv[1])\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(err); print((after - before) // 1024); print(ms)\n"
+    )
+    small = tmp_path / "small.png"
+    small.write_bytes(_png(64, 64))
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(strip), str(small)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    err, peak_mb, ms = out.stdout.splitlines()
+    assert "too thin" in err
+    assert int(peak_mb) < 20, f"peak grew by {peak_mb} MB"
+    assert float(ms) < 500

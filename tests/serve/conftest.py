@@ -271,3 +271,22 @@ def chipkit_cmd():
 def prepare_db():
     """prepare_db(url, tmp_path) -> PINs: register, staff accounts (cheap hashes), PINs."""
     return prepare
+
+
+@pytest.fixture()
+def keyed_app(tmp_path: Path, clock: Clock):
+    """An app started with an issuing keyring of its own (plates, revocation, bundles)."""
+    url = tmp_path / "keyed.sqlite"
+    prepare(url, tmp_path)
+    kr = Keyring.init(tmp_path / "keyring", passphrase=None)
+    cfg = ServeConfig(
+        db=url,
+        keys=kr.path,
+        clock=clock,
+        password_hasher=CHEAP,
+        pin_hasher=CHEAP,
+        data_dir=tmp_path / "data",
+    )
+    app = create_app(cfg)
+    yield app
+    app.state.chipkit.db.dispose()

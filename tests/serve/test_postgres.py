@@ -4,18 +4,23 @@ other, and the case log they write together verifies."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
+
+from chipkit.keys import Keyring
 
 pytestmark = pytest.mark.postgres
 
 
-def test_two_processes_one_service(
-    pg_db_url, tmp_path, keyring, chips, server, prepare_db, password, chipkit_cmd
-):
+def test_two_processes_one_service(pg_db_url, tmp_path, server, prepare_db, password, chipkit_cmd):
     pins = prepare_db(pg_db_url, tmp_path)
-    _, a = server(["--db", pg_db_url, "--keys", str(keyring.path)])
-    _, b = server(["--db", pg_db_url, "--keys", str(keyring.path)])
+    kr = Keyring.init(tmp_path / "kr", passphrase=None)
+    chips = {"H-0001": kr.seal("H-0001", "330703101001")[0]}
+    common = ["--db", pg_db_url, "--keys", str(kr.path), "--data-dir", str(tmp_path / "data")]
+    _, a = server(common)
+    _, b = server(common)
     assert a != b
     # a staff session opened on A works on B, CSRF token included; logout on B ends it on A
     with httpx.Client(base_url=a) as ca:
@@ -58,5 +63,21 @@ def test_two_processes_one_service(
     with httpx.Client(base_url=b, cookies=hcookie) as hb:
         mine = hb.get("/api/v1/household/cases").json()
         assert [c["id"] for c in mine] == [cid]
-    r = chipkit_cmd("cases", "audit", "--db", pg_db_url)
-    assert r.returncode == 0, r.stdout + r.stderr
+    # a plate job accepted by A is reported by B; its files download from B
+    with httpx.Client(base_url=a) as ca:
+        r = ca.post("/api/v1/auth/login", json={"username": "clerk1", "password": password})
+        ck = {"ck_session": ca.cookies["ck_session"]}
+        ca.headers["X-CSRF-Token"] = r.json()["csrf"]
+        reg = "household_id,village_code\nH-0001,330703101001\nH-0002,330703101001\n"
+        up = ca.post(
+            "/api/v1/registers", files={"file": ("r.csv", reg.encode(), "text/csv")}
+        ).json()
+        jid = ca.post(f"/api/v1/registers/{up['upload_id']}/issue", json={}).json()["job_id"]
+    with httpx.Client(base_url=b, cookies=ck) as cb:
+        deadline = time.time() + 90
+        while (j := cb.get(f"/api/v1/jobs/{jid}").json())["state"] not in ("done", "failed"):
+            assert time.time() < deadline, j
+            time.sleep(0.3)
+        assert j["state"] == "done" and j["result"]["counts"]["issued"] == 2
+        assert cb.get(f"/api/v1/jobs/{jid}/files/manifest.csv").status_code == 200
+    assert chipkit_cmd("cases", "audit", "--db", pg_db_url).returncode == 0

@@ -8,7 +8,8 @@ villages and workers. See docs/cases.md for the state diagram.
     svc = CaseService("cases.sqlite", verifier=verifier)      # or a postgresql:// URL
     svc.import_register("households.csv")
     case = svc.submit("hazard", "Loose wire", details={"severity": "high"}, token=scanned)
-    svc.accept(case["id"], "W-01"); svc.resolve(case["id"], "W-01", "Fixed")
+    w = "330703100201-第一网格-陈晓琳"                          # see svc.list_workers()
+    svc.accept(case["id"], w); svc.resolve(case["id"], w, "Fixed")
     svc.rate(case["id"], 5, True, token=scanned)
 """
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from chipkit.cases.errors import CasesError
 from chipkit.cases.models import audit_head, events
 
 GENESIS = "0" * 64
@@ -59,7 +60,11 @@ def append(
     after: dict[str, Any] | None = None,
 ) -> int:
     """Append one event inside the caller's transaction; returns its seq."""
-    head = conn.execute(_HEAD).one()
+    head = conn.execute(_HEAD).one_or_none()
+    if head is None:
+        raise CasesError(
+            "the audit chain head (ck_audit_head) is missing: run `chipkit cases audit`"
+        )
     seq = head.seq + 1
     b = canonical(before) if before is not None else None
     a = canonical(after) if after is not None else None
@@ -79,16 +84,29 @@ def append(
         },
     )
     conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": h})
-    return seq
+    return int(seq)
 
 
 @dataclass(frozen=True)
 class AuditReport:
+    """``ok`` when the chain verifies and the state rows agree with the events.
+
+    ``first_broken``/``reason``: the first broken link of the chain (None when it holds).
+    ``divergences``: one line per case (or visit) whose row disagrees with its events (at
+    most ``replay.MAX_REPORTED``); ``divergent``: how many there are in all.
+    """
+
     ok: bool
     events: int
     head_seq: int
     first_broken: int | None = None
     reason: str | None = None
+    divergences: tuple[str, ...] = ()
+    divergent: int = 0
+
+    @property
+    def chain_ok(self) -> bool:
+        return self.reason is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,14 +115,33 @@ class AuditReport:
             "head_seq": self.head_seq,
             "first_broken": self.first_broken,
             "reason": self.reason,
+            "divergent": self.divergent,
+            "divergences": list(self.divergences),
         }
 
 
-def verify(conn: Connection, batch: int = 20000) -> AuditReport:
+def verify(conn: Connection, batch: int = 20000, *, replay: bool = True) -> AuditReport:
+    """Walk the chain (naming the first event that does not verify), then replay the events
+    against the case, rating and visit rows (``chipkit.cases.replay``)."""
+    chain = verify_chain(conn, batch)
+    if not replay:
+        return chain
+    from chipkit.cases.replay import divergences
+
+    shown, n = divergences(conn)
+    return replace(chain, ok=chain.ok and n == 0, divergences=tuple(shown), divergent=n)
+
+
+def verify_chain(conn: Connection, batch: int = 20000) -> AuditReport:
     """Walk the chain from the start; name the first event that does not verify."""
     head = conn.execute(
         select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
-    ).one()
+    ).one_or_none()
+    if head is None:
+        n = conn.execute(select(func.count()).select_from(events)).scalar_one()
+        return AuditReport(
+            False, 0, 0, 1 if n else None, f"the chain head (ck_audit_head) is missing; {n} events"
+        )
     prev = GENESIS
     expected = 1
     n = 0

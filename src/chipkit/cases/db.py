@@ -15,14 +15,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from chipkit.cases.errors import CasesError
 
 DEFAULT_SQLITE = "chipkit-cases.sqlite"
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "ck_alembic_version"
-HEAD = "0001"
+HEAD = "0002"
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def normalise_url(url: str | os.PathLike[str] | None) -> str:
@@ -52,15 +53,27 @@ def redact(url: str) -> str:
 class Database:
     """An engine plus the transaction discipline every operation uses."""
 
-    def __init__(self, url: str | os.PathLike[str] | None = None, *, migrate: bool = True) -> None:
+    def __init__(
+        self,
+        url: str | os.PathLike[str] | None = None,
+        *,
+        migrate: bool = True,
+        create: bool = True,
+    ) -> None:
+        """Open (and migrate) a database.
+
+        ``create=False`` refuses a SQLite file that does not exist yet (the CLI opens with it
+        everywhere except ``cases import`` and ``--create``, so a mistyped ``--db`` is an
+        error, not a new empty database). A new SQLite file is created mode 0600: it holds
+        dispute parties, addresses and GPS positions. A file that is not an SQLite database
+        (a register passed as ``--db`` by mistake) is refused with one line.
+        """
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
             path = self.url[len("sqlite:///") :]
-            if path and path != ":memory:":
-                parent = Path(path).parent
-                if not parent.is_dir():
-                    raise CasesError(f"{path}: folder {parent} does not exist")
+            if path and path != ":memory:" and not path.startswith("file:"):
+                _prepare_sqlite_file(Path(path), create=create)
             self.engine: Engine = create_engine(
                 self.url, connect_args={"timeout": 60, "check_same_thread": False}
             )
@@ -109,7 +122,7 @@ class Database:
                 current = MigrationContext.configure(
                     conn, opts={"version_table": VERSION_TABLE}
                 ).get_current_revision()
-        except OperationalError as e:
+        except DatabaseError as e:
             raise CasesError(f"cannot open database {redact(self.url)}: {e.orig}") from None
         if current == HEAD:
             return current
@@ -142,6 +155,32 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({redact(self.url)!r})"
+
+
+def _prepare_sqlite_file(path: Path, *, create: bool) -> None:
+    """Refuse a missing file (unless ``create``), a folder or a non-SQLite file; create 0600."""
+    if not path.parent.is_dir():
+        raise CasesError(f"{path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise CasesError(f"{path}: is a folder, not a cases database")
+    if not path.exists():
+        if not create:
+            raise CasesError(
+                f"{path}: no such cases database (create one with `chipkit cases import "
+                "REGISTER --db FILE`, or pass --create)"
+            )
+        try:  # created here, owner-only, before SQLite opens it (its WAL/SHM copy the mode)
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:  # another process created it meanwhile
+            pass
+        return
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError as e:
+        raise CasesError(f"{path}: cannot read: {e.strerror or e}") from None
+    if head and head != SQLITE_MAGIC:
+        raise CasesError(f"{path}: not a cases database (not an SQLite file)")
 
 
 def _sqlite_discipline(engine: Engine) -> None:

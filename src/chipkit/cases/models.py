@@ -85,6 +85,7 @@ def _REPORT_COLUMNS(unit: str) -> tuple[str, ...]:  # noqa: N802 - reads as a co
         "rating",
         "accept_secs",
         "resolve_secs",
+        "resident_confirmed",
     )
 
 
@@ -122,6 +123,9 @@ cases = Table(
     Column("breach_resolve", Boolean, nullable=False, default=False),
     Column("rating", Integer, nullable=True),
     Column("solved", Boolean, nullable=True),
+    # closed_confirmed by a rating that came with the household credential (PIN / registered
+    # phone), not with the public chip alone: what reports count as resident-confirmed
+    Column("resident_confirmed", Boolean, nullable=False, default=False),
     Column("resolution_note", Text, nullable=True),
     Column("evidence", Text, nullable=True),  # JSON list
     Column("reject_reason", String(32), nullable=True),
@@ -151,6 +155,9 @@ ratings = Table(
     Column("rating", Integer, nullable=False),
     Column("solved", Boolean, nullable=False),
     Column("at", BigInteger, nullable=False),
+    # how the rater proved to be the household: household (PIN or registered phone), chip
+    # (the public door chip alone), staff (entered by a worker); unknown before revision 0002
+    Column("credential", String(16), nullable=False, default="unknown"),
     Index("ix_ck_ratings_case", "case_id"),
 )
 

@@ -226,8 +226,9 @@ def clean_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     s = unicodedata.normalize("NFKC", str(value))
-    s = "".join(ch for ch in s if unicodedata.category(ch)[0] != "C" or ch == " ")
-    return " ".join(s.split())
+    if not s.isprintable():  # the slow path only for cells with control characters
+        s = "".join(ch for ch in s if ch.isspace() or unicodedata.category(ch)[0] != "C")
+    return " ".join(s.split())  # line breaks in a cell become one space
 
 
 def formula_trigger(text: str) -> bool:

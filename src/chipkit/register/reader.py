@@ -57,9 +57,7 @@ class Register:
 
     def summary(self) -> str:
         staff = f", {len(self.staff)} staff" if self.staff else ""
-        warn = ""
-        if self.warnings:
-            warn = f"; {len(self.warnings)} warning(s), first: {self.warnings[0]}"
+        warn = f"; {len(self.warnings)} warning(s)" if self.warnings else ""
         return (
             f"{self.rows_read} rows read ({self.encoding}): {len(self.households)} good"
             f"{staff}, {len(self.problems)} rejected{warn}"

@@ -178,6 +178,8 @@ def wechat_stage(
     scale = min(2.0, max(0.5, SLOW_TARGET_SIDE / max(side, 1.0)))
     if scale * max(crop.shape) > WECHAT_MAX_SIDE:
         scale = WECHAT_MAX_SIDE / max(crop.shape)
+    if scale * min(crop.shape) < 1.0:
+        return []  # a strip (loaders refuse such photos): nothing to resize to
     out = _wechat_at(crop, ox, oy, scale)
     if not out and abs(scale - 1.0) > 0.1 and max(crop.shape) <= 800:
         out = _wechat_at(crop, ox, oy, 1.0)  # its detector has its own preferred scales

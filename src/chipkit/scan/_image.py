@@ -19,6 +19,13 @@ from chipkit.errors import ChipkitError
 
 #: Largest photo accepted, in pixels (a 48 MP phone photo is 48e6; 50 % headroom).
 MAX_PIXELS = 80_000_000
+#: Narrowest photo side accepted, in pixels: the smallest symbol (a 21-module QR) needs
+#: more than this even at a pixel per module; thinner images are strips, not photos.
+MIN_SIDE = 16
+#: Most elongated photo accepted (long side / short side): phone panoramas stay under
+#: ~10:1. Beyond, no plate fits and the decoders' working copies of a 1 x 80,000,000
+#: strip took 2.3 GB; such images are refused from their header, before decoding.
+MAX_ASPECT = 20.0
 
 #: What the scanner takes as a photo: a path, the file's bytes, a PIL image, or a numpy
 #: array (gray H x W, or BGR / BGRA H x W x 3/4 as OpenCV uses).
@@ -52,10 +59,21 @@ def _register_heif() -> None:
             pass
 
 
-def _from_pil(im: Image.Image, max_pixels: int) -> np.ndarray:
-    w, h = im.size
+def check_size(w: int, h: int, max_pixels: int = MAX_PIXELS) -> None:
+    """Refuse, from its dimensions alone, a photo too large, too thin or too elongated."""
     if w * h > max_pixels:
         raise ImageError(f"image too large: {w}x{h} pixels (limit {max_pixels:,})")
+    if min(w, h) < MIN_SIDE:
+        raise ImageError(f"image too thin: {w}x{h} pixels (both sides need {MIN_SIDE} or more)")
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise ImageError(
+            f"image too elongated: {w}x{h} pixels (at most {MAX_ASPECT:g}:1, long side to short)"
+        )
+
+
+def _from_pil(im: Image.Image, max_pixels: int) -> np.ndarray:
+    w, h = im.size
+    check_size(w, h, max_pixels)
     if im.format == "JPEG" and im.mode in ("RGB", "YCbCr", "CMYK", "L"):
         im.draft("L", im.size)  # libjpeg emits luma directly: faster, one third the memory
     try:
@@ -82,6 +100,7 @@ def _reason(e: BaseException) -> str:
 def load_gray(image: ImageInput, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Any supported input -> C-contiguous uint8 grayscale array (EXIF orientation applied)."""
     if isinstance(image, np.ndarray):
+        _check_array(image, max_pixels)
         return _from_array(image)
     if isinstance(image, Image.Image):
         return _from_pil(image, max_pixels)
@@ -103,7 +122,8 @@ def load_gray(image: ImageInput, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             Image.MAX_IMAGE_PIXELS = max_pixels
-            with Image.open(src) as im:
+            with Image.open(src) as im:  # reads the header only
+                check_size(im.size[0], im.size[1], max_pixels)  # before decoding a pixel
                 im.load() if im.format != "JPEG" else None
                 return _from_pil(im, max_pixels)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -130,6 +150,11 @@ def _from_array(a: np.ndarray) -> np.ndarray:
     if a.ndim != 2:
         raise ImageError(f"unsupported array shape {a.shape}: need HxW or HxWx3/4")
     return np.ascontiguousarray(_to_u8(a))
+
+
+def _check_array(a: np.ndarray, max_pixels: int) -> None:
+    if a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (1, 3, 4)):
+        check_size(int(a.shape[1]), int(a.shape[0]), max_pixels)
 
 
 def _to_u8(a: np.ndarray) -> np.ndarray:

@@ -17,11 +17,20 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from chipkit import __version__
-from chipkit.serve import api_cases, api_households, api_staff, api_tools, errors
+from chipkit.serve import api_cases, api_households, api_plates, api_staff, api_tools, errors
 from chipkit.serve.config import ServeConfig
 from chipkit.serve.deps import Services
 from chipkit.serve.middleware import Guard, install_log_filter
 from chipkit.serve.store import open_database
+
+
+def open_keyring(config: ServeConfig) -> Any:
+    """The issuing keyring when --keys names one (plates, revocation, bundles), else None."""
+    if config.keys is None or config.verifier is not None:
+        return None
+    from chipkit.keys import Keyring
+
+    return Keyring.open(Path(config.keys), os.environ.get("CHIPKIT_PASSPHRASE"))
 
 
 def load_verifier(config: ServeConfig) -> Any:
@@ -48,7 +57,9 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     """
     config = config or ServeConfig(**settings)
     db = open_database(config.db)
-    services = Services(config, db, load_verifier(config))
+    keyring = open_keyring(config)
+    verifier = keyring.verifier() if keyring is not None else load_verifier(config)
+    services = Services(config, db, verifier, keyring)
     app = FastAPI(
         title="chipkit district service",
         version=__version__,
@@ -59,7 +70,8 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     )
     app.state.chipkit = services
     errors.install(app)
-    for r in (api_staff.router, api_households.router, api_cases.router, api_tools.router):
+    routers = (api_staff, api_households, api_cases, api_tools, api_plates)
+    for r in (m.router for m in routers):
         app.include_router(r)
     app.add_middleware(Guard, max_body=config.max_upload + 64 * 1024, hsts=config.https)
     install_log_filter()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request, Response
@@ -21,18 +24,70 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class Services:
-    """Everything the routes use; one per app (processes share only the database)."""
+    """Everything the routes use; one per app (processes share only the database and disk).
 
-    def __init__(self, config: ServeConfig, db: Database, verifier: Any) -> None:
+    The verifier follows its source: when the keyring or bundle file changes (a plate
+    revoked through another process, a new bundle copied in) it is reloaded, checked at
+    most once a second.
+    """
+
+    def __init__(self, config: ServeConfig, db: Database, verifier: Any, keyring: Any) -> None:
         self.config = config
         self.db = db
+        self.keyring = keyring
         self.verifier = verifier
         self.cases = CaseService(db, verifier=verifier, clock=config.clock)
         self.accounts = Accounts(db, config.password_hasher)
         self.throttle = Throttle(db)
+        self.data_dir = Path(config.data_dir) if config.data_dir else default_data_dir(db)
+        self._stamp = self._source_stamp()
+        self._checked = time.monotonic()
 
     def now(self) -> int:
         return int(self.config.clock())
+
+    def _source_file(self) -> Path | None:
+        if self.config.verifier is not None:
+            return None
+        if self.keyring is not None:
+            return Path(self.keyring.path) / "keyring.json"
+        return Path(self.config.bundle) if self.config.bundle else None
+
+    def _source_stamp(self) -> int | None:
+        f = self._source_file()
+        try:
+            return f.stat().st_mtime_ns if f is not None else None
+        except OSError:
+            return None
+
+    def refresh_verifier(self, *, force: bool = False) -> None:
+        t = time.monotonic()
+        if not force and t - self._checked < 1.0:
+            return
+        self._checked = t
+        stamp = self._source_stamp()
+        if not force and stamp == self._stamp:
+            return
+        self._stamp = stamp
+        if self.keyring is not None:
+            from chipkit.keys import Keyring
+
+            self.keyring = Keyring.open(self.keyring.path, os.environ.get("CHIPKIT_PASSPHRASE"))
+            self.verifier = self.keyring.verifier()
+        elif self.config.bundle is not None:
+            from chipkit.serve.app import load_verifier
+
+            self.verifier = load_verifier(self.config)
+        else:
+            return
+        self.cases.verifier = self.verifier
+
+
+def default_data_dir(db: Database) -> Path:
+    """Uploads and job outputs: beside an SQLite file, else ./chipkit-serve-data."""
+    if db.is_sqlite and db.url.startswith("sqlite:///") and db.url != "sqlite:///:memory:":
+        return Path(db.url[len("sqlite:///") :]).parent / "chipkit-serve-data"
+    return Path("chipkit-serve-data").absolute()
 
 
 @dataclass(frozen=True)
@@ -57,6 +112,7 @@ class Principal:
 
 def services(request: Request) -> Services:
     svc: Services = request.app.state.chipkit
+    svc.refresh_verifier()
     return svc
 
 

@@ -16,7 +16,7 @@ connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only when someone runs the alembic CLI by hand
     from sqlalchemy import create_engine
 
-    url = context.config.get_main_option("sqlalchemy.url")
+    url = context.config.get_main_option("sqlalchemy.url") or ""
     connection = create_engine(url).connect()
 
 context.configure(

@@ -1,0 +1,143 @@
+"""Notices: a village or town posts; residents see them after scanning their plate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, insert, or_, select, update
+
+from chipkit.cases import audit
+from chipkit.cases.base import Actor, ServiceBase, clean_text
+from chipkit.cases.errors import BadInput, InvalidTransition, NotFound, WrongActor
+from chipkit.cases.models import notices, units
+from chipkit.cases.records import Household, Notice, Unit, Worker, from_row
+
+MAX_TITLE = 200
+MAX_BODY = 4000
+
+
+class Notices(ServiceBase):
+    """``post_notice``, ``withdraw_notice``, ``notices_for``, ``list_notices``."""
+
+    def _may_post(self, conn: Connection, w: Worker, u: Unit) -> bool:
+        if u.kind == "village":
+            if w.role == "grid":
+                return self._unit_parent(conn, w.unit_id) == u.id
+            return self._covers(conn, w, u.id, None)
+        return (w.role == "town" and w.unit_id == u.id) or (
+            w.role == "district" and w.unit_id == u.parent_id
+        )
+
+    def post_notice(
+        self,
+        unit_id: str,
+        title: str,
+        body: str,
+        worker_id: str,
+        *,
+        expires_at: int | None = None,
+        at: int | None = None,
+    ) -> dict[str, Any]:
+        """A village or town notice, posted by an officer of that unit or above (or, for a
+        village, one of its grid workers)."""
+        title = clean_text(title, "title", MAX_TITLE, required=True)
+        body = clean_text(body, "body", MAX_BODY, required=True)
+        now = self._time(at)
+        if expires_at is not None and expires_at <= now:
+            raise BadInput("the notice would already be expired")
+        with self.db.write() as conn:
+            row = conn.execute(select(units).where(units.c.id == str(unit_id))).mappings().first()
+            if row is None:
+                raise NotFound(f"unknown unit {unit_id}")
+            u = from_row(Unit, row)
+            if u.kind not in ("village", "town"):
+                raise BadInput(f"notices are for a village or a town; {unit_id} is a {u.kind}")
+            w = self._worker(conn, worker_id)
+            if not self._may_post(conn, w, u):
+                raise WrongActor(f"worker {w.id} may not post notices for {u.kind} {u.id}")
+            new: dict[str, Any] = {
+                "unit_id": u.id,
+                "title": title,
+                "body": body,
+                "posted_by": w.id,
+                "posted_at": now,
+                "expires_at": expires_at,
+                "withdrawn": False,
+            }
+            pk = conn.execute(insert(notices).values(**new)).inserted_primary_key
+            assert pk is not None
+            new["id"] = int(pk[0])
+            audit.append(conn, "notice.post", str(Actor.worker(w.id)), now, after=new)
+        return Notice(**new).to_dict()
+
+    def withdraw_notice(
+        self, notice_id: int, worker_id: str, *, at: int | None = None
+    ) -> dict[str, Any]:
+        """Hide a notice (its poster, or an officer)."""
+        now = self._time(at)
+        if not isinstance(notice_id, int) or not 0 < notice_id < 2**31:
+            raise NotFound(f"unknown notice {notice_id}")
+        with self.db.write() as conn:
+            row = conn.execute(select(notices).where(notices.c.id == notice_id)).mappings().first()
+            if row is None:
+                raise NotFound(f"unknown notice {notice_id}")
+            n = from_row(Notice, row)
+            w = self._worker(conn, worker_id)
+            if w.id != n.posted_by and w.role == "grid":
+                raise WrongActor(f"worker {w.id} did not post notice {notice_id}")
+            if n.withdrawn:
+                raise InvalidTransition(f"notice {notice_id} is already withdrawn")
+            conn.execute(update(notices).where(notices.c.id == n.id).values(withdrawn=True))
+            audit.append(
+                conn,
+                "notice.withdraw",
+                str(Actor.worker(w.id)),
+                now,
+                before={"withdrawn": False, "id": n.id},
+                after={"withdrawn": True, "id": n.id},
+            )
+        out = n.to_dict()
+        out["withdrawn"] = True
+        return out
+
+    def notices_for(
+        self, *, token: str | None = None, household_id: str | None = None, at: int | None = None
+    ) -> dict[str, Any]:
+        """What a resident sees after scanning: the active notices of its village and town."""
+        now = self._time(at)
+        with self.db.read() as conn:
+            h: Household
+            if token is not None:
+                _, h = self._verify_chip(conn, token)
+            elif household_id is not None:
+                h = self._household(conn, household_id)
+            else:
+                raise BadInput("give a chip token or a household id")
+            town, _district = self._chain(conn, h.village_id)
+            rows = conn.execute(
+                select(notices)
+                .where(
+                    notices.c.unit_id.in_([h.village_id, town]),
+                    notices.c.withdrawn.is_(False),
+                    or_(notices.c.expires_at.is_(None), notices.c.expires_at > now),
+                    notices.c.posted_at <= now,
+                )
+                .order_by(notices.c.posted_at.desc(), notices.c.id.desc())
+            ).mappings()
+            return {
+                "household_id": h.id,
+                "village": h.village_id,
+                "notices": [from_row(Notice, r).to_dict() for r in rows],
+            }
+
+    def list_notices(
+        self, unit_id: str | None = None, *, include_withdrawn: bool = False
+    ) -> list[dict[str, Any]]:
+        q = select(notices)
+        if unit_id:
+            q = q.where(notices.c.unit_id == unit_id)
+        if not include_withdrawn:
+            q = q.where(notices.c.withdrawn.is_(False))
+        with self.db.read() as conn:
+            rows = conn.execute(q.order_by(notices.c.id.desc())).mappings()
+            return [from_row(Notice, r).to_dict() for r in rows]

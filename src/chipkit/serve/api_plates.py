@@ -1,0 +1,273 @@
+"""The clerk's work: upload a register, see the bad rows before any serial is spent, issue
+plates in a background job, download the sheets and the manifest, revoke and reissue by
+household, export the verifier bundle. Needs the server started with ``--keys`` (a keyring)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import insert, select
+from starlette.concurrency import run_in_threadpool
+
+from chipkit.serve import jobs
+from chipkit.serve.accounts import User
+from chipkit.serve.deps import Services, need_staff, services
+from chipkit.serve.errors import ApiError, forbidden, not_found
+from chipkit.serve.models import uploads
+from chipkit.serve.uploads import read_upload
+
+router = APIRouter(prefix="/api/v1", tags=["plates"])
+
+PLATE_ROLES = ("clerk", "admin")
+_ID = re.compile(r"^[0-9a-f]{32}$")
+_FILE = re.compile(r"^[0-9A-Za-z._-]{1,200}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Issue(Strict):
+    format: Literal["pdf", "png", "svg"] = "pdf"
+    sheet: Literal["a4", "a3"] = "a4"
+    carrier: Literal["qr", "snowflake"] = "qr"
+    reissue: bool = False
+    households: list[str] = Field(default_factory=list, max_length=100000)
+
+
+class Revoke(Strict):
+    household_id: str = Field(min_length=1, max_length=32)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+def _keyring(svc: Services) -> Any:
+    """The keyring as it is on disk now (another process may have changed it)."""
+    if svc.keyring is None:
+        raise ApiError(503, "no_keyring", "plates need the server started with --keys KEYRING")
+    svc.refresh_verifier(force=True)
+    return svc.keyring
+
+
+def _data(svc: Services) -> Path:
+    return svc.data_dir
+
+
+def _village_problems(user: User, reg: Any) -> list[dict[str, Any]]:
+    """A clerk issues for their own village only: other villages' rows are bad rows."""
+    if user.role != "clerk":
+        return []
+    return [
+        {
+            "row": h.row,
+            "column": "village_code",
+            "reason": "other_village",
+            "detail": f"village {h.village_code} is not {user.unit_id} (your village)",
+            "household_id": h.household_id,
+        }
+        for h in reg.households
+        if h.village_code != user.unit_id
+    ]
+
+
+def _read(path: Path, name: str) -> Any:
+    from chipkit.register import read_register_bytes
+
+    return read_register_bytes(path.read_bytes(), name)
+
+
+@router.post("/registers", status_code=201, summary="Upload a register: dry run, no serial spent")
+def upload_register(request: Request, file: UploadFile = File(...)) -> dict[str, Any]:
+    user = need_staff(request, *PLATE_ROLES)
+    svc = services(request)
+    data = read_upload(request, file)
+    name = Path(file.filename or "register.csv").name[:200]
+    uid = secrets.token_hex(16)
+    folder = _data(svc) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / uid
+    path.write_bytes(data)
+    reg = _read(path, name)  # RegisterError -> 400 with the file named
+    problems = [p.to_dict() for p in reg.problems] + _village_problems(user, reg)
+    with svc.db.write() as conn:
+        conn.execute(
+            insert(uploads).values(
+                id=uid,
+                owner=user.username,
+                filename=name,
+                sha256=hashlib.sha256(data).hexdigest(),
+                size=len(data),
+                created_at=svc.now(),
+            )
+        )
+    bad = {p["household_id"] for p in problems if p["reason"] == "other_village"}
+    return {
+        "upload_id": uid,
+        "file": name,
+        "encoding": reg.encoding,
+        "summary": reg.summary(),
+        "households": len([h for h in reg.households if h.household_id not in bad]),
+        "problems": sorted(problems, key=lambda p: (p["row"], p["column"])),
+    }
+
+
+def _upload(svc: Services, user: User, upload_id: str) -> tuple[Path, str]:
+    if not _ID.match(upload_id):
+        raise not_found("unknown upload")
+    with svc.db.read() as conn:
+        r = conn.execute(select(uploads).where(uploads.c.id == upload_id)).first()
+    if r is None or (user.role != "admin" and r.owner != user.username):
+        raise not_found("unknown upload")
+    return _data(svc) / "uploads" / upload_id, str(r.filename)
+
+
+@router.post(
+    "/registers/{upload_id}/issue",
+    status_code=202,
+    summary="Issue plates for an uploaded register (a background job; returns at once)",
+)
+def issue(upload_id: str, body: Issue, request: Request) -> JSONResponse:
+    user = need_staff(request, *PLATE_ROLES)
+    svc = services(request)
+    kr = _keyring(svc)
+    path, name = _upload(svc, user, upload_id)
+    reg = _read(path, name)
+    keep = [
+        h
+        for h in reg.households
+        if (user.role != "clerk" or h.village_code == user.unit_id)
+        and (not body.households or h.household_id in set(body.households))
+    ]
+    if not keep:
+        raise ApiError(422, "bad_input", f"{name}: no household rows to issue")
+    reg = dataclasses.replace(reg, households=keep)
+    params = body.model_dump() | {"upload_id": upload_id}
+    jid = jobs.new_job(svc.db, "plates", user.username, params, svc.now())
+    out = jobs.job_dir(_data(svc), jid)
+
+    def work(progress: Any) -> dict[str, Any]:
+        from chipkit.plates import BatchOptions, run_batch
+
+        opts = BatchOptions(
+            out=out,
+            fmt=body.format,
+            sheet=body.sheet,
+            carrier=body.carrier,
+            reissue=body.reissue,
+            jobs=1,
+        )
+        res = run_batch(reg, kr, opts, progress=progress)
+        svc.refresh_verifier(force=True)
+        return {
+            "counts": res.counts,
+            "problems": [p.to_dict() for p in res.problems],
+            "files": sorted(
+                p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".")
+            ),
+            "seconds": round(res.seconds, 2),
+        }
+
+    jobs.start(svc.db, jid, work)
+    return JSONResponse({"job_id": jid, "state": "queued"}, status_code=202)
+
+
+def _job(request: Request, jid: str) -> dict[str, Any]:
+    user = need_staff(request)
+    if not _ID.match(jid):
+        raise not_found("unknown job")
+    j = jobs.get(services(request).db, jid, services(request).now())
+    if user.role != "admin" and j["owner"] != user.username:
+        raise not_found("unknown job")
+    return j
+
+
+@router.get("/jobs/{job_id}", summary="A background job: state, progress, result")
+def job(job_id: str, request: Request) -> dict[str, Any]:
+    j = _job(request, job_id)
+    return {
+        k: j[k]
+        for k in (
+            "id",
+            "kind",
+            "state",
+            "done",
+            "total",
+            "result",
+            "error",
+            "created_at",
+            "updated_at",
+        )
+    }
+
+
+@router.get("/jobs/{job_id}/files/{name}", summary="Download a job's output (PDF, manifest)")
+def job_file(job_id: str, name: str, request: Request) -> FileResponse:
+    j = _job(request, job_id)
+    if j["state"] != "done" or not _FILE.match(name) or name.startswith("."):
+        raise not_found(f"no file {name}")
+    folder = jobs.job_dir(_data(services(request)), job_id).resolve()
+    path = (folder / name).resolve()
+    if path.parent != folder or not path.is_file():
+        raise not_found(f"no file {name}")
+    media = {
+        ".pdf": "application/pdf",
+        ".csv": "text/csv; charset=utf-8",
+        ".json": "application/json",
+        ".png": "image/png",
+        ".svg": "image/svg+xml",
+    }.get(path.suffix.lower(), "application/octet-stream")
+    return FileResponse(path, media_type=media, filename=name)
+
+
+@router.post("/plates/revoke", summary="Revoke every live plate of a household")
+def revoke(body: Revoke, request: Request) -> dict[str, Any]:
+    user = need_staff(request, *PLATE_ROLES)
+    svc = services(request)
+    kr = _keyring(svc)
+    if user.role == "clerk":
+        with svc.db.read() as conn:
+            from chipkit.cases.models import households
+
+            v = conn.execute(
+                select(households.c.village_id).where(households.c.id == body.household_id)
+            ).scalar()
+        if v != user.unit_id:
+            raise forbidden(f"household {body.household_id} is not in your village")
+    from chipkit.issuance import revoke_checked
+
+    res = revoke_checked(kr, [], body.reason, households=[body.household_id])
+    svc.refresh_verifier(force=True)
+    return {"revoked": [p.serial for p in res.revoked], "already": list(res.already)}
+
+
+@router.get("/verifier-bundle", summary="Export a signed verifier bundle (clerk: own village)")
+async def bundle(request: Request, village: str | None = None) -> JSONResponse:
+    user = need_staff(request, *PLATE_ROLES)
+    svc = services(request)
+    kr = _keyring(svc)
+    if user.role == "clerk":
+        if village not in (None, user.unit_id):
+            raise forbidden("a clerk exports their own village's bundle")
+        village = user.unit_id
+
+    def export() -> bytes:
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d) / "bundle.json"
+            kr.export_verifier(out, village=village)
+            return out.read_bytes()
+
+    import json
+
+    data = await run_in_threadpool(export)
+    return JSONResponse(
+        json.loads(data),
+        headers={"content-disposition": "attachment; filename=verifier-bundle.json"},
+    )

@@ -1,0 +1,132 @@
+"""The clerk's loop over HTTP: upload -> dry run (bad rows, no serial spent) -> issue as a
+background job -> progress -> download PDF and manifest -> revoke -> verifier bundle."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi.testclient import TestClient
+
+from chipkit import Verifier
+from chipkit.keys import Keyring
+
+V1, V2 = "330703101001", "330703101002"
+PASSWORD = "correct horse battery"
+PLATES_REGISTER = f"""户号,村代码,村名,门牌号,网格,网格员
+H-0001,{V1},东村,1号,G1,张三
+H-0002,{V1},东村,2号,G1,张三
+H-0003,{V1},东村,3号,G2,李四
+H-0004,{V2},西村,4号,G3,王五
+,{V1},东村,5号,G1,张三
+"""
+
+
+def _login(app, name):
+    c = TestClient(app, raise_server_exceptions=False)
+    r = c.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    c.headers["X-CSRF-Token"] = r.json()["csrf"]
+    return c
+
+
+def _wait(c, jid, timeout=90):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        j = c.get(f"/api/v1/jobs/{jid}").json()
+        if j["state"] in ("done", "failed"):
+            return j
+        time.sleep(0.2)
+    raise AssertionError(f"job {jid} did not finish: {j}")
+
+
+def test_upload_dry_run_issue_download_revoke(keyed_app, tmp_path):
+    app = keyed_app
+    kr_path = app.state.chipkit.keyring.path
+    clerk = _login(app, "clerk1")
+    files = {"file": ("村登记表.csv", PLATES_REGISTER.encode("gb18030"), "text/csv")}
+    r = clerk.post("/api/v1/registers", files=files)
+    assert r.status_code == 201, r.text
+    dry = r.json()
+    assert dry["encoding"] == "gb18030" and dry["households"] == 3
+    reasons = {(p["row"], p["reason"]) for p in dry["problems"]}
+    assert (5, "other_village") in reasons  # H-0004 is V2's, not the clerk's village
+    assert (6, "missing_id") in reasons  # the row with no household id
+    assert Keyring.open(kr_path).next_serial == 1  # a dry run spends no serial
+
+    t0 = time.time()
+    r = clerk.post(
+        f"/api/v1/registers/{dry['upload_id']}/issue", json={"format": "pdf", "sheet": "a4"}
+    )
+    assert r.status_code == 202 and time.time() - t0 < 5  # returns at once
+    jid = r.json()["job_id"]
+    j = _wait(clerk, jid)
+    assert j["state"] == "done", j
+    assert j["result"]["counts"]["issued"] == 3 and j["done"] == j["total"] == 3
+    names = j["result"]["files"]
+    pdf = next(n for n in names if n.endswith(".pdf"))
+    assert "manifest.csv" in names and "manifest.json" in names
+    got = clerk.get(f"/api/v1/jobs/{jid}/files/{pdf}")
+    assert got.status_code == 200 and got.content.startswith(b"%PDF")
+    man = clerk.get(f"/api/v1/jobs/{jid}/files/manifest.csv")
+    assert man.status_code == 200 and "H-0001" in man.content.decode("utf-8-sig")
+    for bad in ("..%2F..%2Fkeyring.json", ".chipkit-batch.json", "nope.pdf"):
+        assert clerk.get(f"/api/v1/jobs/{jid}/files/{bad}").status_code == 404
+    # others cannot see the job; workers cannot upload
+    assert _login(app, "admin").get(f"/api/v1/jobs/{jid}").status_code == 200
+    w1 = _login(app, "w1")
+    assert w1.get(f"/api/v1/jobs/{jid}").status_code == 404
+    assert w1.post("/api/v1/registers", files=files).status_code == 403
+
+    # revoke a household's plate: its chip stops opening sessions at once
+    import json as _json
+
+    manifest = _json.loads(clerk.get(f"/api/v1/jobs/{jid}/files/manifest.json").content)
+    assert manifest
+    assert (
+        clerk.post(
+            "/api/v1/plates/revoke", json={"household_id": "H-0004", "reason": "x"}
+        ).status_code
+        == 403
+    )
+    r = clerk.post("/api/v1/plates/revoke", json={"household_id": "H-0002", "reason": "lost"})
+    assert r.status_code == 200 and len(r.json()["revoked"]) == 1
+    before = app.state.chipkit.verifier
+    assert r.json()["revoked"][0] in Keyring.open(kr_path).revoked
+    del before
+
+    # reissue H-0002: a new plate, the old serial stays revoked
+    r = clerk.post(
+        f"/api/v1/registers/{dry['upload_id']}/issue",
+        json={"reissue": True, "households": ["H-0002"]},
+    )
+    j2 = _wait(clerk, r.json()["job_id"])
+    assert (
+        j2["state"] == "done"
+        and j2["result"]["counts"]["reissued"] + j2["result"]["counts"]["issued"] == 1
+    )
+
+    # the verifier bundle: a clerk gets their own village's only
+    b = clerk.get("/api/v1/verifier-bundle")
+    assert b.status_code == 400 and "has no read key of its own" in b.json()["detail"]
+    Keyring.open(kr_path).add_read_key(V1)
+    b = clerk.get("/api/v1/verifier-bundle")
+    assert b.status_code == 200 and "attachment" in b.headers["content-disposition"]
+    saved = tmp_path / "bundle.json"
+    saved.write_bytes(b.content)
+    assert Verifier.load(saved).check("CK1:NOPE").status.value != "ok"  # loads and verifies
+    assert clerk.get(f"/api/v1/verifier-bundle?village={V2}").status_code == 403
+    assert w1.get("/api/v1/verifier-bundle").status_code == 403
+
+
+def test_bad_register_is_a_clear_error(keyed_app):
+    clerk = _login(keyed_app, "clerk1")
+    r = clerk.post(
+        "/api/v1/registers",
+        files={"file": ("x.xlsx", b"PK\x03\x04 not really", "application/octet-stream")},
+    )
+    assert 400 <= r.status_code < 500 and "x.xlsx" in r.json()["detail"]
+
+
+def test_plates_need_a_keyring(app, staff):
+    r = staff("clerk1").post("/api/v1/registers/" + "0" * 32 + "/issue", json={})
+    assert r.status_code == 503 and r.json()["error"] == "no_keyring"
