@@ -166,13 +166,18 @@ def keys_export_verifier(directory: Path, out: Path, village: str | None, valid_
     It holds public keys, read keys, the revocation list, an increasing counter and a
     hard expiry; no signing key, so it can verify and read plates but never seal them.
     It contains read keys: give it only to trusted devices. With --village it holds
-    only that village's read keys (and the default ones from before it had its own),
+    only that village's own read keys, the default read keys and signing keys its
+    issued plates (in the keyring's ledger) were sealed with, the current signing key,
     and only that village's revocations.
     """
     from datetime import timedelta
 
+    from chipkit.issuance import village_key_use
+    from chipkit.plates.ledger import Ledger
+
     kr = open_keyring(directory)
-    info = kr.export_verifier(out, village=village, valid_for=timedelta(days=valid_days))
+    used = village_key_use(Ledger(kr.path), village) if village else None
+    info = kr.export_verifier(out, village=village, valid_for=timedelta(days=valid_days), used=used)
     expires = info.expires.date().isoformat() if info.expires else "never"
     click.echo(
         f"verifier bundle {out}: counter {info.counter}, expires {expires}, "

@@ -19,8 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from chipkit.errors import ChipkitError
-from chipkit.keys import Keyring
+from chipkit import token as tk
+from chipkit.errors import ChipkitError, MalformedToken
+from chipkit.keys import Keyring, KeyUse
 from chipkit.plates.ledger import Ledger
 from chipkit.token import Claims
 
@@ -63,6 +64,26 @@ def issued_plates(ledger: Ledger) -> dict[int, IssuedPlate]:
             continue
         out[serial] = IssuedPlate(serial, str(rec.get("household_id", "")), str(rec["village"]))
     return out
+
+
+def village_key_use(ledger: Ledger, village: str) -> KeyUse:
+    """The read and signing key ids of every plate the ledger issued for ``village``.
+
+    For ``Keyring.export_verifier(village=..., used=...)``: a village bundle then
+    carries only the default read keys and signing keys its plates were sealed with.
+    """
+    reads: set[int] = set()
+    signs: set[int] = set()
+    for rec in ledger.records():
+        if rec.get("event") != "issued" or rec.get("village") != village:
+            continue
+        try:
+            env = tk.split(tk.from_text(str(rec.get("token", ""))))
+        except MalformedToken:
+            continue
+        reads.add(env.read_kid)
+        signs.add(env.sign_kid)
+    return KeyUse(frozenset(reads), frozenset(signs))
 
 
 def live_serials(ledger: Ledger, keyring: Keyring, household_id: str) -> list[int]:
@@ -189,6 +210,7 @@ __all__ = [
     "Sealed",
     "issued_plates",
     "live_serials",
+    "village_key_use",
     "revoke_checked",
     "seal_recorded",
 ]

@@ -35,6 +35,7 @@ from chipkit.bundle import (
     write_bundle,
 )
 from chipkit.errors import KeyringError, NotAnIssuer
+from chipkit.issuer import Issuer
 from chipkit.keyfile import KEYRING_FILE, PASSPHRASE_ENV, KeyringWarning
 from chipkit.token import Claims
 from chipkit.verifier import Verifier
@@ -52,6 +53,14 @@ def _now_iso() -> str:
 
 
 @dataclass(frozen=True)
+class KeyUse:
+    """Which read and signing key ids a village's issued plates were sealed with."""
+
+    read_kids: frozenset[int]
+    sign_kids: frozenset[int]
+
+
+@dataclass(frozen=True)
 class KeyInfo:
     """A key as listed by ``Keyring.list_keys`` (never any secret)."""
 
@@ -63,74 +72,6 @@ class KeyInfo:
     not_after: str | None = None
     village: str | None = None
     fingerprint: str | None = None
-
-
-class Issuer:
-    """Seals chips. Holds private keys in memory only; picklable for worker processes.
-
-    Refuses to seal a plate whose issue date lies outside the signing key's window:
-    such a plate would never verify.
-    """
-
-    def __init__(
-        self,
-        signing_key: Ed25519PrivateKey,
-        sign_kid: int,
-        read_keys: dict[int, tuple[bytes, str | None]],
-        default_read_kid: int,
-        window: tuple[date, date | None] = (tk.EPOCH, None),
-    ) -> None:
-        self._signing = signing_key
-        self.sign_kid = sign_kid
-        self.window = window
-        self._read_raw = dict(read_keys)
-        self._read = {k: AESSIV(v[0]) for k, v in read_keys.items()}
-        self.default_read_kid = default_read_kid
-        # read_keys is in creation order, so the newest key for a village wins
-        self._by_village = {scope: kid for kid, (_, scope) in read_keys.items() if scope}
-
-    def read_kid_for(self, village: str) -> int:
-        return self._by_village.get(village, self.default_read_kid)
-
-    def check_issue_date(self, issued: date) -> None:
-        first, last = self.window
-        if issued < first or (last is not None and issued > last):
-            raise KeyringError(
-                f"issue date {issued.isoformat()} is outside the signing key {self.sign_kid}'s "
-                f"window ({first.isoformat()} .. {last.isoformat() if last else 'open'}, UTC "
-                "dates): such a plate would never verify"
-            )
-
-    def seal_bytes(self, claims: Claims) -> bytes:
-        if not isinstance(claims, Claims):
-            raise TypeError("seal() takes a chipkit.token.Claims")
-        self.check_issue_date(claims.issued)
-        rk = self.read_kid_for(claims.village)
-        return tk.seal_bytes(claims, self._signing, self.sign_kid, self._read[rk], rk)
-
-    def seal(self, claims: Claims, url_prefix: str | None = None) -> str:
-        return tk.to_text(self.seal_bytes(claims), url_prefix)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {
-            "s": _private_raw(self._signing),
-            "k": self.sign_kid,
-            "r": self._read_raw,
-            "d": self.default_read_kid,
-            "w": self.window,
-        }
-
-    def __setstate__(self, st: dict[str, Any]) -> None:
-        self.__init__(  # type: ignore[misc]
-            Ed25519PrivateKey.from_private_bytes(st["s"]),
-            st["k"],
-            st["r"],
-            st["d"],
-            st.get("w", (tk.EPOCH, None)),
-        )
-
-    def __repr__(self) -> str:
-        return f"Issuer(sign_kid={self.sign_kid}, read_kids={sorted(self._read)})"
 
 
 class Keyring:
@@ -433,15 +374,19 @@ class Keyring:
         return Verifier.from_trust(kf.trust_of(self._data, self._sealer, str(self.path)))
 
     def _scoped_parts(
-        self, village: str | None
+        self, village: str | None, used: KeyUse | None = None
     ) -> tuple[list[dict[str, Any]], dict[int, bytes], list[dict[str, Any]]]:
         """What a bundle carries: for a village, only what its plates need."""
         reads = _read_keys_for(self._data["read_keys"], village)
+        if village is not None and used is not None:
+            reads = [k for k in reads if k["village"] == village or k["kid"] in used.read_kids]
         first = min(str(k["created"])[:10] for k in reads)
         signing = [
             {k: s[k] for k in ("kid", "public", "not_before", "not_after")}
             for s in self._data["signing_keys"]
-            if village is None or s["not_after"] is None or s["not_after"] >= first
+            if village is None
+            or (used is not None and (s["current"] or s["kid"] in used.sign_kids))
+            or (used is None and (s["not_after"] is None or s["not_after"] >= first))
         ]
         revoked = [_scoped_revocation(r, village) for r in self._data["revoked"]]
         return (
@@ -457,6 +402,7 @@ class Keyring:
         village: str | None = None,
         now: datetime | None = None,
         valid_for: timedelta = DEFAULT_VALIDITY,
+        used: KeyUse | None = None,
     ) -> BundleInfo:
         """Write a signed verifier bundle (public keys, read keys, revocations, counter).
 
@@ -464,7 +410,10 @@ class Keyring:
         read keys and the default read keys from before it had one, the signing keys
         still valid since then, and its own revocations (a revocation not tied to any
         village is carried with its reason withheld; other villages' are left out).
-        The bundle refuses to verify after ``valid_for`` (hard expiry).
+        ``used`` (the keys the village's issued plates were sealed with, from the
+        issuance ledger: ``chipkit.issuance.village_key_use``) narrows that to the
+        default read keys and signing keys its plates actually use, plus the current
+        signing key. The bundle refuses to verify after ``valid_for`` (hard expiry).
         """
         if village is not None:
             _check_village(village)
@@ -480,7 +429,7 @@ class Keyring:
 
         counter = self._update(bump)  # re-reads and authenticates the whole keyring
         kf.check_all_keys(self._data, self._sealer)
-        signing, reads, revoked = self._scoped_parts(village)
+        signing, reads, revoked = self._scoped_parts(village, used)
         return write_bundle(
             Path(out),
             office_key=kf.office_private(self._data, self._sealer),
@@ -536,6 +485,7 @@ def _check_village(village: object) -> None:
 __all__ = [
     "Issuer",
     "KeyInfo",
+    "KeyUse",
     "Keyring",
     "KeyringWarning",
     "fingerprint",

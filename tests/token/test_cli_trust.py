@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import click
@@ -138,3 +139,32 @@ def test_export_verifier_says_when_the_bundle_expires(run, keys, tmp_path) -> No
     assert r.exit_code == 0 and "expires 20" in r.stdout
     doc = json.loads((tmp_path / "b.json").read_text())
     assert doc["format"] == "chipkit-verifier-bundle/1"
+
+
+def test_village_bundle_holds_only_the_keys_its_plates_use(run, keys, tmp_path) -> None:
+    a, b, c = VILLAGE, "330703101002", "330703101003"
+
+    def seal(household: str, village: str) -> str:
+        r = run("seal", "--keys", keys, "--household", household, "--village", village)
+        assert r.exit_code == 0, r.output
+        return r.stdout.strip().splitlines()[0]
+
+    a_old = seal("A-1", a)  # before village A had a key: the default key D1
+    seal("C-1", c)
+    assert run("keys", "rotate", keys).exit_code == 0  # D2, S2
+    c_new = seal("C-2", c)  # D2: village C's business only
+    assert run("keys", "add-read-key", keys, "--village", a).exit_code == 0
+    assert run("keys", "add-read-key", keys, "--village", b).exit_code == 0
+    a_new = seal("A-2", a)
+    out = tmp_path / "a.json"
+    assert run("keys", "export-verifier", keys, str(out), "--village", a).exit_code == 0
+    r = run("verify", "--keys", str(out), a_old, "--json")
+    assert json.loads(r.stdout)["status"] == "ok"
+    r = run("verify", "--keys", str(out), a_new, "--json")
+    assert json.loads(r.stdout)["status"] == "ok"
+    r = run("verify", "--keys", str(out), c_new, "--json")
+    assert json.loads(r.stdout)["status"] == "unknown_key"  # D2 is not in A's bundle
+    out_b = tmp_path / "b.json"
+    assert run("keys", "export-verifier", keys, str(out_b), "--village", b).exit_code == 0
+    payload = json.loads(base64.b64decode(json.loads(out_b.read_text())["payload"]))
+    assert len(payload["read_keys"]) == 1 and len(payload["signing_keys"]) == 1
