@@ -139,8 +139,8 @@ def serve(
         "data_dir": str(data_dir.absolute()) if data_dir else None,
     }
     # check everything opens before forking workers (one clear line instead of N tracebacks)
-    from chipkit.serve.app import load_verifier
     from chipkit.serve.store import open_database
+    from chipkit.serve.trust import load_verifier
 
     open_database(url).dispose()
     verifier = load_verifier(_config(cfg))

@@ -46,8 +46,11 @@ def _alarm(_sig: int, _frame: Any) -> None:
 
 
 def _outcome(res: object, exc: BaseException | None) -> str:
-    if exc is None:
-        return "ok:" + type(res).__name__
+    if exc is None:  # accepted: which kind of result (a chip's status, rows and problems)
+        detail = getattr(res, "status", None) or getattr(res, "shape", None)
+        if hasattr(res, "households"):
+            detail = (len(res.households) > 0, len(res.problems) > 0, len(res.warnings) > 0)
+        return f"ok:{type(res).__name__}:{detail}"
     return type(exc).__name__ + ":" + re.sub(r"[0-9]+|'[^']*'", "#", str(exc))[-60:]
 
 
@@ -125,35 +128,134 @@ def _one(name: str, seconds: float, max_execs: int, out: Path) -> dict[str, Any]
     return r
 
 
+# ---------------------------------------------------------------- atheris (coverage-guided)
+
+_INSTRUMENT = ["chipkit", "chipkit.base45", "chipkit.token", "chipkit.verifier", "chipkit.keys",
+               "chipkit.bundle", "chipkit.register", "chipkit.register.fields",
+               "chipkit.register.csvtext", "chipkit.register.xlsx", "chipkit.register.reader",
+               "chipkit.scan._image"]  # fmt: skip
+
+
+def run_target_atheris(name: str, seconds: float, max_execs: int, out: Path, seed: int) -> None:
+    """libFuzzer through atheris on chipkit's own (instrumented) Python code. Unexpected
+    exceptions are recorded, not raised, so one crash does not end the run; the totals are
+    in libFuzzer's final stats (parsed by the parent) and in OUT/NAME-atheris.json."""
+    import importlib
+
+    import atheris
+
+    warnings.simplefilter("ignore")
+    with atheris.instrument_imports(include=["chipkit"]):
+        for mod in _INSTRUMENT:
+            importlib.import_module(mod)
+    t = TARGETS[name]()
+    out.mkdir(parents=True, exist_ok=True)
+    corpus = out / f"corpus-{name}"
+    corpus.mkdir(exist_ok=True)
+    for i, sd in enumerate(t.seeds):
+        (corpus / f"seed-{i}").write_bytes(sd)
+    stats: dict[str, Any] = {"execs": 0, "crashes": 0, "unique_crashes": {}, "hangs": 0,
+                             "slowest_s": 0.0}  # fmt: skip
+    stats_file = out / f"{name}-atheris.json"
+
+    def one(data: bytes) -> None:
+        s = time.perf_counter()
+        try:
+            t.run(data)
+        except t.expected if t.expected else ():  # noqa: B030
+            pass
+        except Exception as e:  # noqa: BLE001 - a crash: record it and go on
+            stats["crashes"] += 1
+            tb = traceback.extract_tb(e.__traceback__)[-1]
+            key = f"{type(e).__name__} at {Path(tb.filename).name}:{tb.lineno}"
+            if key not in stats["unique_crashes"]:
+                digest = hashlib.sha256(data).hexdigest()[:12]
+                (out / f"{name}-crash-{digest}.bin").write_bytes(data)
+                stats["unique_crashes"][key] = f"{digest}: {str(e)[:120]}"
+        took = time.perf_counter() - s
+        stats["execs"] += 1
+        stats["slowest_s"] = max(stats["slowest_s"], round(took, 3))
+        if took > HANG_S:
+            stats["hangs"] += 1
+            (out / f"{name}-slow-{hashlib.sha256(data).hexdigest()[:12]}.bin").write_bytes(data)
+        if stats["execs"] % 2000 == 0 or took > HANG_S or stats["crashes"] == 1:
+            stats_file.write_text(json.dumps(stats))
+
+    atheris.Setup(
+        [sys.argv[0], f"-max_total_time={int(seconds)}", f"-runs={max_execs}",
+         f"-timeout={ALARM_S}", "-rss_limit_mb=4096", "-print_final_stats=1", f"-seed={seed}",
+         "-max_len=65536", str(corpus)],
+        one,
+    )  # fmt: skip
+    atheris.Fuzz()
+
+
+def _one_atheris(name: str, seconds: float, max_execs: int, out: Path) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "run-atheris", name, "--seconds", str(seconds),
+           "--max-execs", str(max_execs), "--out", str(out)]  # fmt: skip
+    stats_file = out / f"{name}-atheris.json"
+    stats_file.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    final = dict(re.findall(r"stat::(\w+):\s+([0-9.]+)", p.stderr))
+    if "number_of_executed_units" not in final:
+        r: dict[str, Any] = {"target": name, "engine": "atheris",
+                             "error": p.stderr.strip().splitlines()[-3:]}  # fmt: skip
+    else:
+        st = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+        execs = int(final["number_of_executed_units"])
+        r = {"target": name, "engine": "atheris", "execs": execs, "seconds": round(elapsed, 1),
+             "rate": int(final.get("average_exec_per_sec", 0)),
+             "crashes": st.get("crashes", 0), "unique_crashes": st.get("unique_crashes", {}),
+             "hangs": st.get("hangs", 0), "slowest_s": st.get("slowest_s", 0.0),
+             "outcomes": int(re.findall(r"cov: ([0-9]+)", p.stderr)[-1]) if "cov:" in p.stderr
+             else 0, "peak_rss_mb": float(final.get("peak_rss_mb", 0))}  # fmt: skip
+    print(json.dumps(r, ensure_ascii=False), flush=True)
+    return r
+
+
 def run_all(
-    names: list[str], seconds: float, max_execs: int, out: Path, jobs: int
+    names: list[str], runs: list[tuple[str, float]], max_execs: int, out: Path, jobs: int
 ) -> list[dict[str, Any]]:
+    """Every (engine, seconds) of ``runs`` on every target, ``jobs`` processes at once."""
     from concurrent.futures import ThreadPoolExecutor
 
+    def go(job: tuple[str, str, float]) -> dict[str, Any]:
+        engine, n, seconds = job
+        if engine == "atheris":
+            return _one_atheris(n, seconds, max_execs, out)
+        r = _one(n, seconds, max_execs, out)
+        r["engine"] = "mutational"
+        return r
+
+    jobs_list = [(e, n, sec) for e, sec in runs for n in names]
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        return list(pool.map(lambda n: _one(n, seconds, max_execs, out), names))
+        return list(pool.map(go, jobs_list))
 
 
 def write_docs(results: list[dict[str, Any]], command: str) -> None:
     lines = [
         BEGIN,
-        f"Long run of {time.strftime('%Y-%m-%d', time.gmtime())}, `{command}` "
-        "(one process per target, mutational, no coverage guidance):",
+        f"Long run of {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, `{command}` "
+        "(one process per target and engine; *mutational*: seeds and random edits, "
+        "no coverage guidance; *atheris*: libFuzzer, coverage-guided on chipkit's Python "
+        "code):",
         "",
-        "| target | executions | per second | crashes (unique) | hangs > 2 s | slowest | "
-        "peak RSS |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| target | engine | executions | per second | crashes (unique) | hangs > 2 s | "
+        "slowest | peak RSS |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['target']} | run failed: {r['error']} | | | | | |")
+            lines.append(f"| {r['target']} | {r['engine']} | run failed: {r['error']} |||||")
             continue
         lines.append(
-            f"| {r['target']} | {r['execs']:,} | {r['rate']:,} | {r['crashes']} "
+            f"| {r['target']} | {r['engine']} | {r['execs']:,} | {r['rate']:,} | {r['crashes']} "
             f"({len(r['unique_crashes'])}) | {r['hangs']} | {r['slowest_s']} s | "
             f"{r['peak_rss_mb']} MB |"
         )
-    found = [f"`{r['target']}`: {k} ({v})" for r in results for k, v in
+    found = [f"`{r['target']}` ({r['engine']}): {k} ({v})" for r in results for k, v in
              r.get("unique_crashes", {}).items()]  # fmt: skip
     if found:
         lines += ["", "Unexpected exceptions found (inputs saved by the run):", ""]
@@ -171,22 +273,36 @@ def write_docs(results: list[dict[str, Any]], command: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=["run", "all"])
+    ap.add_argument("mode", choices=["run", "run-atheris", "all"])
     ap.add_argument("targets", nargs="*", help=f"default: all of {', '.join(TARGETS)}")
     ap.add_argument("--seconds", type=float, default=60.0, help="time per target")
     ap.add_argument("--max-execs", type=int, default=1_000_000, help="stop a target there")
     ap.add_argument("--out", type=Path, default=ROOT / "fuzz-out", help="crash inputs")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=1, help="targets run at once")
+    ap.add_argument(
+        "--atheris-seconds",
+        type=float,
+        default=0.0,
+        help="then a coverage-guided run per target this long (needs atheris: the 'fuzz' "
+        "extra); 0: none",
+    )
     ap.add_argument("--write-docs", action="store_true")
     a = ap.parse_args()
     names = a.targets or list(TARGETS)
     if a.mode == "run":
         print(json.dumps(run_target(names[0], a.seconds, a.max_execs, a.out, a.seed)))
         return
-    results = run_all(names, a.seconds, a.max_execs, a.out, a.jobs)
+    if a.mode == "run-atheris":
+        run_target_atheris(names[0], a.seconds, a.max_execs, a.out, a.seed)
+        return
+    runs = [("mutational", a.seconds)]
+    if a.atheris_seconds > 0:
+        runs.append(("atheris", a.atheris_seconds))
+    results = run_all(names, runs, a.max_execs, a.out, a.jobs)
     if a.write_docs:
-        cmd = f"JOBS={a.jobs} scripts/fuzz.sh {int(a.seconds)} {a.max_execs}"
+        cmd = f"JOBS={a.jobs} ATHERIS_SECONDS={int(a.atheris_seconds)} scripts/fuzz.sh "
+        cmd += f"{int(a.seconds)} {a.max_execs}"
         write_docs(results, cmd)
     bad = sum(r.get("crashes", 1) + r.get("hangs", 0) for r in results)
     sys.exit(1 if bad else 0)

@@ -181,7 +181,7 @@ def _register_seeds() -> list[bytes]:
         short.encode("gb18030"),
         short.replace(",", "\t").encode("utf-16"),
         ("金东区门牌登记表\n\n" + short + "\n,,,\n").encode("utf-8"),
-        b'household_id,village_code,role,unit,worker_id\n,,village,330703100201,V1\n'
+        b"household_id,village_code,role,unit,worker_id\n,,village,330703100201,V1\n"
         b'A1,330703100201,,,\n"A\n2",330703100201,,,\n=1+1,+86,-,@x,\n',
     ]
 

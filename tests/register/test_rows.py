@@ -72,3 +72,16 @@ def test_cases_import_prints_warnings_and_row_numbers(tmp_path):
     assert f"warning: {p}: row 4: head" in r.output
     assert f"rejected: {p}: row 5: village_code" in r.output
     assert "1 new households" in r.output
+
+
+def test_the_rows_identity_is_checked_before_its_other_fields(tmp_path):
+    p = tmp_path / "r.csv"
+    p.write_text(
+        "户号,村代码,村名\n," + "330703100201," + "长" * 70 + "\nA2,33070310020," + "长" * 70 + "\n",
+        encoding="utf-8",
+    )
+    reg = read_register(p)
+    assert [(q.row, q.column, q.reason) for q in reg.problems] == [
+        (2, "household_id", "missing_id"),
+        (3, "village_code", "bad_village_code"),
+    ]

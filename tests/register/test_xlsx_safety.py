@@ -124,3 +124,19 @@ def test_cli_exit_2_one_line_for_a_corrupt_workbook(tmp_path, keyring):
     r = CliRunner().invoke(cli, ["cases", "import", str(p), "--db", str(tmp_path / "c.sqlite")])
     assert r.exit_code == 2, r.output
     assert "bad.xlsx" in r.output and "Traceback" not in r.output
+
+
+def test_workbook_without_relationships_part_still_reads(tmp_path):
+    import io
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(make_xlsx(GOOD)))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for n in src.namelist():
+            if n != "xl/_rels/workbook.xml.rels":
+                z.writestr(n, src.read(n))
+    p = tmp_path / "norels.xlsx"
+    p.write_bytes(buf.getvalue())
+    reg = read_register(p)
+    assert [h.household_id for h in reg.households] == ["A1"]

@@ -375,14 +375,18 @@ def check_row(
     """Validate one row's mapped cells -> (household, staff row or problem; warnings)."""
     notes: list[tuple[str, str]] = []
     hid = ""
+    key = {k: v for k, v in raw.items() if k in _KEY_FIELDS}
+    rest = {k: v for k, v in raw.items() if k not in _KEY_FIELDS}
     try:
-        t = _texts(raw, use, notes)
+        t = _texts(key, use, notes)  # what the row is comes first, then its other fields
         hid = t.get("household_id", "")
         if not hid and t.get("role"):
+            t.update(_texts(rest, use, notes))
             result: Household | StaffRow | RowProblem = _staff(row, t)
         else:
             _check_id(hid)
             _check_village(t.get("village_code", ""))
+            t.update(_texts(rest, use, notes))
             wid = t.get("worker_id", "")
             if wid and not _WORKER_ID_RE.fullmatch(wid):
                 raise _Bad(
@@ -403,6 +407,7 @@ def check_row(
     return result, warnings
 
 
+_KEY_FIELDS = frozenset({"household_id", "village_code", "role"})
 _TEXT_FIELDS = frozenset(f.name for f in fields(Household)) - {
     "household_id",
     "village_code",

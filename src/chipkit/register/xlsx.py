@@ -375,7 +375,11 @@ class Workbook:
             if tag == "sheet" and len(found) < 1000:
                 rid = _attr(attrs, "id") or ""
                 target = rels.get(rid, ("", ""))[1]
-                found.append((attrs.get("name", ""), _resolve(self.book, target) if target else ""))
+                part = _resolve(self.book, target) if target else ""
+                guess = f"xl/worksheets/sheet{len(found) + 1}.xml"  # no relationships part
+                if not part and guess in self.zf.NameToInfo:
+                    part = guess
+                found.append((attrs.get("name", ""), part))
 
         _parse_all(
             self.zf, self.book, self.budget, _parser(start, lambda _t: None, lambda _s: None)

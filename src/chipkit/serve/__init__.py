@@ -11,10 +11,11 @@ PostgreSQL database are one service. See docs/serve.md.
 from __future__ import annotations
 
 from chipkit.serve.accounts import Accounts, User
-from chipkit.serve.app import create_app, load_verifier
+from chipkit.serve.app import create_app
 from chipkit.serve.config import ServeConfig
 from chipkit.serve.pins import check_pin, issue_pins, slips_csv, slips_pdf
 from chipkit.serve.store import open_database
+from chipkit.serve.trust import load_verifier
 
 __all__ = [
     "Accounts",

@@ -9,44 +9,26 @@ no script at all (it works offline, under the strict CSP).
 from __future__ import annotations
 
 import html
-import os
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from chipkit import __version__
-from chipkit.serve import api_cases, api_households, api_plates, api_staff, api_tools, errors
+from chipkit.serve import (
+    api_cases,
+    api_households,
+    api_plates,
+    api_staff,
+    api_tools,
+    errors,
+    open311,
+)
 from chipkit.serve.config import ServeConfig
 from chipkit.serve.deps import Services
 from chipkit.serve.middleware import Guard, install_log_filter
 from chipkit.serve.store import open_database
-
-
-def open_keyring(config: ServeConfig) -> Any:
-    """The issuing keyring when --keys names one (plates, revocation, bundles), else None."""
-    if config.keys is None or config.verifier is not None:
-        return None
-    from chipkit.keys import Keyring
-
-    return Keyring.open(Path(config.keys), os.environ.get("CHIPKIT_PASSPHRASE"))
-
-
-def load_verifier(config: ServeConfig) -> Any:
-    """The Verifier the service checks chips with (None when no keys were given)."""
-    if config.verifier is not None:
-        return config.verifier
-    src = config.bundle or config.keys
-    if src is None:
-        return None
-    from chipkit import Verifier
-
-    return Verifier.load(
-        Path(src),
-        passphrase=os.environ.get("CHIPKIT_PASSPHRASE"),
-        office_fingerprint=config.office,
-    )
+from chipkit.serve.trust import load_verifier, open_keyring
 
 
 def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
@@ -70,11 +52,13 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     )
     app.state.chipkit = services
     errors.install(app)
-    routers = (api_staff, api_households, api_cases, api_tools, api_plates)
+    routers = (api_staff, api_households, api_cases, api_tools, api_plates, open311)
     for r in (m.router for m in routers):
         app.include_router(r)
     app.add_middleware(Guard, max_body=config.max_upload + 64 * 1024, hsts=config.https)
     install_log_filter()
+
+    _document_errors(app)
 
     @app.get("/healthz", tags=["service"], summary="Liveness and database check")
     def healthz() -> dict[str, Any]:
@@ -89,6 +73,55 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
         return HTMLResponse(_docs_page(app.openapi()))
 
     return app
+
+
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+    "required": ["error", "detail"],
+}
+ERROR_STATUSES = {
+    "400": "Bad request",
+    "401": "Not logged in",
+    "403": "Forbidden (role, scope, CSRF, refused chip)",
+    "404": "Not found (or outside your scope)",
+    "409": "Invalid transition or concurrent update",
+    "413": "Upload too large",
+    "422": "Invalid input",
+    "429": "Rate limited",
+    "503": "Not configured (no keys)",
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """The OpenAPI document says what errors really look like: ``{error, detail}``."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi
+
+        spec = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Error"] = ERROR_SCHEMA
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        for path, ops in spec.get("paths", {}).items():
+            for op in ops.values():
+                responses = op.setdefault("responses", {})
+                for code, why in ERROR_STATUSES.items():
+                    if path.startswith("/open311/"):
+                        responses.pop(code, None)  # Open311 errors are its own format
+                    else:
+                        responses[code] = {"description": why, **ref}
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _docs_page(spec: dict[str, Any]) -> str:

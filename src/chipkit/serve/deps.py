@@ -17,6 +17,7 @@ from chipkit.serve.accounts import Accounts, User
 from chipkit.serve.config import ServeConfig
 from chipkit.serve.errors import ApiError, forbidden, too_many
 from chipkit.serve.store import Throttle
+from chipkit.serve.trust import load_verifier
 
 COOKIE = "ck_session"
 CSRF_HEADER = "x-csrf-token"
@@ -75,8 +76,6 @@ class Services:
             self.keyring = Keyring.open(self.keyring.path, os.environ.get("CHIPKIT_PASSPHRASE"))
             self.verifier = self.keyring.verifier()
         elif self.config.bundle is not None:
-            from chipkit.serve.app import load_verifier
-
             self.verifier = load_verifier(self.config)
         else:
             return
