@@ -184,12 +184,6 @@ def test_no_import_cycle() -> None:
     assert _find_cycle(_without(_graph(), "chipkit.serve")) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chipkit.serve package: deps.py imports chipkit.serve.app inside a function "
-    "(load_verifier), a cycle app -> api_cases -> deps -> app (the serve engineer's part); "
-    "remove this mark when it is gone",
-)
 def test_no_import_cycle_in_serve() -> None:
     assert _find_cycle(_graph()) is None
 
