@@ -46,8 +46,8 @@ export CHIPKIT_DB="$OUT/cases.sqlite" CHIPKIT_KEYS="$OUT/verifier-bundle.json"
 rm -f "$CHIPKIT_DB"
 "$CK" cases import samples/households.csv
 plate="$OUT/plates-png/$(ls "$OUT/plates-png" | grep -m1 '\.png$')"
-# the resident's phone reads the chip text from the plate (any QR reader does this)
-chip=$("${VENV:-.venv}/bin/python" -c "import sys, zxingcpp; from PIL import Image; print(zxingcpp.read_barcodes(Image.open(sys.argv[1]))[0].text)" "$plate")
+# the resident's phone reads the chip text from the plate: `chipkit scan --json` gives it
+chip=$("$CK" scan "$plate" --keys "$CHIPKIT_KEYS" --json 2>/dev/null | "${VENV:-.venv}/bin/python" -c "import json,sys; print(json.loads(sys.stdin.readline())['chip'])")
 case_json=$("$CK" cases submit --type hazard --title "楼道电线松动" --severity high --location "一楼楼道" --token "$chip" --json)
 id=$(echo "$case_json" | "${VENV:-.venv}/bin/python" -c "import json,sys; print(json.load(sys.stdin)['id'])")
 worker=$(echo "$case_json" | "${VENV:-.venv}/bin/python" -c "import json,sys; print(json.load(sys.stdin)['worker_id'])")

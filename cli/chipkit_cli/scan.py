@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -90,6 +91,12 @@ def _human(r: Any) -> str:
     default=None,
     help="Date used for expiry checks (default: today).",
 )
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write every result to this CSV file (UTF-8 with BOM, for Excel; columns as --json).",
+)
 @office_option
 @handle_errors
 def scan(
@@ -99,6 +106,7 @@ def scan(
     debug_out: Path | None,
     workers: int,
     today: Any,
+    csv_path: Path | None,
 ) -> None:
     """Read and verify every chip in photos (files or directories of JPEG, PNG, WebP,
     BMP, TIFF, HEIC).
@@ -106,21 +114,51 @@ def scan(
     One line per chip found: ok, revoked, unknown_key, invalid (forged, tampered or
     malformed) or expired; a code that is not a chip is reported as foreign with its
     text; a photo with no code gives not_found, an unreadable file gives error. The batch
-    always continues.
+    always continues. At the end a summary line goes to stderr (photos; chips ok, refused;
+    foreign codes; photos with no code; unreadable photos).
+
+    With --json, every chip's text is in "chip", ready for `cases submit --token` and
+    `visits checkin`.
 
     \b
     Exit codes: 0 every photo held only ok chips; 1 anything else (not found, foreign,
     invalid, unreadable file ...); 2 usage error or unusable keys.
     """
-    from chipkit.scan import iter_images, results_for
+    from chipkit.scan import FIELDS, CsvOut, Summary, iter_images
 
     verifier = open_verifier(keys_path)
     paths = iter_images(list(images))
     if not paths:
         fail("no images found in " + ", ".join(map(str, images)))
+    if csv_path is not None and not csv_path.resolve().parent.is_dir():
+        fail(f"--csv {csv_path}: folder {csv_path.parent} does not exist")
     day: date | None = today.date() if today else None
+    summary = Summary()
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(CsvOut(csv_path, FIELDS)) if csv_path else None
+        _scan_all(paths, verifier, day, as_json, debug_out, workers, summary, out)
+    click.echo(summary.line(), err=True)
+    if csv_path is not None:
+        click.echo(f"wrote {csv_path}", err=True)
+    all_ok = summary.ok == sum(summary.chips.values()) and summary.ok > 0
+    all_ok = all_ok and not (summary.foreign or summary.not_found or summary.errors)
+    sys.exit(EXIT_OK if all_ok else EXIT_FAIL)
+
+
+def _scan_all(
+    paths: list[Path],
+    verifier: Any,
+    day: date | None,
+    as_json: bool,
+    debug_out: Path | None,
+    workers: int,
+    summary: Any,
+    out: Any,
+) -> None:
+    """Read every photo (in worker processes when asked), verify, print, count, write."""
+    from chipkit.scan import results_for
+
     jobs = [(str(p), debug_out is not None) for p in paths]
-    all_ok = True
     pool = None
     if workers > 1:
         # spawn, not fork: forking a process that holds OpenCV's thread pool can deadlock
@@ -130,26 +168,25 @@ def scan(
         outs = pool.map(_read_one, jobs, chunksize=1) if pool else map(_read_one, jobs)
         for path, (report, error, ms, thumb) in zip(paths, outs, strict=True):
             results = results_for(report, error, verifier, file=str(path), today=day, photo_ms=ms)
+            summary.add(results)
+            if out is not None:
+                out.write(results)
             for r in results:
-                all_ok &= r.status == "ok"
                 if as_json:
                     echo_json(r.to_dict())
                 else:
                     click.echo(_human(r))
             if debug_out is not None:
-                import numpy as np
-
                 from chipkit.scan._debug import annotate, write_debug
 
-                if thumb is None:  # unreadable file: a card with the reason
-                    thumb = (np.full((120, 900), 255, np.uint8), 1.0)
-                name = _debug_name(path, paths)
-                write_debug(debug_out, name, annotate(thumb[0], thumb[1], report, results))
+                img = annotate(
+                    thumb[0] if thumb else None, thumb[1] if thumb else 1.0, report, results
+                )
+                write_debug(debug_out, _debug_name(path, paths), img)
             sys.stdout.flush()
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
-    sys.exit(EXIT_OK if all_ok else EXIT_FAIL)
 
 
 def _debug_name(path: Path, paths: list[Path]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -46,7 +48,7 @@ def test_json_lines_and_statuses(setup):
     root, _ = setup
     res = run(str(root / "photos"), "--keys", str(root / "keys"), "--json")
     assert res.exit_code == 1  # not every photo held only ok chips
-    rows = [json.loads(line) for line in res.output.splitlines()]
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
     assert all(list(r) == list(FIELDS) for r in rows)
     by_file: dict[str, list[dict]] = {}
     for r in rows:
@@ -67,8 +69,12 @@ def test_exit_zero_when_all_ok_and_workers(setup):
     root, _ = setup
     res = run(str(root / "ok_only"), "--keys", str(root / "keys"), "--workers", "2")
     assert res.exit_code == 0, res.output
-    lines = res.output.splitlines()
+    lines = res.stdout.splitlines()
     assert len(lines) == 3 and all(": ok household=H-" in x for x in lines)
+    assert res.stderr.strip() == (
+        "scanned 2 photos: 3 chips ok, 0 refused, 0 foreign codes, 0 photos with no code, "
+        "0 unreadable photos"
+    )
 
 
 def test_human_output_and_debug_images(setup, tmp_path):
@@ -123,3 +129,39 @@ def test_visits_checkin_with_an_elongated_photo_is_one_line_exit_2(setup, tmp_pa
     assert "Traceback" not in res.output
     assert res.exception is None or isinstance(res.exception, SystemExit)
     assert "too thin" in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_summary_csv_and_chip_text_that_pipes_on(setup, tmp_path):
+    root, good = setup
+    out = tmp_path / "scan.csv"
+    keys = str(root / "keys")
+    res = run(str(root / "photos"), "--keys", keys, "--json", "--csv", str(out))
+    assert res.exit_code == 1
+    assert res.stderr.splitlines() == [
+        "scanned 5 photos: 3 chips ok, 0 refused, 1 foreign code, 1 photo with no code, "
+        "1 unreadable photo",
+        f"wrote {out}",
+    ]
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    chips = {r["household_id"]: r["chip"] for r in rows if r["status"] == "ok"}
+    assert chips == {"H-0": good[0], "H-1": good[1], "H-2": good[2]}
+    assert all(r["chip"] is None for r in rows if r["status"] != "ok")
+    # the chip text is what `verify`, `cases submit --token` and `visits checkin` take
+    v = CliRunner().invoke(cli, ["verify", "--keys", keys, chips["H-1"]])
+    assert v.exit_code == 0 and "H-1" in v.output
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel on Chinese Windows
+    table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert table[0] == list(FIELDS)
+    assert len(table) == 1 + len(rows)
+    assert [r[1] for r in table[1:]] == [r["status"] for r in rows]
+    assert [r[-1] for r in table[1:]] == [r["chip"] or "" for r in rows]
+    assert not list(tmp_path.glob(".scan.csv.*"))  # no temporary file left
+
+
+def test_csv_in_a_missing_folder_is_a_usage_error(setup, tmp_path):
+    root, _ = setup
+    res = run(
+        str(root / "ok_only"), "--keys", str(root / "keys"), "--csv", str(tmp_path / "no" / "x.csv")
+    )
+    assert res.exit_code == 2 and "does not exist" in res.output

@@ -15,7 +15,7 @@ pipeline and the JSON-lines schema of ``ScanResult.to_dict()``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chipkit import token as tk
+from chipkit.errors import CHIP_STATUSES, STATUS_WORDS, Status
 from chipkit.scan._image import (
     IMAGE_SUFFIXES,
     MAX_PIXELS,
@@ -32,12 +33,15 @@ from chipkit.scan._image import (
     load_gray,
 )
 from chipkit.scan._read import STAGE_ERRORS, Code, ReadReport, Region, log, read_gray
+from chipkit.scan._summary import CsvOut, Summary
 
 if TYPE_CHECKING:  # pragma: no cover
     from chipkit.verifier import Verifier
 
-#: Result statuses: the verification statuses plus what a photo can hold besides chips.
-STATUSES = ("ok", "revoked", "unknown_key", "invalid", "expired", "foreign", "not_found", "error")
+#: Result statuses: chipkit's one status vocabulary (``chipkit.errors.Status``): the
+#: verification statuses plus what a photo can hold besides chips. Kept for callers of
+#: earlier versions; it is ``chipkit.errors.STATUS_WORDS``.
+STATUSES = STATUS_WORDS
 
 #: Options of read_codes / scan_image / read_photo besides the image.
 READ_OPTIONS = frozenset({"stages", "max_regions", "budget_s", "use_zbar"})
@@ -61,6 +65,7 @@ FIELDS = (
     "decode_ms",
     "photo_ms",
     "error",
+    "chip",
 )
 
 
@@ -70,12 +75,13 @@ class ScanResult:
 
     Claims (household_id, village, issued, expires) are set only for ``ok`` and
     ``revoked`` chips; ``serial`` also for ``expired`` ones. ``text`` only for ``foreign``
-    codes (their exact content). ``corners`` are image pixel coordinates (after EXIF
+    codes (their exact content); ``chip`` for every chip (its text form, ``CK1:...``, also
+    for a snowflake's binary token: what ``cases submit --token`` takes). ``corners`` are image pixel coordinates (after EXIF
     orientation), top-left first, clockwise as printed.
     """
 
     file: str | None
-    status: str
+    status: Status
     household_id: str | None = None
     village: str | None = None
     serial: int | None = None
@@ -91,17 +97,19 @@ class ScanResult:
     decode_ms: float | None = None
     photo_ms: float | None = None
     error: str | None = None
+    chip: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status is Status.OK
 
     @property
     def is_chip(self) -> bool:
-        return self.status in ("ok", "revoked", "unknown_key", "invalid", "expired")
+        return self.status in CHIP_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in FIELDS}
+        d["status"] = self.status.value
         if self.corners is not None:
             d["corners"] = [[round(x, 1), round(y, 1)] for x, y in self.corners]
         return d
@@ -133,8 +141,9 @@ def _read_checked(gray: np.ndarray, options: dict[str, Any]) -> ReadReport:
 def _verify(
     code: Code, verifier: Verifier, file: str | None, today: date | None, photo_ms: float
 ) -> ScanResult:
-    base = dict(
-        file=file,
+    base = ScanResult(
+        file,
+        Status.FOREIGN,
         carrier=code.carrier,
         format=code.format,
         corners=code.corners,
@@ -144,24 +153,27 @@ def _verify(
     )
     if code.carrier == "qr":
         if not tk.looks_like_chip(code.text):
-            return ScanResult(status="foreign", text=code.text, **base)  # type: ignore[arg-type]
+            return replace(base, text=code.text)
         v = verifier.check(code.text, today=today)
-    else:  # binary carriers hold the binary token
+        chip = code.text
+    else:  # binary carriers hold the binary token; its text form is what pipes on
         v = verifier.check(code.raw, today=today)
+        chip = tk.to_text(code.raw)
     d = v.to_dict()
-    status = v.status.value
-    claims = status in ("ok", "revoked")
-    return ScanResult(
+    status = Status(v.status.value)
+    claims = status in (Status.OK, Status.REVOKED)
+    return replace(
+        base,
         status=status,
         household_id=d["household_id"] if claims else None,
         village=d["village"] if claims else None,
-        serial=d["serial"] if (claims or status == "expired") else None,
+        serial=d["serial"] if (claims or status is Status.EXPIRED) else None,
         issued=d["issued"] if claims else None,
         expires=d["expires"] if claims else None,
         sign_key_id=d["sign_key_id"],
         read_key_id=d["read_key_id"],
         error=d["error"],
-        **base,  # type: ignore[arg-type]
+        chip=chip,
     )
 
 
@@ -213,11 +225,14 @@ def results_for(
 ) -> list[ScanResult]:
     """Verify what read_photo found: one result per code, or one not_found / error."""
     if report is None:
-        return [ScanResult(file=file, status="error", error=error, photo_ms=photo_ms)]
+        return [ScanResult(file=file, status=Status.ERROR, error=error, photo_ms=photo_ms)]
     if not report.codes:
         return [
             ScanResult(
-                file=file, status="not_found", error=_why_not_found(report), photo_ms=photo_ms
+                file=file,
+                status=Status.NOT_FOUND,
+                error=_why_not_found(report),
+                photo_ms=photo_ms,
             )
         ]
     return [_verify(c, verifier, file, today, photo_ms or 0.0) for c in report.codes]
@@ -270,12 +285,14 @@ __all__ = [
     "STAGE_ERRORS",
     "STATUSES",
     "Code",
+    "CsvOut",
     "ImageError",
     "ImageInput",
     "ReadReport",
     "Region",
     "ScanError",
     "ScanResult",
+    "Summary",
     "iter_images",
     "load_gray",
     "read_codes",
