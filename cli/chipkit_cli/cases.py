@@ -396,8 +396,17 @@ def show(case_id: int, history: bool, private: bool, db_url: str | None, as_json
         echo_json(c)
         return
     click.echo(_summary(c))
-    for k in ("description", "details", "channel", "created_by"):
-        click.echo(f"  {k}: {c[k]}")
+    details = c["details"] if isinstance(c["details"], dict) else {}
+    shown = ", ".join(
+        f"{k}: {'、'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in details.items()
+    )
+    for k, v in (
+        ("description", c["description"] or "-"),
+        ("details", shown or "-"),
+        ("channel", c["channel"]),
+        ("created_by", c["created_by"]),
+    ):
+        click.echo(f"  {k}: {v}")
     for k in ("created_at", "accepted_at", "resolved_at", "closed_at"):
         click.echo(f"  {k}: {_local(c[k])}")
     if c.get("resolution_note"):

@@ -181,3 +181,13 @@ def test_cli_audit_names_the_case(tmp_path, svc, tokens):
     lines = res.output.strip().splitlines()
     assert lines[0].startswith("audit chain ok") and "1 case" in lines[0]
     assert lines[1].startswith("  case 1: the row differs from its events: rating is 1")
+
+
+def test_raise_if_broken(svc, tokens):
+    from chipkit.cases import AuditBroken
+
+    _some_history(svc, tokens)
+    svc.audit_verify().raise_if_broken()
+    _tamper(svc, "UPDATE ck_cases SET solved = 0 WHERE id = 1")
+    with pytest.raises(AuditBroken, match="case 1: the row differs"):
+        svc.audit_verify().raise_if_broken()

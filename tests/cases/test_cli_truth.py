@@ -153,3 +153,19 @@ def test_import_creates_and_other_commands_do_not(tmp_path, make_register):
         cli, ["cases", "import", str(make_register(tmp_path / "r.csv")), "--db", str(db)]
     )
     assert res.exit_code == 0 and db.exists()
+
+
+def test_sweep_says_when_nobody_took_the_escalation(cli_db):
+    from chipkit.cases import CaseService
+
+    svc = CaseService(cli_db.db, clock=lambda: 1_790_000_000)
+    with svc.db.write() as conn:
+        conn.execute(text("UPDATE ck_workers SET active = 0 WHERE id = 'T1'"))
+    c = svc.submit("hazard", "x", "", {"severity": "low"}, household_id="H-0001", worker_id="W1")
+    done = svc.sweep(at=1_790_000_000 + 3 * 3600)
+    assert done == [
+        {"case": c["id"], "action": "breach_accept", "escalated_to": "town", "officer": None}
+    ]
+    got = svc.get(c["id"])
+    assert got["level"] == "town" and got["worker_id"] == "W1" and got["state"] == "submitted"
+    svc.db.dispose()

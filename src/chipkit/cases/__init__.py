@@ -25,6 +25,7 @@ from chipkit.cases.errors import (
     NotFound,
     WrongActor,
 )
+from chipkit.cases.records import Case, Household, Worker
 from chipkit.cases.reports import Report
 from chipkit.cases.service import (
     CASE_TYPES,
@@ -34,23 +35,29 @@ from chipkit.cases.service import (
     CaseService,
     parse_gps,
 )
+from chipkit.cases.states import CREDENTIALS, TRANSITIONS
 
 __all__ = [
     "CASE_TYPES",
+    "CREDENTIALS",
     "REJECT_REASONS",
     "STATES",
+    "TRANSITIONS",
     "Actor",
     "AuditBroken",
     "AuditReport",
     "BadInput",
+    "Case",
     "CaseService",
     "CasesError",
     "ChipRefused",
     "ConcurrentUpdate",
     "Database",
+    "Household",
     "InvalidTransition",
     "NotFound",
     "Report",
+    "Worker",
     "WrongActor",
     "parse_gps",
 ]

@@ -108,6 +108,18 @@ class AuditReport:
     def chain_ok(self) -> bool:
         return self.reason is None
 
+    def raise_if_broken(self) -> None:
+        """AuditBroken (one line: the broken link, else the first divergence) unless ok."""
+        if self.ok:
+            return
+        from chipkit.cases.errors import AuditBroken
+
+        if not self.chain_ok:
+            raise AuditBroken(f"audit chain broken at event {self.first_broken}: {self.reason}")
+        raise AuditBroken(
+            f"{self.divergent} rows differ from their events; first: {self.divergences[0]}"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,

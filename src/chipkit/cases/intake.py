@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 
 from chipkit.cases import audit
 from chipkit.cases.base import Actor, ServiceBase, clean_text
@@ -63,6 +63,29 @@ def validate_details(case_type: str, details: dict[str, Any] | None) -> dict[str
 class Intake(ServiceBase):
     """``submit``: open a case."""
 
+    def _requester(
+        self,
+        conn: Connection,
+        token: str | None,
+        household_id: str | None,
+        worker_id: str | None,
+    ) -> tuple[Household, int | None, str, str]:
+        """(household, chip serial, channel, created_by) of who files the case."""
+        if token is not None:
+            if worker_id is not None or household_id is not None:
+                raise BadInput("give either a chip token (resident) or worker + household")
+            v, h = self._verify_chip(conn, token)
+            return h, v.claims.serial, "chip", str(Actor.household(h.id))
+        if worker_id is None or household_id is None:
+            raise BadInput("a case needs a scanned chip token, or a worker filing for a household")
+        w = self._worker(conn, worker_id)
+        h = self._household(conn, household_id)
+        if not self._covers(conn, w, h.village_id, h.worker_id):
+            raise WrongActor(
+                f"worker {w.id} does not look after household {h.id} (its worker is {h.worker_id})"
+            )
+        return h, None, "worker", str(Actor.worker(w.id))
+
     def submit(
         self,
         case_type: str,
@@ -85,27 +108,7 @@ class Intake(ServiceBase):
         det = validate_details(case_type, details)
         now = self._time(at)
         with self.db.write() as conn:
-            serial: int | None = None
-            h: Household
-            if token is not None:
-                if worker_id is not None or household_id is not None:
-                    raise BadInput("give either a chip token (resident) or worker + household")
-                v, h = self._verify_chip(conn, token)
-                serial = v.claims.serial
-                channel, created_by = "chip", str(Actor.household(h.id))
-            else:
-                if worker_id is None or household_id is None:
-                    raise BadInput(
-                        "a case needs a scanned chip token, or a worker filing for a household"
-                    )
-                w = self._worker(conn, worker_id)
-                h = self._household(conn, household_id)
-                if not self._covers(conn, w, h.village_id, h.worker_id):
-                    raise WrongActor(
-                        f"worker {w.id} does not look after household {h.id} "
-                        f"(its worker is {h.worker_id})"
-                    )
-                channel, created_by = "worker", str(Actor.worker(w.id))
+            h, serial, channel, created_by = self._requester(conn, token, household_id, worker_id)
             town, district = self._chain(conn, h.village_id)
             row: dict[str, Any] = {
                 "type": case_type,
@@ -135,12 +138,6 @@ class Intake(ServiceBase):
             pk = conn.execute(_INSERT_CASE, row).inserted_primary_key
             assert pk is not None
             row["id"] = int(pk[0])
-            audit.append(
-                conn,
-                "case.submit",
-                created_by,
-                now,
-                case_id=row["id"],
-                after={k: v for k, v in row.items() if k != "version"},
-            )
+            after = {k: v for k, v in row.items() if k != "version"}
+            audit.append(conn, "case.submit", created_by, now, case_id=row["id"], after=after)
         return Case(**row).to_dict()

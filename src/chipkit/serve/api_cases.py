@@ -252,3 +252,32 @@ def report(
     rep = services(request).cases.report(level, scope=user.unit_id, since=since, until=until)
     out: dict[str, Any] = rep.to_dict()
     return out
+
+
+# ---------------------------------------------------------------- households (staff)
+@router.get("/households", summary="Households in my scope (grid, unit, or a clerk's village)")
+def list_households(
+    request: Request,
+    limit: int = Query(default=200, ge=1, le=5000),
+    offset: int = Query(default=0, ge=0, le=10**7),
+) -> list[dict[str, Any]]:
+    from sqlalchemy import or_, select
+
+    from chipkit.cases.models import households, units
+
+    user = need_staff(request)
+    h = households.c
+    q = select(households).order_by(h.id).limit(limit).offset(offset)
+    if user.role == "grid":
+        q = q.where(or_(h.grid_id == user.unit_id, h.worker_id == user.worker_id))
+    elif user.role in ("village", "clerk"):
+        q = q.where(h.village_id == user.unit_id)
+    elif user.role == "town":
+        q = q.where(h.village_id.in_(select(units.c.id).where(units.c.parent_id == user.unit_id)))
+    elif user.role == "district":
+        towns = select(units.c.id).where(units.c.parent_id == user.unit_id)
+        q = q.where(h.village_id.in_(select(units.c.id).where(units.c.parent_id.in_(towns))))
+    else:
+        raise forbidden(f"a {user.role} account does not read households")
+    with services(request).db.read() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
