@@ -445,8 +445,10 @@ def render(r: dict[str, Any], cmd: str) -> str:
     lines = [
         f"Command: `{cmd}`. Client and servers on the same machine (loopback); 64 concurrent "
         "clients; the anchor is a bare uvicorn app returning a constant, measured in the same "
-        "run, interleaved (medians of 2 paired rounds). A loaded shared machine lowers every "
-        "figure; the ratio is the comparable one.",
+        "run, interleaved (medians of 2 paired rounds). "
+        f"Machine load average {r['load'][0]:.1f} before, {r['load'][1]:.1f} after, on "
+        f"{r['load'][2]} cores: a machine this loaded lowers every absolute figure (the bare "
+        "anchor shows by how much); the ratio to the anchor is the comparable one.",
         "",
         "| measure | result | goal |",
         "|---|---|---|",
@@ -483,11 +485,13 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("CHIPKIT_TEST_PG_URL"))
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="ck-serve-bench-") as tmp:
         work = Path(tmp)
         res = bench_sqlite(args, work)
         if args.pg:
             res["workflow"] = bench_workflow(args, work, args.pg)
+    res["load"] = (load_before, os.getloadavg()[0], os.cpu_count() or 1)
     cmd = "python benchmarks/serve.py " + " ".join(
         a for a in sys.argv[1:] if not a.startswith("postgresql")
     )
