@@ -16,8 +16,9 @@ benchmark, see docs/performance.md and docs/scanning.md):
    of that, then sharpened, then rectified; the snowflake reader; WeChat's
    detector-decoder (OpenCV contrib, no model files); ZBar when installed.
 
-Every tuned number is a module constant with its reason (docs/scanning.md, *Tuned
-numbers*). A stage that raises is a reader bug, not an
+Every tuned number is a module constant with its reason; what moving each one does on
+the benchmark's captures is measured by ``python -m benchmarks.scan_thresholds``
+(docs/scanning.md, *Tuned numbers*). A stage that raises is a reader bug, not an
 unreadable photo: it is logged (logger ``chipkit.scan``), listed in
 ``ReadReport.errors`` (shown by ``--debug-out``) and counted in ``STAGE_ERRORS``.
 """
