@@ -173,18 +173,7 @@ def test_graph_is_built_from_the_source() -> None:
     assert "chipkit.bundle" in graph["chipkit.verifier"]
 
 
-def _without(graph: dict[str, set[str]], package: str) -> dict[str, set[str]]:
-    def keep(m: str) -> bool:
-        return not (m == package or m.startswith(package + "."))
-
-    return {n: {m for m in targets if keep(m)} for n, targets in graph.items() if keep(n)}
-
-
 def test_no_import_cycle() -> None:
-    assert _find_cycle(_without(_graph(), "chipkit.serve")) is None
-
-
-def test_no_import_cycle_in_serve() -> None:
     assert _find_cycle(_graph()) is None
 
 

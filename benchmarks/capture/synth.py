@@ -1,5 +1,5 @@
 """Simulated phone captures of a bare printed snowflake symbol (for tests and benchmarks;
-not part of the library: tests/snowflake/test_reader.py and benchmarks/snowflake_bench.py).
+not part of the library; used by tests/snowflake/test_reader.py).
 
 ``capture(symbol_image, module_px, rng, ...)`` places a rendered symbol (0 = ink,
 255 = paper) on a page, views it through a pinhole camera at a given tilt and

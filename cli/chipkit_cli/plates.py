@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,9 +21,18 @@ REGISTER  household register: CSV (UTF-8, UTF-8 with BOM or GB18030/GBK; detecte
 
 \b
 Writes into OUT: the plates (PDF sheets, or one PNG/SVG per household),
-manifest.json and manifest.csv. Households that already hold a live plate are
-never given a second one: their plate is kept (or re-rendered with the same
-token); --reissue mints a new plate and revokes the old serial.
+manifest.json, manifest.csv and rejected.csv (the rejected rows as they are in
+the register, plus reason, detail and row columns: fix them and feed the file
+back as a register). The CSV files are UTF-8 with a byte-order mark (BOM), so
+Excel on Chinese Windows opens them with the right characters.
+Households that already hold a live plate are never given a second one: their
+plate is kept (or re-rendered with the same token); --reissue mints a new plate
+and revokes the old serial.
+
+\b
+--check REGISTER: a dry run. Lists every row a batch would reject; spends no
+serial and writes no plate. --keys (optional) also checks households against
+the plates already issued; --out (optional) writes OUT/rejected.csv, nothing else.
 
 \b
 Printed on the plate: district, township, village name, house number, grid,
@@ -30,10 +40,10 @@ grid worker and phone, plate serial. Never by default: the household head's
 name and the household id (--print-head / --print-household-id).
 
 \b
-Exit codes: 0 every row has a plate; 1 some rows were rejected (listed with
-row, column and reason; the good rows were still issued); 2 usage or input
-error (nothing usable, no keyring, no CJK font, ...); 130 interrupted (a re-run
-completes the batch).
+Exit codes: 0 every row has a plate (--check: every row is good); 1 some rows
+were rejected (listed with row, column and reason; the good rows were still
+issued); 2 usage or input error (nothing usable, no keyring, no CJK font, ...);
+130 interrupted (a re-run completes the batch).
 """
 
 
@@ -42,16 +52,20 @@ completes the batch).
 @click.option(
     "--keys",
     "keys_dir",
-    required=True,
     type=click.Path(path_type=Path),
-    help="Issuing keyring directory.",
+    help="Issuing keyring directory (required, except with --check).",
 )
 @click.option(
     "--out",
     "out",
-    required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder.",
+    help="Output folder (required, except with --check).",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Dry run: list every bad row; no serial spent, no plate written "
+    "(with --out: OUT/rejected.csv only).",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["pdf", "png", "svg"]), default="pdf", show_default=True
@@ -115,8 +129,9 @@ completes the batch).
 @handle_errors
 def plates(
     register: Path,
-    keys_dir: Path,
-    out: Path,
+    keys_dir: Path | None,
+    out: Path | None,
+    check: bool,
     fmt: str,
     carrier: str,
     ec_level: str,
@@ -138,23 +153,25 @@ def plates(
     from chipkit.plates import BatchOptions, run_batch
     from chipkit.plates.carriers import get_carrier
     from chipkit.register import ALL_FIELDS, DEFAULT_USE, read_register
+    from chipkit.token import today_utc
 
+    if check:
+        use = ALL_FIELDS if print_head else DEFAULT_USE
+        reg = read_register(register, encoding=encoding, sheet=sheet_name, use=use)
+        _check(register, keys_dir, out, reissue, quiet, reg, sheet_name)
+        return
+    if keys_dir is None or out is None:
+        fail("--keys and --out are required (or use --check for a dry run)")
+    assert keys_dir is not None and out is not None
     # Fail fast on everything that would stop the batch, before touching anything.
     get_carrier(carrier, ec_level=ec_level)
     font = find_cjk_font(font_path)
     use = ALL_FIELDS if print_head else DEFAULT_USE  # the head is validated only if printed
     reg = read_register(register, encoding=encoding, sheet=sheet_name, use=use)
-    echo = (lambda *a, **k: None) if quiet else click.echo
-    echo(f"register {register}: {reg.summary()}", err=True)
-    if reg.ignored_columns:
-        echo(f"  ignored columns: {', '.join(reg.ignored_columns)}", err=True)
-    for w in reg.warnings:  # a formula's saved value used, an unused field dropped
-        echo(f"  warning: {register}: {w}", err=True)
-    if not reg.households and not reg.problems:
-        fail(f"{register}: no household rows")
+    _echo_register(register, reg, quiet)
     kr = open_keyring(keys_dir)
-    exp = expires.date() if expires is not None else None  # type: ignore[attr-defined]
-    if exp is not None and exp <= date.today():
+    exp = expires.date() if isinstance(expires, datetime) else None
+    if exp is not None and exp <= today_utc():
         fail("--expires must be in the future")
     opts = BatchOptions(
         out=out,
@@ -171,30 +188,73 @@ def plates(
         jobs=jobs,
         font=font,
         pdf_vector=vector_symbol,
+        register_sheet=sheet_name,
     )
     bar = _Progress(enabled=not quiet and sys.stderr.isatty())
     try:
         result = run_batch(reg, kr, opts, progress=bar.update)
     finally:
         bar.close()
+    _summary(register, result, font, quiet)
+    sys.exit(EXIT_FAIL if result.rejected else EXIT_OK)
+
+
+def _summary(register: Path, result: Any, font: Any, quiet: bool) -> None:
+    """The rejected rows and the one summary line (stderr)."""
     for p in result.problems:
         if not quiet:
             click.echo(f"  rejected: {register}: {p}", err=True)
     c = result.counts
-    rate = result.plates / result.seconds if result.seconds else 0.0
     new = c["issued"] + c["reissued"] + c["reprinted"]
     click.echo(
         f"batch {result.batch}: {c['issued']} issued, {c['reissued']} reissued, "
         f"{c['reprinted']} reprinted, {c['existing']} already present, "
         f"{result.rejected} rejected; {new} plates rendered in {result.seconds:.1f} s"
         + (f" ({new / result.seconds:.0f}/s)" if new and result.seconds else "")
-        + f"; font {font}; manifest {result.manifest_json}",
+        + f"; font {font}; manifest {result.manifest_json}"
+        + (f"; rejected rows in {result.rejected_csv}" if result.rejected else ""),
         err=True,
     )
-    del rate
     if any(result.recovered.values()):
         click.echo(f"recovered from an interrupted run: {result.recovered}", err=True)
-    sys.exit(EXIT_FAIL if result.rejected else EXIT_OK)
+
+
+def _echo_register(path: Path, reg: Any, quiet: bool) -> None:
+    if not quiet:
+        click.echo(f"register {path}: {reg.summary()}", err=True)
+        if reg.ignored_columns:
+            click.echo(f"  ignored columns: {', '.join(reg.ignored_columns)}", err=True)
+        for w in reg.warnings:  # a formula's saved value used, an unused field dropped
+            click.echo(f"  warning: {path}: {w}", err=True)
+    if not reg.households and not reg.problems:
+        fail(f"{path}: no household rows")
+
+
+def _check(
+    register: Path,
+    keys_dir: Path | None,
+    out: Path | None,
+    reissue: bool,
+    quiet: bool,
+    reg: Any,
+    sheet_name: str | None,
+) -> None:
+    """--check: every bad row, no serial spent, nothing written but OUT/rejected.csv."""
+    from chipkit.plates import check_register
+
+    _echo_register(register, reg, quiet)
+    if keys_dir is not None and not keys_dir.is_dir():
+        fail(f"{keys_dir}: no such keyring directory")
+    res = check_register(reg, keys_dir, reissue=reissue, report_dir=out, sheet=sheet_name)
+    for p in res.problems:
+        click.echo(f"  rejected: {register}: {p}", err=True)
+    click.echo(
+        f"check {register}: {res.households} rows would get a plate, "
+        f"{len(res.problems)} rejected; nothing issued"
+        + (f"; rejected rows in {res.rejected_csv}" if res.rejected_csv else ""),
+        err=True,
+    )
+    sys.exit(EXIT_FAIL if res.problems else EXIT_OK)
 
 
 class _Progress:
@@ -202,7 +262,7 @@ class _Progress:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar = None
+        self.bar: Any = None
         self.pos = 0
 
     def update(self, done: int, total: int) -> None:

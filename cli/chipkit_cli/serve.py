@@ -142,7 +142,16 @@ def serve(
     from chipkit.serve.store import open_database
     from chipkit.serve.trust import load_verifier
 
-    open_database(url).dispose()
+    db = open_database(url)
+    from chipkit.serve import Accounts
+
+    if not Accounts(db).all():
+        click.echo(
+            "chipkit: no staff accounts yet: `chipkit users from-register --out FILE.csv` "
+            "(or `chipkit users add`); residents need PIN slips: `chipkit households pins`",
+            err=True,
+        )
+    db.dispose()
     verifier = load_verifier(_config(cfg))
     # the settings go to worker processes in a private file, not in their environment
     fd, path = tempfile.mkstemp(prefix="chipkit-serve-", suffix=".json")

@@ -308,7 +308,8 @@ def remember_counter(bundle_path: Path, info: BundleInfo) -> None:
         if info.counter < highest:
             raise BundleError(
                 f"{bundle_path}: bundle counter {info.counter} is older than {highest}, "
-                "already seen from this office (rollback refused)"
+                "already seen from this office (rollback refused; an office that restored "
+                "its keyring from a backup must export until the counter passes it)"
             )
         if info.counter > highest and os.access(directory, os.W_OK):
             seen[key] = info.counter

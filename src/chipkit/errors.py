@@ -1,4 +1,6 @@
-"""The exception tree: every error chipkit raises on purpose derives from ChipkitError.
+"""Errors, warnings and statuses of the chipkit package, in one place.
+
+The exception tree: every error chipkit raises on purpose derives from ChipkitError.
 
 Token verification failures derive from TokenError. Following Fernet, every
 authentication failure (bad signature, ciphertext that does not open, a key used
@@ -135,3 +137,22 @@ class KeyringTampered(KeyringError):
 
 class BundleError(ChipkitError):
     """A verifier bundle is malformed, tampered, rolled back, expired or from another office."""
+
+
+class IssuanceError(ChipkitError):
+    """A seal or revocation the issuance ledger does not allow (unknown serial, a live plate)."""
+
+
+# ---------------------------------------------------------------- warnings
+
+
+class KeyringWarning(UserWarning):
+    """Something about a keyring the user should know (an unprotected or migrated one)."""
+
+
+class StaleBundleWarning(UserWarning):
+    """The verifier bundle is older than the configured maximum age."""
+
+
+class UnpinnedBundleWarning(UserWarning):
+    """A bundle was loaded without pinning the issuing office's fingerprint."""

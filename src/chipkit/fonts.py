@@ -85,7 +85,7 @@ class CJKFont:
 
 def _has_glyf(path: Path, index: int) -> bool:
     try:
-        from fontTools.ttLib import TTFont  # optional, not a dependency
+        from fontTools.ttLib import TTFont  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         try:
             data = Path(path).read_bytes()[:65536]
@@ -121,6 +121,15 @@ def _check(path: Path, index: int = 0) -> str | None:
     return None
 
 
+# What fontconfig needs from the environment; nothing else (no secret such as
+# $CHIPKIT_PASSPHRASE) is passed to the child processes.
+_FC_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "FONTCONFIG_FILE", "FONTCONFIG_PATH")
+
+
+def _fc_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in _FC_ENV or k.startswith("XDG_")}
+
+
 def _fontconfig_candidates() -> list[Path]:
     out: list[Path] = []
     fc_match = shutil.which("fc-match")
@@ -133,6 +142,7 @@ def _fontconfig_candidates() -> list[Path]:
                 text=True,
                 timeout=10,
                 check=False,
+                env=_fc_env(),
             )
             if r.stdout.strip():
                 out.append(Path(r.stdout.strip()))
@@ -143,6 +153,7 @@ def _fontconfig_candidates() -> list[Path]:
                 text=True,
                 timeout=10,
                 check=False,
+                env=_fc_env(),
             )
             for line in sorted(r.stdout.splitlines()):
                 p = line.strip().rstrip(":").strip()

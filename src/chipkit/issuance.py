@@ -20,17 +20,13 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from chipkit import token as tk
-from chipkit.errors import ChipkitError, MalformedToken
+from chipkit.errors import IssuanceError, MalformedToken
 from chipkit.keys import Keyring, KeyUse
 from chipkit.plates.ledger import Ledger
 from chipkit.token import Claims
 
 SEAL_BATCH = "seal"  # the ledger's batch name for plates made by `chipkit seal`
 REVOKE_BATCH = "revoke"  # ... and for revocations made by `chipkit revoke`
-
-
-class IssuanceError(ChipkitError):
-    """A seal or revocation the ledger does not allow (unknown serial, a live plate)."""
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from chipkit._files import locked, write_private
 from chipkit.bundle import BundleInfo, TrustData, fingerprint, signing_key_from_dict
-from chipkit.errors import KeyringError, KeyringTampered, WrongPassphrase
+from chipkit.errors import KeyringError, KeyringTampered, KeyringWarning, WrongPassphrase
 
 KEYRING_FILE = "keyring.json"
 FORMAT = "chipkit-keyring/1"
@@ -45,10 +45,6 @@ PASSPHRASE_ENV = "CHIPKIT_PASSPHRASE"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1  # 128 MiB per guess
 MIN_SCRYPT_N = 2**15
 MAC_ALG = "hmac-sha256"
-
-
-class KeyringWarning(UserWarning):
-    """Something about a keyring the user should know (an unprotected or migrated one)."""
 
 
 def b64(b: bytes) -> str:

@@ -34,9 +34,9 @@ from chipkit.bundle import (
     signing_key_from_dict,
     write_bundle,
 )
-from chipkit.errors import KeyringError, NotAnIssuer
+from chipkit.errors import KeyringError, KeyringWarning, NotAnIssuer
 from chipkit.issuer import Issuer
-from chipkit.keyfile import KEYRING_FILE, PASSPHRASE_ENV, KeyringWarning
+from chipkit.keyfile import KEYRING_FILE, PASSPHRASE_ENV
 from chipkit.token import Claims
 from chipkit.verifier import Verifier
 

@@ -34,23 +34,17 @@ from chipkit.errors import (
     InvalidToken,
     MalformedToken,
     RevokedToken,
+    StaleBundleWarning,
     Status,
     TokenError,
     UnknownKey,
+    UnpinnedBundleWarning,
 )
 from chipkit.keyfile import load_trust
 from chipkit.token import Claims
 
 if TYPE_CHECKING:  # pragma: no cover
     from chipkit.scan import ImageInput, ScanResult
-
-
-class StaleBundleWarning(UserWarning):
-    """The verifier bundle is older than the configured maximum age."""
-
-
-class UnpinnedBundleWarning(UserWarning):
-    """A bundle was loaded without pinning the issuing office's fingerprint."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,7 +63,7 @@ def test_exact_cli_invocation_png(tmp_path, keyring):
         claims = v.verify(text)
         assert (claims.household_id, claims.serial) == (row["household_id"], row["serial"])
         assert hashlib.sha256(from_text(text)).hexdigest() == row["token_sha256"]
-    with (out / "manifest.csv").open(encoding="utf-8") as f:
+    with (out / "manifest.csv").open(encoding="utf-8-sig") as f:
         assert len(list(csv.DictReader(f))) == n
     assert "issued" in r.output and "rejected" in r.output  # the summary
 
@@ -230,16 +230,16 @@ def test_csv_formula_cells_neutralised(tmp_path, keyring):
     assert [(p["row"], p["column"], p["reason"]) for p in man["rejected"]] == [
         (2, "village_name", "formula")
     ]
-    with (out / "manifest.csv").open(encoding="utf-8") as f:
+    with (out / "manifest.csv").open(encoding="utf-8-sig") as f:
         assert list(csv.DictReader(f)) == []
 
 
 def test_interrupted_run_leaves_no_manifest_and_rerun_completes(tmp_path, keyring, monkeypatch):
-    from chipkit.plates import batch as B
+    from chipkit.plates import pool as B
 
     reg = read_register(SAMPLE_CSV)
     out = tmp_path / "out"
-    real = B._render_chunk
+    real = B.render_chunk
     calls = {"n": 0}
 
     def flaky(job):
@@ -248,12 +248,12 @@ def test_interrupted_run_leaves_no_manifest_and_rerun_completes(tmp_path, keyrin
             raise KeyboardInterrupt
         return real(job)
 
-    monkeypatch.setattr(B, "_render_chunk", flaky)
+    monkeypatch.setattr(B, "render_chunk", flaky)
     with pytest.raises(KeyboardInterrupt):
         run_batch(reg, keyring, BatchOptions(out=out, fmt="svg", jobs=1, files_per_chunk=8))
     assert not (out / "manifest.json").exists() and not (out / "manifest.csv").exists()
     assert len(_live_serials(keyring)) == 16  # two chunks were confirmed
-    monkeypatch.setattr(B, "_render_chunk", real)
+    monkeypatch.setattr(B, "render_chunk", real)
     res = run_batch(reg, keyring, BatchOptions(out=out, fmt="svg", jobs=1, files_per_chunk=8))
     assert res.counts["existing"] == 16 and res.counts["issued"] == len(reg.households) - 16
     assert res.recovered["voided"] == 8  # the third chunk's intents: files never written
@@ -349,7 +349,7 @@ def test_reissue_interrupted_after_files_written_is_adopted_not_doubled(
     run_batch(reg, keyring, BatchOptions(out=out, fmt="svg", jobs=1))
     old = _live_serials(keyring)
 
-    real = B._confirm
+    real = B.confirm
     calls = {"n": 0}
 
     def crash_after_second_chunk(*a, **k):
@@ -358,11 +358,11 @@ def test_reissue_interrupted_after_files_written_is_adopted_not_doubled(
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(B, "_confirm", crash_after_second_chunk)
+    monkeypatch.setattr(B, "confirm", crash_after_second_chunk)
     opts = BatchOptions(out=out, fmt="svg", jobs=1, reissue=True, files_per_chunk=4)
     with pytest.raises(KeyboardInterrupt):
         run_batch(reg, keyring, opts)
-    monkeypatch.setattr(B, "_confirm", real)
+    monkeypatch.setattr(B, "confirm", real)
     res = run_batch(reg, keyring, opts)
     assert res.recovered["adopted"] == 4 and res.recovered["revoked_orphans"] == 0
     assert res.counts["reissued"] == 8 and res.counts["existing"] == 4

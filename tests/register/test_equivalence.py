@@ -53,13 +53,14 @@ def _write(tmp_path: Path, kind: str) -> Path:
         "utf-8-bom": b"\xef\xbb\xbf" + text.encode("utf-8"),
         "gb18030": text.encode("gb18030"),
         "csv-title": (_csv([TITLE, []]) + text).encode("utf-8"),
+        "utf-16-tabs": text.replace(",", "\t").encode("utf-16"),  # Excel "Unicode text"
     }[kind]
     p = tmp_path / f"reg-{kind}.csv"
     p.write_bytes(data)
     return p
 
 
-KINDS = ["utf-8", "utf-8-bom", "gb18030", "csv-title", "xlsx-title"]
+KINDS = ["utf-8", "utf-8-bom", "gb18030", "utf-16-tabs", "csv-title", "xlsx-title"]
 
 
 def _plates_side(reg_path: Path, tmp_path: Path, keyring) -> tuple[dict[str, int], set]:

@@ -128,7 +128,7 @@ def test_visits_checkin_with_an_elongated_photo_is_one_line_exit_2(setup, tmp_pa
     assert res.exit_code == 2, res.output
     assert "Traceback" not in res.output
     assert res.exception is None or isinstance(res.exception, SystemExit)
-    assert "too thin" in res.output and len(res.output.strip().splitlines()) == 1
+    assert "too elongated" in res.output and len(res.output.strip().splitlines()) == 1
 
 
 def test_summary_csv_and_chip_text_that_pipes_on(setup, tmp_path):

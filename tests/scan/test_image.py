@@ -160,10 +160,10 @@ def _jpeg_claiming(w: int, h: int) -> bytes:
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [
-        ("65535x1 PNG", _png(65535, 1), "too thin"),
-        ("1x65535 PNG", _png(1, 65535), "too thin"),
+        ("65535x1 PNG", _png(65535, 1), "too elongated"),
+        ("1x65535 PNG", _png(1, 65535), "too elongated"),
         ("2000x40 PNG (50:1)", _png(2000, 40), "too elongated"),
-        ("JPEG header claiming 65000x1", _jpeg_claiming(65000, 1), "too thin"),
+        ("JPEG header claiming 65000x1", _jpeg_claiming(65000, 1), "too elongated"),
     ],
 )
 def test_elongated_images_are_refused_with_a_reason(name, data, reason, verifier):
@@ -178,18 +178,22 @@ def test_elongated_images_are_refused_with_a_reason(name, data, reason, verifier
 def test_elongated_arrays_and_pil_images_are_refused(verifier):
     for arr in (np.full((1, 65535), 200, np.uint8), np.full((5000, 5, 3), 200, np.uint8)):
         (r,) = verifier.scan(arr)
-        assert r.status == "error" and "too thin" in r.error
+        assert r.status == "error" and "too elongated" in r.error
         (r,) = verifier.scan(Image.fromarray(arr))
-        assert r.status == "error" and "too thin" in r.error
+        assert r.status == "error" and "too elongated" in r.error
     (r,) = verifier.scan(np.zeros((0, 0), np.uint8))
     assert r.status == "error"
 
 
-def test_limits_are_inclusive(verifier):
-    # the most elongated and the thinnest photo accepted are read, not refused
+def test_limits_are_inclusive_and_tiny_photos_hold_no_code(verifier):
+    # the most elongated photo accepted is read, not refused
     for w, h in ((320, 16), (16, 320), (2000, 100)):
         (r,) = verifier.scan(_png(w, h))
         assert r.status == "not_found", (w, h, r.error)
+    # too small for any symbol: no code, and no decoder runs on it
+    for w, h in ((1, 1), (15, 15), (15, 300), (2, 1)):
+        (r,) = verifier.scan(_png(w, h))
+        assert r.status == "not_found" and "too small to hold one" in r.error, (w, h)
 
 
 def _thin_png_file(path, height: int) -> None:
@@ -233,6 +237,6 @@ def test_thin_strip_is_refused_before_decoding(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     err, peak_mb, ms = out.stdout.splitlines()
-    assert "too thin" in err
+    assert "too elongated" in err
     assert int(peak_mb) < 20, f"peak grew by {peak_mb} MB"
     assert float(ms) < 500

@@ -95,13 +95,29 @@ def test_scan_a_photo(staff, chips):
     assert r.json()["results"][0]["status"] == "error"
 
 
+def _bomb_png(width: int, height: int) -> bytes:
+    """A small PNG whose header claims width x height pixels (CRC fixed up)."""
+    import struct
+    import zlib
+
+    buf = io.BytesIO()
+    Image.new("L", (8, 8), 255).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4 : ihdr + 12] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr : ihdr + 17])) & 0xFFFFFFFF
+    data[ihdr + 17 : ihdr + 21] = struct.pack(">I", crc)
+    return bytes(data)
+
+
 def test_image_bomb_refused(staff):
     # a tiny PNG that claims 30000 x 30000 pixels: refused by the scan library before decoding
-    buf = io.BytesIO()
-    Image.new("1", (30000, 30000)).save(buf, "PNG")
-    assert len(buf.getvalue()) < 2_000_000
-    r = staff("w1").post("/api/v1/scan", files={"photo": ("bomb.png", buf.getvalue(), "image/png")})
-    assert r.status_code == 200 and r.json()["results"][0]["status"] == "error"
+    bomb = _bomb_png(30000, 30000)
+    assert len(bomb) < 1000
+    r = staff("w1").post("/api/v1/scan", files={"photo": ("bomb.png", bomb, "image/png")})
+    assert r.status_code == 200
+    res = r.json()["results"][0]
+    assert res["status"] == "error" and "pixel" in res["error"].lower()
 
 
 def test_household_session_from_photo(anon, chips, pins):
@@ -123,3 +139,24 @@ def test_checkin_with_photo(staff, chips):
     )
     assert r.status_code == 201, r.text
     assert r.json()["household_id"] == "H-0002"
+
+
+def test_snowflake_plate_photo_opens_a_session_that_can_file(anon, chips):
+    from chipkit import snowflake
+    from chipkit import token as tk
+
+    png = snowflake.to_png(snowflake.encode(tk.from_text(chips["H-0003"])), dpi=300, size_mm=40)
+    c = anon()
+    r = c.post("/api/v1/households/session/photo", files={"photo": ("door.png", png, "image/png")})
+    assert r.status_code == 200, r.text
+    c.headers["X-CSRF-Token"] = r.json()["csrf"]
+    r = c.post("/api/v1/household/cases", json={"type": "other", "title": "雪花片报事"})
+    assert r.status_code == 201, r.text
+
+
+def test_blank_reason_is_bad_input_not_500(app, staff):
+    # a ValueError from the library is a 422, never a 500
+    r = staff("w1").post(
+        "/api/v1/cases", json={"type": "other", "title": " ", "household_id": "H-0001"}
+    )
+    assert r.status_code in (422,) and r.json()["error"] == "bad_input"

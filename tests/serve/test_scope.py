@@ -146,3 +146,21 @@ def test_households_by_scope(staff):
     assert ids("v2") == {"H-0004"}
     assert ids("t1") == ids("d1") == {"H-0001", "H-0002", "H-0003", "H-0004"}
     assert staff("admin").get("/api/v1/households").status_code == 403
+
+
+def test_running_server_sweeps_sla_timers(app, staff, clock):
+    import time
+
+    from fastapi.testclient import TestClient
+
+    cid = _case(staff, "H-0001", "w1")
+    app.state.chipkit.config.sweep_secs = 1
+    clock.advance(30 * 86400)  # far past every SLA
+    with TestClient(app):  # runs the lifespan: the sweeper thread
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            c = app.state.chipkit.cases.get(cid)
+            if c["breach_accept"]:
+                break
+            time.sleep(0.2)
+    assert c["breach_accept"] and c["level"] == "town"

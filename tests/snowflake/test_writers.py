@@ -164,7 +164,9 @@ def test_pdf_cell_rows_are_the_cell_map():
     scale, x, y = float(tm.group(1)), float(tm.group(3)), float(tm.group(4))
     w, h = snowflake.symbol_extent(sym)
     cx, cy = w / 2 * scale, h / 2 * scale
-    steps = [(0.0, 0.0)] + [(float(a), float(b)) for a, b in re.findall(r"([-\d.]+) ([-\d.]+) Td", ops)]
+    steps = [(0.0, 0.0)] + [
+        (float(a), float(b)) for a, b in re.findall(r"([-\d.]+) ([-\d.]+) Td", ops)
+    ]
     lay = sym.layout
     px, py = 0.0, 0.0
     for r, (dx, dy) in zip(range(-rad, rad + 1), steps, strict=True):

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from chipkit import keyfile
 from chipkit import token as tk
-from chipkit.errors import BundleError, ChipkitError, KeyringError, Status
+from chipkit.errors import BundleError, ChipkitError, KeyringError, KeyringWarning, Status
 from chipkit.keys import Keyring
 from chipkit.verifier import Verifier
 
@@ -130,7 +130,7 @@ def test_legacy_keyring_is_checked_and_sealed_on_first_open(tmp_path) -> None:
     doc = _doc(keys)
     del doc["auth"]  # as written by chipkit before the MAC existed
     _write(keys, doc)
-    with pytest.warns(keyfile.KeyringWarning, match="older chipkit"):
+    with pytest.warns(KeyringWarning, match="older chipkit"):
         kr = Keyring.open(keys, PASS)
     assert kr.revoked == {5: "lost"} and "auth" in _doc(keys)
     doc = _doc(keys)  # from now on it is authenticated
@@ -314,3 +314,11 @@ def test_errors_statuses_are_one_vocabulary() -> None:
     assert RevokedToken.status == "revoked" and f"{Status.REVOKED}" == "revoked"
     assert {s.value for s in CHIP_STATUSES} < set(STATUS_WORDS)
     assert issubclass(BundleError, ChipkitError)
+
+
+def test_a_protected_keyring_swapped_for_an_unprotected_one_is_noticed(tmp_path) -> None:
+    """Whoever replaces a protected keyring by one of their own makes it unprotected:
+    the office still gives its passphrase, and is warned."""
+    Keyring.init(tmp_path / "evil", None)
+    with pytest.warns(KeyringWarning, match="NOT passphrase-protected"):
+        Keyring.open(tmp_path / "evil", PASS)

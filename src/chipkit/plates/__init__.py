@@ -7,6 +7,11 @@
     result = run_batch(read_register("households.csv"), Keyring.open("KEYS"),
                        BatchOptions(out=Path("OUT"), fmt="pdf", sheet="a4"))
 
+Modules: ``batch`` (the run, in named steps; ``check_register`` the dry run), ``records``
+(typed jobs and manifest rows), ``pool`` + ``worker`` + ``lifeline`` (rendering on worker
+processes that die with the batch), ``recovery`` (ledger bookkeeping, interrupted runs),
+``ledger`` (the issuance ledger), ``manifest`` + ``raw_rows`` (manifest and rejected.csv),
+``files`` (safe names, atomic writes), ``layout`` + ``writers`` + ``carriers`` (the plate).
 See docs/plates.md.
 """
 
@@ -15,6 +20,8 @@ from chipkit.plates.batch import (
     BatchError,
     BatchOptions,
     BatchResult,
+    CheckResult,
+    check_register,
     csv_safe,
     run_batch,
     safe_filename,
@@ -32,11 +39,13 @@ __all__ = [
     "BatchOptions",
     "BatchResult",
     "CarrierUnavailable",
+    "CheckResult",
     "Ledger",
     "LedgerError",
     "PlateData",
     "QRCarrier",
     "Symbol",
+    "check_register",
     "csv_safe",
     "get_carrier",
     "plate_data",

@@ -89,6 +89,7 @@ class QRCarrier:
 
     def pdf_ops(self, sym: Symbol, cx_pt: float, cy_pt: float, module_pt: float) -> str:
         """PDF operators (y up) centred on (cx, cy): one filled path of module runs (vector)."""
+        assert sym.modules is not None
         m = module_pt
         half = sym.size * m / 2
         head = f"q 0 0 0 rg {m:.5f} 0 0 {-m:.5f} {cx_pt - half:.4f} {cy_pt + half:.4f} cm\n"
@@ -125,6 +126,7 @@ class QRCarrier:
         return np.kron(img, np.ones((k, k), dtype=np.uint8)) if k > 1 else img
 
     def svg(self, sym: Symbol, cx_mm: float, cy_mm: float, module_mm: float) -> str:
+        assert sym.modules is not None
         half = sym.size * module_mm / 2
         d = "".join(f"M{c} {r}h{n}v1h-{n}z" for r, c, n in row_runs(sym.modules))
         return (
@@ -162,7 +164,7 @@ class SnowflakeCarrier:
         return Symbol("snowflake", None, round(w), f"SF-{sym.variant}", quiet=0, native=(sym, w, h))
 
     def module_mm(self, sym: Symbol) -> float:
-        return self.width_mm / sym.native[1]
+        return float(self.width_mm / sym.native[1])
 
     def footprint(self, sym: Symbol, module: float) -> tuple[float, float]:
         return sym.native[1] * module, sym.native[2] * module

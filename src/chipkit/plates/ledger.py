@@ -1,13 +1,15 @@
 """The issuance ledger: which plate (serial) is live for which household.
 
 Kept in the keyring directory as ``issued.jsonl``: one JSON object per line, only
-ever appended (one ``write`` per group of records, then ``fsync``). Events:
+ever appended (one ``write`` per group of records, then ``fsync``). Events, each a
+typed record below:
 
 ``intent``   a serial is about to be rendered for a household (before the file exists)
 ``issued``   the plate file exists; the serial is now live (carries the manifest row)
 ``rendered`` an already-live plate was rendered again (same token, new file)
 ``void``     an intent whose file was never written (the token never left memory)
-``revoked``  a live serial was revoked (``--reissue``, or an interrupted run's orphan)
+``revoked``  a serial was revoked (``--reissue``, an interrupted run's orphan, or a
+             voided serial whose file appeared later)
 
 A household's live plate is its newest ``issued`` serial that is not revoked. The
 ledger is what stops a re-run from minting a second live plate: a household with a
@@ -20,11 +22,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Union
 
 from chipkit.errors import ChipkitError
 
@@ -40,6 +42,110 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _opt_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+# ------------------------------------------------------------------ records
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A serial about to be rendered: what re-sealing its exact token needs (Ed25519 and
+    AES-SIV are deterministic), so an interrupted run's file can be adopted."""
+
+    event: ClassVar[str] = "intent"
+    batch: str
+    serial: int
+    household_id: str
+    village: str
+    file: str
+    issued: str | None
+    expires: str | None
+    url_prefix: str | None
+    sign_kid: int | None
+    read_kid: int | None
+    supersedes: int | None = None
+
+    @classmethod
+    def from_json(cls, r: dict[str, Any]) -> Intent:
+        return cls(
+            batch=str(r.get("batch", "")),
+            serial=int(r["serial"]),
+            household_id=str(r.get("household_id", "")),
+            village=str(r.get("village", "")),
+            file=str(r.get("file") or ""),
+            issued=_opt_str(r.get("issued")),
+            expires=_opt_str(r.get("expires")),
+            url_prefix=_opt_str(r.get("url_prefix")),
+            sign_kid=_opt_int(r.get("sign_kid")),
+            read_kid=_opt_int(r.get("read_kid")),
+            supersedes=_opt_int(r.get("supersedes")),
+        )
+
+
+@dataclass(frozen=True)
+class Issued:
+    """The plate file exists (``file`` None: adopted, to be rendered again); now live."""
+
+    event: ClassVar[str] = "issued"
+    batch: str
+    serial: int
+    household_id: str
+    village: str
+    token: str
+    file: str | None
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """An already-live plate rendered again (same token) into ``file``."""
+
+    event: ClassVar[str] = "rendered"
+    batch: str
+    serial: int
+    household_id: str
+    file: str
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Void:
+    """An intent whose file was not there: the serial was never live. ``file`` is where it
+    would have been, so a file that a dead batch's worker renamed there later is found."""
+
+    event: ClassVar[str] = "void"
+    serial: int
+    household_id: str
+    file: str | None = None
+
+
+@dataclass(frozen=True)
+class Revoked:
+    event: ClassVar[str] = "revoked"
+    serial: int
+    household_id: str = ""
+    reason: str = ""
+    batch: str = ""
+    superseded_by: int | None = None
+
+
+Record = Union[Intent, Issued, Rendered, Void, Revoked]
+
+
+def to_json(rec: Record | dict[str, Any]) -> dict[str, Any]:
+    """The JSON object of a record (the on-disk format, ``event`` first); a dict is taken
+    as already in that form (``chipkit.issuance`` writes its records so)."""
+    if isinstance(rec, dict):
+        return rec
+    return {"event": rec.event, **rec.__dict__}
+
+
 @dataclass
 class LivePlate:
     household_id: str
@@ -52,14 +158,85 @@ class LivePlate:
 
     @property
     def row(self) -> dict[str, Any]:
-        return json.loads(self.row_json) if self.row_json else {}
+        row = json.loads(self.row_json) if self.row_json else {}
+        return row if isinstance(row, dict) else {}
 
 
 @dataclass
 class LedgerState:
     live: dict[str, LivePlate] = field(default_factory=dict)
-    dangling: list[dict[str, Any]] = field(default_factory=list)  # intents never resolved
+    dangling: list[Intent] = field(default_factory=list)  # intents never resolved
     unrevoked_superseded: list[tuple[int, int]] = field(default_factory=list)  # (old, new)
+    voided: list[Void] = field(default_factory=list)  # voided serials not revoked since
+    revoked: set[int] = field(default_factory=set)
+    villages: dict[int, str] = field(default_factory=dict)  # serial -> village (all seen)
+
+
+def _compact(row: Any) -> str:
+    return json.dumps(row or {}, ensure_ascii=False, separators=(",", ":"))
+
+
+class _StateBuilder:
+    """Folds ledger records, in order, into a :class:`LedgerState`."""
+
+    def __init__(self) -> None:
+        self.st = LedgerState()
+        self.intents: dict[int, Intent] = {}
+        self.voided: dict[int, Void] = {}
+
+    def add(self, rec: dict[str, Any]) -> None:
+        ev, serial = rec.get("event"), rec.get("serial")
+        if not isinstance(serial, int) or isinstance(serial, bool):
+            return
+        hid = str(rec.get("household_id", ""))
+        if isinstance(rec.get("village"), str) and rec["village"]:
+            self.st.villages[serial] = rec["village"]
+        if ev == "intent":
+            self.intents[serial] = Intent.from_json(rec)
+        elif ev == "issued":
+            self._issued(rec, serial, hid)
+        elif ev == "rendered":
+            live = self.st.live.get(hid)
+            if live is not None and live.serial == serial:
+                if rec.get("row"):
+                    live.row_json = _compact(rec["row"])
+                if rec.get("file"):
+                    live.files.append(rec["file"])
+        elif ev == "void":
+            intent = self.intents.pop(serial, None)
+            file = _opt_str(rec.get("file")) or (intent.file if intent else None)
+            self.voided[serial] = Void(serial, hid, file)
+        elif ev == "revoked":
+            self.intents.pop(serial, None)
+            self.voided.pop(serial, None)
+            self.st.revoked.add(serial)
+            live = self.st.live.get(hid)
+            if live is not None and live.serial == serial:
+                del self.st.live[hid]
+
+    def _issued(self, rec: dict[str, Any], serial: int, hid: str) -> None:
+        self.intents.pop(serial, None)
+        old = self.st.live.get(hid)
+        self.st.live[hid] = LivePlate(
+            hid,
+            rec["village"],
+            serial,
+            rec["token"],
+            rec.get("batch", ""),
+            _compact(rec.get("row")),
+            [rec["file"]] if rec.get("file") else [],
+        )
+        if old is not None and old.serial != serial and old.serial not in self.st.revoked:
+            self.st.unrevoked_superseded.append((old.serial, serial))
+
+    def finish(self) -> LedgerState:
+        st = self.st
+        st.dangling = list(self.intents.values())
+        st.voided = list(self.voided.values())
+        st.unrevoked_superseded = [
+            (o, n) for o, n in st.unrevoked_superseded if o not in st.revoked
+        ]
+        return st
 
 
 class Ledger:
@@ -100,13 +277,14 @@ class Ledger:
             self._lock_fd = None
 
     # ------------------------------------------------------------ writing
-    def append(self, records: list[dict[str, Any]]) -> None:
+    def append(self, records: Sequence[Record | dict[str, Any]]) -> None:
         """Append records durably (one write, then fsync)."""
         if not records:
             return
         stamp = _now()
         data = "".join(
-            json.dumps({"time": stamp, **r}, ensure_ascii=False, separators=(",", ":")) + "\n"
+            json.dumps({"time": stamp, **to_json(r)}, ensure_ascii=False, separators=(",", ":"))
+            + "\n"
             for r in records
         ).encode("utf-8")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -121,7 +299,7 @@ class Ledger:
 
     # ------------------------------------------------------------ reading
     def records(self) -> Iterator[dict[str, Any]]:
-        """Every record; a torn last line (a crash mid-write) is ignored."""
+        """Every record as JSON; a torn last line (a crash mid-write) is ignored."""
         try:
             f = self.path.open("r", encoding="utf-8")
         except FileNotFoundError:
@@ -138,52 +316,23 @@ class Ledger:
                     yield rec
 
     def state(self) -> LedgerState:
-        st = LedgerState()
-        intents: dict[int, dict[str, Any]] = {}
-        issued: dict[int, dict[str, Any]] = {}
-        revoked: set[int] = set()
+        b = _StateBuilder()
         for rec in self.records():
-            ev, serial = rec.get("event"), rec.get("serial")
-            if not isinstance(serial, int):
-                continue
-            hid = rec.get("household_id", "")
-            if ev == "intent":
-                intents[serial] = rec
-            elif ev == "issued":
-                intents.pop(serial, None)
-                issued[serial] = rec
-                old = st.live.get(hid)
-                st.live[hid] = LivePlate(
-                    hid,
-                    rec["village"],
-                    serial,
-                    rec["token"],
-                    rec.get("batch", ""),
-                    json.dumps(rec.get("row") or {}, ensure_ascii=False, separators=(",", ":")),
-                    [rec["file"]] if rec.get("file") else [],
-                )
-                if old is not None and old.serial != serial and old.serial not in revoked:
-                    st.unrevoked_superseded.append((old.serial, serial))
-            elif ev == "rendered":
-                live = st.live.get(hid)
-                if live is not None and live.serial == serial:
-                    if rec.get("row"):
-                        live.row_json = json.dumps(
-                            rec["row"], ensure_ascii=False, separators=(",", ":")
-                        )
-                    if rec.get("file"):
-                        live.files.append(rec["file"])
-            elif ev == "void":
-                intents.pop(serial, None)
-            elif ev == "revoked":
-                intents.pop(serial, None)
-                revoked.add(serial)
-                live = st.live.get(hid)
-                if live is not None and live.serial == serial:
-                    del st.live[hid]
-        st.dangling = list(intents.values())
-        st.unrevoked_superseded = [(o, n) for o, n in st.unrevoked_superseded if o not in revoked]
-        return st
+            b.add(rec)
+        return b.finish()
 
 
-__all__ = ["LEDGER_FILE", "Ledger", "LedgerError", "LedgerState", "LivePlate"]
+__all__ = [
+    "LEDGER_FILE",
+    "Intent",
+    "Issued",
+    "Ledger",
+    "LedgerError",
+    "LedgerState",
+    "LivePlate",
+    "Record",
+    "Rendered",
+    "Revoked",
+    "Void",
+    "to_json",
+]

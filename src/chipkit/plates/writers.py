@@ -11,6 +11,7 @@ import contextlib
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ class Written:
     page: int | None
     slot: int | None
     module_mm: float
-    module_px: int | None
+    module_px: float | None  # PNG: pixels per module (a whole number for QR)
 
 
 def _file_mode() -> int:
@@ -55,12 +56,16 @@ def atomic_path(final: Path) -> Path:
     return Path(tmp)
 
 
-def commit_file(tmp: Path, final: Path) -> None:
+def commit_file(tmp: Path, final: Path, before: Callable[[], None] | None = None) -> None:
+    """fsync ``tmp`` and rename it to ``final``; ``before`` runs right before the rename
+    (a pool worker checks there that its batch is still alive)."""
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+    if before is not None:
+        before()
     os.replace(tmp, final)
 
 
@@ -138,12 +143,12 @@ class PngRenderer:
     def module_px(self, sym: Symbol) -> float:
         """Pixels per module. QR: a whole number (no resampling, ever), as close to the
         vector size as the panel and its quiet zone allow. Other carriers: exact."""
-        ideal = self.carrier.module_mm(sym) * self.s
+        ideal = float(self.carrier.module_mm(sym)) * self.s
         if sym.modules is None:
             return round(ideal, 3)
         px = max(1, round(ideal))
         panel_px = L.PANEL_MM * self.s
-        while px > 1 and self.carrier.footprint(sym, px)[0] > panel_px:
+        while px > 1 and float(self.carrier.footprint(sym, px)[0]) > panel_px:
             px -= 1
         return px
 
@@ -164,12 +169,19 @@ class PngRenderer:
         module_mm = px * 25.4 / self.dpi
         return img, Written(None, None, round(module_mm, 4), px)
 
-    def write(self, path: Path, data: L.PlateData, sym: Symbol, measure: L.Measurer) -> Written:
+    def write(
+        self,
+        path: Path,
+        data: L.PlateData,
+        sym: Symbol,
+        measure: L.Measurer,
+        before_commit: Callable[[], None] | None = None,
+    ) -> Written:
         img, info = self.render(data, sym, measure)
         tmp = atomic_path(path)
         try:
             img.save(tmp, format="PNG", dpi=(self.dpi, self.dpi), compress_level=3)
-            commit_file(tmp, path)
+            commit_file(tmp, path, before_commit)
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -238,12 +250,19 @@ class SvgRenderer:
         parts.append("</g></svg>\n")
         return "".join(parts), Written(None, None, round(module, 4), None)
 
-    def write(self, path: Path, data: L.PlateData, sym: Symbol, measure: L.Measurer) -> Written:
+    def write(
+        self,
+        path: Path,
+        data: L.PlateData,
+        sym: Symbol,
+        measure: L.Measurer,
+        before_commit: Callable[[], None] | None = None,
+    ) -> Written:
         text, info = self.render(data, sym, measure)
         tmp = atomic_path(path)
         try:
             tmp.write_text(text, encoding="utf-8")
-            commit_file(tmp, path)
+            commit_file(tmp, path, before_commit)
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -365,7 +384,7 @@ class PdfSheetWriter:
         self.carrier = carrier
         self.label = label
         self.font_name = register_pdf_font(font)
-        self._font = pdfmetrics.getFont(self.font_name)
+        self._font: Any = pdfmetrics.getFont(self.font_name)  # a TTFont (stubs: Font)
         self.measure: L.Measurer | None = None
         self.tmp = atomic_path(self.path)
         g = self.grid
@@ -377,7 +396,7 @@ class PdfSheetWriter:
         )
         self.c.setTitle(f"chipkit door plates {label}".strip())
         self.c.setCreator("chipkit plates")
-        self._form = None
+        self._form: str | None = None
         self.page = 0
         self.slot = -1
         self.count = 0
@@ -517,12 +536,12 @@ class PdfSheetWriter:
         self.count += 1
         return Written(self.page, self.slot + 1, round(module, 4), None)
 
-    def close(self) -> None:
+    def close(self, before_commit: Callable[[], None] | None = None) -> None:
         """Finish the PDF and move it into place (fsync + rename)."""
         if self.page == 0:
             self._new_page()
         self.c.save()
-        commit_file(self.tmp, self.path)
+        commit_file(self.tmp, self.path, before_commit)
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):

@@ -259,14 +259,14 @@ def cell_text(column: str, raw: object, notes: list[tuple[str, str]]) -> str:
             raise _Bad(
                 column,
                 FORMULA,
-                f"formula ={_shown(raw.formula or '')[1:-1]} has no saved value "
+                f"formula ={_shown(raw.formula or '(shared formula)')[1:-1]} has no saved value "
                 "(open and save the file in Excel, or paste the column as values)",
             )
         text = clean_text(raw.value)
         notes.append(
             (
                 column,
-                f"formula ={_shown(raw.formula or '')[1:-1]}: its saved "
+                f"formula ={_shown(raw.formula or '(shared formula)')[1:-1]}: its saved "
                 f"value {_shown(text)} is used",
             )
         )

@@ -27,6 +27,7 @@ from chipkit.errors import CHIP_STATUSES, STATUS_WORDS, Status
 from chipkit.scan._image import (
     IMAGE_SUFFIXES,
     MAX_PIXELS,
+    MIN_SIDE,
     ImageError,
     ImageInput,
     ScanError,
@@ -130,6 +131,8 @@ def _read_checked(gray: np.ndarray, options: dict[str, Any]) -> ReadReport:
     unknown = set(options) - READ_OPTIONS
     if unknown:
         raise TypeError(f"unknown scan option(s): {', '.join(sorted(unknown))}")
+    if min(gray.shape) < MIN_SIDE:  # no symbol fits: nothing to run the decoders on
+        return ReadReport([], [], (gray.shape[1], gray.shape[0]), 0.0)
     try:
         return read_gray(gray, **options)
     except Exception as e:  # noqa: BLE001 - a reader bug: said and counted, never silent
@@ -179,7 +182,11 @@ def _verify(
 
 def _why_not_found(report: ReadReport) -> str:
     tried = [r for r in report.regions if r.tried and not r.read]
-    if not report.regions:
+    if min(report.size) < MIN_SIDE:
+        why = (
+            f"no code found: the photo ({report.size[0]}x{report.size[1]}) is too small to hold one"
+        )
+    elif not report.regions:
         why = "no code found: nothing in the photo looks like a symbol"
     elif not tried:
         why = "no code found"

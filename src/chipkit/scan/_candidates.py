@@ -3,8 +3,9 @@
 The texture detector looks for blobs of dense, small-scale contrast (a symbol's modules)
 surrounded by a quiet ring (the plate around it), on a downscaled copy of the photo.
 
-Every threshold below is a module constant with the reason it has its value
-(docs/scanning.md, section *Tuned numbers*).
+Every threshold below is a module constant with the reason it has its value; what
+moving each one does on the benchmark's captures is measured by ``python -m
+benchmarks.scan_thresholds`` (docs/scanning.md, section *Tuned numbers*).
 """
 
 from __future__ import annotations

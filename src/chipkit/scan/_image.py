@@ -19,13 +19,15 @@ from chipkit.errors import ChipkitError
 
 #: Largest photo accepted, in pixels (a 48 MP phone photo is 48e6; 50 % headroom).
 MAX_PIXELS = 80_000_000
-#: Narrowest photo side accepted, in pixels: the smallest symbol (a 21-module QR) needs
-#: more than this even at a pixel per module; thinner images are strips, not photos.
-MIN_SIDE = 16
 #: Most elongated photo accepted (long side / short side): phone panoramas stay under
-#: ~10:1. Beyond, no plate fits and the decoders' working copies of a 1 x 80,000,000
-#: strip took 2.3 GB; such images are refused from their header, before decoding.
+#: ~10:1. Beyond, no plate fits, strips such as 65535 x 1 crashed the decoders, and a
+#: 1 x 80,000,000 PNG took 2.2 GB; such images are refused from their header, before
+#: decoding.
 MAX_ASPECT = 20.0
+#: A photo whose short side is under this many pixels cannot hold a symbol (the smallest,
+#: a 21-module QR, needs more even at a pixel per module): it is read as holding no code,
+#: without running the decoders (it is at most 15 x 300 pixels, given MAX_ASPECT).
+MIN_SIDE = 16
 
 #: What the scanner takes as a photo: a path, the file's bytes, a PIL image, or a numpy
 #: array (gray H x W, or BGR / BGRA H x W x 3/4 as OpenCV uses).
@@ -60,11 +62,11 @@ def _register_heif() -> None:
 
 
 def check_size(w: int, h: int, max_pixels: int = MAX_PIXELS) -> None:
-    """Refuse, from its dimensions alone, a photo too large, too thin or too elongated."""
+    """Refuse, from its dimensions alone, a photo too large or too elongated."""
     if w * h > max_pixels:
         raise ImageError(f"image too large: {w}x{h} pixels (limit {max_pixels:,})")
-    if min(w, h) < MIN_SIDE:
-        raise ImageError(f"image too thin: {w}x{h} pixels (both sides need {MIN_SIDE} or more)")
+    if min(w, h) < 1:
+        raise ImageError(f"empty image: {w}x{h} pixels")
     if max(w, h) > MAX_ASPECT * min(w, h):
         raise ImageError(
             f"image too elongated: {w}x{h} pixels (at most {MAX_ASPECT:g}:1, long side to short)"

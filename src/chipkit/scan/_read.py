@@ -8,14 +8,17 @@ benchmark, see docs/performance.md and docs/scanning.md):
 2. Candidate regions: symbols zxing-cpp located but could not read (``return_errors``)
    plus a cheap texture detector (dense small-scale contrast surrounded by a quiet
    plate) on a downscaled copy (_candidates). A photo with no candidate stops here.
+   Skipped when the whole-photo snowflake search was complete (it read a symbol and
+   every symbol-shaped outline it saw) and zxing-cpp located nothing unread.
 3. For each candidate not yet covered by a decoded code, a full-resolution crop goes
    through a ladder of increasingly costly attempts, stopping at the first that reads
    (_decoders): zxing-cpp on the crop rescaled so the symbol is ~285 px wide, then 4/3
    of that, then sharpened, then rectified; the snowflake reader; WeChat's
    detector-decoder (OpenCV contrib, no model files); ZBar when installed.
 
-Every tuned number is a module constant with its reason (docs/scanning.md, *Tuned
-numbers*). A stage that raises is a reader bug, not an
+Every tuned number is a module constant with its reason; what moving each one does on
+the benchmark's captures is measured by ``python -m benchmarks.scan_thresholds``
+(docs/scanning.md, *Tuned numbers*). A stage that raises is a reader bug, not an
 unreadable photo: it is logged (logger ``chipkit.scan``), listed in
 ``ReadReport.errors`` (shown by ``--debug-out``) and counted in ``STAGE_ERRORS``.
 """
@@ -148,16 +151,28 @@ def _snowflake_stage(
     crop: np.ndarray, ox: int, oy: int, side: float, quad: np.ndarray | None = None
 ) -> list[Code]:
     """chipkit's own hexagonal carrier: its reader, on the crop (it carries binary)."""
+    return _snowflake_codes(crop, ox, oy)[0]
+
+
+def _snowflake_codes(crop: np.ndarray, ox: int, oy: int) -> tuple[list[Code], bool]:
+    """The snowflake reader's codes in photo coordinates, and whether its search was
+    complete (it decoded every symbol-shaped outline it saw)."""
     sf = _snowflake()
     if sf is None:
-        return []
+        return [], False
+    read_image = getattr(sf, "read_image", None)
+    if read_image is None:  # a reader without the completeness report
+        dets, complete = sf.decode_image(crop), False
+    else:
+        reading = read_image(crop)
+        dets, complete = reading.detections, reading.complete
     out = []
-    for det in sf.decode_image(crop):
+    for det in dets:
         pts = np.asarray(det.corners, dtype=float).reshape(-1, 2)
         q = tuple((float(x) + ox, float(y) + oy) for x, y in pts)  # the hexagon's corners
         raw = bytes(det.payload)
         out.append(Code("Snowflake", _safe_text(raw) or "", raw, q, "snowflake", "snowflake"))
-    return out
+    return out, complete
 
 
 _SNOWFLAKE: Any = None
@@ -261,13 +276,25 @@ class _Reader:
                 errs.append(b)
         return errs
 
-    def whole_snowflake(self, stages: Iterable[str] | None) -> None:
+    def whole_snowflake(self, stages: Iterable[str] | None) -> bool:
         """The snowflake reader on the whole photo when small (~30 ms) and no QR was read;
-        big photos (~100 ms on 12 MP, more than the QR budget) get it on crops only."""
+        big photos (~100 ms on 12 MP, more than the QR budget) get it on crops only.
+        True when its search was complete: it read a symbol and every symbol-shaped
+        outline it saw decoded, so the texture search has no snowflake left to find."""
         wanted = stages is None or "snowflake" in set(stages)
-        if wanted and not self.codes and _snowflake() is not None:
-            if self.h * self.w <= SNOWFLAKE_WHOLE_MAX_PIXELS:
-                self.run_stage("snowflake", _snowflake_stage, self.gray, 0, 0, 0.0, None)
+        if not (wanted and not self.codes and _snowflake() is not None):
+            return False
+        if self.h * self.w > SNOWFLAKE_WHOLE_MAX_PIXELS:
+            return False
+        complete = False
+
+        def whole(crop: np.ndarray, ox: int, oy: int, side: float, quad: Any) -> list[Code]:
+            nonlocal complete
+            found, complete = _snowflake_codes(crop, ox, oy)
+            return found
+
+        read = self.run_stage("snowflake", whole, self.gray, 0, 0, 0.0, None)
+        return read and complete
 
     def candidates(self, errs: list[Any]) -> list[Region]:
         """Regions to climb the ladder on: located symbols and texture blobs, the ones
@@ -374,8 +401,12 @@ def read_gray(
     """Find and decode every code in a grayscale photo (see the module docstring)."""
     rd = _Reader(gray, budget_s, max_regions)
     errs = rd.first_pass()
-    rd.whole_snowflake(stages)
-    todo = rd.candidates(errs)
+    if rd.whole_snowflake(stages) and not errs:
+        # the snowflake reader searched the whole photo and read every symbol it saw;
+        # zxing-cpp located nothing it could not read: no texture search (~5 ms)
+        todo: list[Region] = []
+    else:
+        todo = rd.candidates(errs)
     wanted = set(stages) if stages is not None else None
     steps = [(n, f) for n, f in ladder(use_zbar) if wanted is None or n in wanted]
     rd.climb(todo, steps)

@@ -9,6 +9,7 @@ nothing.
 
 from __future__ import annotations
 
+import base64
 import inspect
 from typing import Any, Literal
 
@@ -154,13 +155,22 @@ def _open(request: Request, response: Response, chip: str | bytes, body: OpenSes
         lifetime=SESSION_SECS,
         household_id=hid,
         credential=credential,
-        chip=chip if isinstance(chip, str) else None,
+        chip=_store_chip(chip),
         now=now,
     )
     set_session_cookie(request, response, sid, SESSION_SECS)
     out = _page(request, hid, credential)
     out.update(csrf=csrf, expires_in=SESSION_SECS)
     return out
+
+
+def _store_chip(chip: str | bytes) -> str:
+    """A QR chip as its text; a binary carrier's (snowflake) token as b64:…"""
+    return chip if isinstance(chip, str) else "b64:" + base64.b64encode(chip).decode()
+
+
+def _chip_of(stored: str) -> str | bytes:
+    return base64.b64decode(stored[4:]) if stored.startswith("b64:") else stored
 
 
 @router.post("/households/session", summary="Open a household session with the chip text")
@@ -221,7 +231,11 @@ def submit(body: HouseholdCase, request: Request) -> dict[str, Any]:
         raise forbidden("open the session with the chip text to file a request")
     limit(request, "submit-chip", p.chip, *SUBMITS_PER_CHIP)
     c = services(request).cases.submit(
-        body.type, body.title, body.description, body.details, token=p.chip
+        body.type,
+        body.title,
+        body.description,
+        body.details,
+        token=_chip_of(p.chip),  # type: ignore[arg-type]
     )
     return _resident_view(c)
 

@@ -43,6 +43,7 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     verifier = keyring.verifier() if keyring is not None else load_verifier(config)
     services = Services(config, db, verifier, keyring)
     app = FastAPI(
+        lifespan=_sweeper(services),
         title="chipkit district service",
         version=__version__,
         description="Cases, visits, notices, chips and households for village grid management.",
@@ -73,6 +74,34 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
         return HTMLResponse(_docs_page(app.openapi()))
 
     return app
+
+
+def _sweeper(services: Services) -> Any:
+    """While the server runs: the cases SLA sweep every ``sweep_secs`` in a thread."""
+    import threading
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:
+        stop = threading.Event()
+        every = int(services.config.sweep_secs)
+
+        def loop() -> None:
+            while not stop.wait(every):
+                try:
+                    services.cases.sweep()
+                except Exception as e:  # noqa: BLE001 - logged, the next round retries
+                    errors.log.warning("SLA sweep failed: %s", type(e).__name__)
+
+        th = threading.Thread(target=loop, name="chipkit-sla-sweep", daemon=True)
+        if every > 0:
+            th.start()
+        try:
+            yield
+        finally:
+            stop.set()
+
+    return lifespan
 
 
 ERROR_SCHEMA = {

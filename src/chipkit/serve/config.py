@@ -22,6 +22,8 @@ class ServeConfig:
     ``public_url``: the address users reach (``https://...`` makes cookies Secure and adds
     HSTS). ``trusted_proxies``: addresses whose ``X-Forwarded-For``/``-Proto`` are believed.
     ``data_dir``: where uploads and job outputs go. ``clock``: Unix seconds (tests fake it).
+    ``sweep_secs``: how often the SLA sweep runs while the server runs (every process may
+    sweep; a case changed by one is skipped by the other).
     """
 
     db: str | os.PathLike[str] | None = None
@@ -36,6 +38,7 @@ class ServeConfig:
     password_hasher: Any = None  # argon2.PasswordHasher; None: the Argon2id defaults
     pin_hasher: Any = None
     office: str | None = None  # verifier bundle pin (office fingerprint)
+    sweep_secs: int = 60  # SLA timers and rating windows checked this often (0: never)
 
     @property
     def https(self) -> bool:

@@ -97,6 +97,10 @@ def install(app: FastAPI) -> None:
     async def _chipkit(_: Request, exc: ChipkitError) -> JSONResponse:
         return JSONResponse(*chipkit_error(exc))
 
+    @app.exception_handler(ValueError)
+    async def _value(_: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse(body("bad_input", str(exc)), 422)
+
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.error(

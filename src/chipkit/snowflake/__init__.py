@@ -9,6 +9,7 @@ Spec: docs/snowflake.md. Public API::
     snowflake.draw_reportlab(canvas, sym, x, y, size_pt)
     w, h = snowflake.symbol_extent(sym)             # modules, incl. quiet zone
     dets = snowflake.decode_image(photo)            # -> [Detection(payload, corners, ...)]
+    reading = snowflake.read_image(photo)           # Reading(detections, complete)
 
 Layers: ``encoder`` and ``layout`` are the pure core (standard library and numpy only);
 ``writers`` (OpenCV for rasters) and ``reader`` (OpenCV) are separate modules, imported
@@ -25,7 +26,7 @@ from chipkit.snowflake.encoder import SnowflakeError, Symbol, encode
 from chipkit.snowflake.layout import VARIANTS, layout
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only; imported lazily below
-    from chipkit.snowflake.reader import Detection, decode_image
+    from chipkit.snowflake.reader import Detection, Reading, decode_image, read_image
     from chipkit.snowflake.writers import (
         draw_reportlab,
         render,
@@ -39,6 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only; imported lazily 
 _LAZY = {
     "Detection": "reader",
     "decode_image": "reader",
+    "Reading": "reader",
+    "read_image": "reader",
     "draw_reportlab": "writers",
     "render": "writers",
     "symbol_extent": "writers",
@@ -64,12 +67,14 @@ def __dir__() -> list[str]:
 __all__ = [
     "VARIANTS",
     "Detection",
+    "Reading",
     "SnowflakeError",
     "Symbol",
     "decode_image",
     "draw_reportlab",
     "encode",
     "layout",
+    "read_image",
     "render",
     "symbol_extent",
     "to_pdf",

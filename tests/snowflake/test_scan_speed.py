@@ -1,0 +1,89 @@
+"""Issue 14 (reading speed): what the scanner may skip when the snowflake reader's own
+search of the whole photo was complete, and the reader's cheaper component labelling."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from chipkit import snowflake
+from chipkit.scan import _read
+from chipkit.snowflake import _locate
+
+
+def _photo(payloads: list[bytes], size=(600, 800)) -> np.ndarray:
+    img = np.full(size, 235, np.uint8)
+    x = 20
+    for p in payloads:
+        sym = snowflake.render(snowflake.encode(p), 3.0)
+        h, w = sym.shape
+        img[20 : 20 + h, x : x + w] = sym
+        x += w + 20
+    return cv2.GaussianBlur(img, (0, 0), 0.6)
+
+
+def _hexagon_blob(img: np.ndarray, cx: int, cy: int, r: int) -> None:
+    """A dark regular hexagon with random light holes: symbol-shaped, never decodes."""
+    ang = np.radians(np.arange(6) * 60.0)
+    pts = np.stack([cx + r * np.cos(ang), cy + r * np.sin(ang)], 1).astype(np.int32)
+    cv2.fillPoly(img, [pts], 20)
+    rng = np.random.default_rng(3)
+    for _ in range(150):
+        px, py = rng.integers(-r // 2, r // 2, size=2)
+        cv2.circle(img, (int(cx + px), int(cy + py)), 2, 235, -1)
+
+
+def test_reading_is_complete_when_every_outline_decoded():
+    payloads = [bytes(range(i, i + 116)) for i in (1, 2)]
+    reading = snowflake.read_image(_photo(payloads))
+    assert sorted(d.payload for d in reading.detections) == sorted(payloads)
+    assert reading.complete
+
+
+def test_reading_is_incomplete_with_an_undecoded_hexagon_or_nothing():
+    img = _photo([bytes(range(1, 117))])
+    _hexagon_blob(img, 560, 420, 110)
+    reading = snowflake.read_image(img)
+    assert [d.payload for d in reading.detections] == [bytes(range(1, 117))]
+    assert not reading.complete
+    assert not snowflake.read_image(np.full((300, 300), 200, np.uint8)).complete
+
+
+def _texture_calls(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = _read.texture_regions
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(_read, "texture_regions", counting)
+    return calls
+
+
+def test_scan_skips_the_texture_search_after_a_complete_snowflake_read(monkeypatch):
+    calls = _texture_calls(monkeypatch)
+    payloads = [bytes(range(i, i + 116)) for i in (5, 6)]
+    rep = _read.read_gray(_photo(payloads))
+    assert sorted(c.raw for c in rep.codes) == sorted(payloads)
+    assert calls == []
+
+
+def test_scan_keeps_the_texture_search_when_a_hexagon_did_not_decode(monkeypatch):
+    calls = _texture_calls(monkeypatch)
+    img = _photo([bytes(range(5, 121))])
+    _hexagon_blob(img, 560, 420, 110)
+    rep = _read.read_gray(img)
+    assert [c.raw for c in rep.codes] == [bytes(range(5, 121))]
+    assert calls == [1]
+
+
+def test_component_labelling_falls_back_to_32_bit_labels():
+    many = np.zeros((600, 800), np.uint8)
+    many[::2, ::2] = 255  # 120,000 single-pixel components: more than 16 bits hold
+    n, labels, stats = _locate._components(many)
+    assert n == 120_001 and labels.dtype == np.int32
+    one = np.zeros((100, 100), np.uint8)
+    one[10:20, 30:60] = 255
+    n, labels, stats = _locate._components(one)
+    assert n == 2 and labels.dtype == np.uint16 and stats[1].tolist() == [30, 10, 30, 10, 300]
