@@ -271,11 +271,8 @@ def _candidates(binary: np.ndarray) -> list[np.ndarray]:
     misses = []
     for i in idx:
         x, y, w, h = (int(v) for v in stats[i, :4])
-        # the component alone (255), with a one-pixel border of background
-        roi = cv2.copyMakeBorder(
-            cv2.compare(labels[y : y + h, x : x + w], int(i), cv2.CMP_EQ),
-            1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0,
-        )  # fmt: skip
+        roi = np.zeros((h + 2, w + 2), np.uint8)
+        roi[1:-1, 1:-1] = (labels[y : y + h, x : x + w] == i).astype(np.uint8) * 255
         ragged: list[float] = []
         found = _hexagons_in(roi, x - 1, y - 1, min_area, one_component=True, ragged=ragged)
         if not found and w * h > 4 * min_area:
