@@ -1,4 +1,4 @@
-"""Door-plate batch benchmark: N households -> print-ready PDF, end to end, both cores.
+"""Door-plate batch benchmark: N households -> print-ready PDF and PNG, end to end, both cores.
 
 Compared in the same run with raw QR encoding of the same tokens:
 
@@ -9,6 +9,9 @@ Compared in the same run with raw QR encoding of the same tokens:
 Memory: the peak RSS of the batch process and of its worker processes is measured for
 each batch size given (e.g. ``--households 10000 --households 100000``); flat means the
 workers' peak does not grow with the batch.
+
+PNG (one file per household, 300 dpi) is measured beside PDF, on the same machine in the
+same run (``--png-households``, default 2,000), after the PDF batches.
 
     .venv/bin/python benchmarks/plates.py                     # 10,000 households
     .venv/bin/python benchmarks/plates.py --households 10000 --households 100000 --write-docs
@@ -55,8 +58,10 @@ def make_register(path: Path, n: int) -> None:
             )
 
 
-def run_batch_subprocess(register: Path, keys: Path, out: Path, jobs: int) -> dict:
-    """The real CLI in a child process, so its own peak memory can be measured."""
+def run_batch_subprocess(
+    register: Path, keys: Path, out: Path, jobs: int, fmt: str = "pdf", dpi: int = 300
+) -> dict:
+    """The real batch in a child process, so its own peak memory can be measured."""
     code = f"""
 import json, resource, sys, time
 from pathlib import Path
@@ -65,7 +70,8 @@ from chipkit.register import read_register
 from chipkit.plates import BatchOptions, run_batch
 t0 = time.perf_counter()
 reg = read_register({str(register)!r})
-res = run_batch(reg, Keyring.open({str(keys)!r}), BatchOptions(out=Path({str(out)!r}), fmt="pdf", sheet="a4", jobs={jobs}))
+opts = BatchOptions(out=Path({str(out)!r}), fmt={fmt!r}, sheet="a4", dpi={dpi}, jobs={jobs})
+res = run_batch(reg, Keyring.open({str(keys)!r}), opts)
 wall = time.perf_counter() - t0
 me = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({{"wall": wall, "batch_seconds": res.seconds, "plates": res.plates, "files": res.files,
@@ -110,12 +116,66 @@ def rate(fn, items, min_seconds: float = 2.0) -> float:
             return n / dt
 
 
+def run_png(n: int, jobs: int, dpi: int) -> dict:
+    """n households -> one PNG each at ``dpi``, measured like the PDF batches."""
+    from chipkit.keys import Keyring
+
+    d = WORK / f"png{n}"
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    make_register(d / "households.csv", n)
+    Keyring.init(d / "keys", passphrase=None)  # demo-only keyring
+    before = segno_share()
+    r = run_batch_subprocess(d / "households.csv", d / "keys", d / "out", jobs, "png", dpi)
+    r["share"] = (before + segno_share()) / 2
+    files = list((d / "out").glob("*.png"))
+    r.update(
+        n=n,
+        dpi=dpi,
+        mb=sum(p.stat().st_size for p in files) / 1e6,
+        rate=n / r["batch_seconds"],
+        cpu_ms=1000 * r["cpu"] / n,
+    )
+    print(
+        f"{n:>7} households -> PNG {dpi} dpi: {r['batch_seconds']:.1f} s, {r['rate']:,.0f} "
+        f"plates/s ({jobs} workers), CPU {r['cpu_ms']:.2f} ms/plate, {len(files)} files "
+        f"{r['mb']:.0f} MB, peak RSS worker {r['rss_worker_mb']:.0f} MB",
+        flush=True,
+    )
+    return r
+
+
+def png_lines(r: dict, pdf: dict, jobs: int) -> list[str]:
+    return [
+        "",
+        f"**PNG** in the same run: {r['n']:,} households -> one PNG per household at "
+        f"{r['dpi']} dpi (palette PNG with transparency, QR at whole pixels per module), end "
+        f"to end, {jobs} worker processes. Goal: ≥ 200 plates/s (it was 7-14 plates/s with "
+        "RGBA images and Pillow's PNG encoder).",
+        "",
+        "| output | households | wall (s) | plates/s | machine share | plates/s ÷ share "
+        "| CPU ms/plate | files | size | peak RSS worker |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| PNG {r['dpi']} dpi | {r['n']:,} | {r['batch_seconds']:.1f} | {r['rate']:,.0f} | "
+        f"{r['share']:.0%} | {r['rate'] / r['share']:,.0f} | {r['cpu_ms']:.2f} | {r['n']:,} | "
+        f"{r['mb']:.0f} MB | {r['rss_worker_mb']:.0f} MB |",
+        f"| PDF (A4 4-up) | {pdf['n']:,} | {pdf['batch_seconds']:.1f} | {pdf['rate']:,.0f} | "
+        f"{pdf['share']:.0%} | {pdf['rate'] / pdf['share']:,.0f} | {pdf['cpu_ms']:.2f} | "
+        f"{pdf['files']} | {pdf['pdf_mb']:.0f} MB | {pdf['rss_worker_mb']:.0f} MB |",
+        "",
+        f"CPU per PNG plate, all processes together: {r['cpu_ms']:.2f} ms, so two idle cores "
+        f"can do about {2000 / r['cpu_ms']:,.0f} PNG plates/s.",
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--households", type=int, action="append", help="batch size (repeatable)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--png-households", type=int, default=2000, help="PNG batch size (0: skip)")
+    ap.add_argument("--dpi", type=int, default=300, help="PNG resolution")
     ap.add_argument("--write-docs", action="store_true", help="update docs/performance.md")
     args = ap.parse_args()
     sizes = args.households or [10_000]
@@ -148,6 +208,8 @@ def main() -> None:
             flush=True,
         )
 
+    png = run_png(args.png_households, args.jobs, args.dpi) if args.png_households else None
+
     tokens = tokens_from_ledger(WORK / f"n{sizes[0]}" / "keys", 300)
     qr = zxingcpp.BarcodeFormat.QRCode
     encoders = {
@@ -178,6 +240,8 @@ def main() -> None:
             f"{r['rate'] / r['share']:,.0f} | {r['cpu_ms']:.2f} | {r['files']} | "
             f"{r['pdf_mb']:.0f} MB | {r['rss_parent_mb']:.0f} MB | {r['rss_worker_mb']:.0f} MB |"
         )
+    if png is not None:
+        lines += png_lines(png, main_r, args.jobs)
     lines += [
         "",
         "Raw QR encoding of the same tokens (text form, level Q), one core, measured right after:",

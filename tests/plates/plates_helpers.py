@@ -19,7 +19,7 @@ def decode_qr_texts(image) -> list[str]:
     from PIL import Image
 
     if isinstance(image, (str, Path)):
-        image = Image.open(image).convert("RGB")
+        image = Image.open(image).convert("RGBA").convert("RGB")
     return [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
 
 

@@ -18,6 +18,7 @@ from chipkit import token as tk
 from chipkit.keyfile import PASSPHRASE_ENV
 from chipkit.keys import Issuer
 from chipkit.plates import layout as L
+from chipkit.plates._out import commit_files, discard
 from chipkit.plates.carriers import QRCarrier, SnowflakeCarrier, Symbol, get_carrier
 from chipkit.plates.lifeline import Lifeline, set_parent_death_signal
 from chipkit.plates.records import ChunkResult, Job, PlanItem, PlateRow, WorkerConfig
@@ -115,6 +116,7 @@ def render_chunk(job: Job) -> ChunkResult:
     out = Path(cfg.out)
     result = ChunkResult([], [], job.part)
     pdf = None
+    temps: list[tuple[Path, Path]] = []  # PNG/SVG: (temp file, final name), renamed together
     if cfg.fmt == "pdf":
         assert job.part is not None
         pdf = PdfSheetWriter(out / job.part, cfg.font, w.carrier, sheet=cfg.sheet, label=job.label)
@@ -133,16 +135,18 @@ def render_chunk(job: Job) -> ChunkResult:
             else:
                 assert w.renderer is not None
                 rel = item.file
-                info = w.renderer.write(
-                    out / rel, data, sym, w.measure, before_commit=w.check_alive
-                )
+                tmp, info = w.renderer.write_temp(out / rel, data, sym, w.measure)
+                temps.append((tmp, out / rel))
             result.rows.append(_row(w, item, raw, sym, info, rel))
             result.tokens.append(text)
         if pdf is not None:
             pdf.close(before_commit=w.check_alive)
+        commit_files(temps, out, before=w.check_alive)
     except BaseException:
         if pdf is not None:
             pdf.abort()
+        for tmp, _ in temps:
+            discard(tmp)
         raise
     result.files = 1 if pdf is not None else len(result.rows)
     result.cpu_s = time.process_time() - cpu0
