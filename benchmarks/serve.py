@@ -113,6 +113,7 @@ async def load(base: str, make: Any, n: int, conc: int, limit_s: float) -> dict[
     """n requests from conc concurrent clients (or until limit_s); rate and latencies."""
     lat: list[float] = []
     errors = 0
+    kinds: dict[str, int] = {}
     counter = iter(range(n))
     t_end = time.perf_counter() + limit_s
     limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
@@ -125,10 +126,16 @@ async def load(base: str, make: Any, n: int, conc: int, limit_s: float) -> dict[
                     return
                 method, path, kw, ok = make(i)
                 t0 = time.perf_counter()
-                r = await client.request(method, path, **kw)
+                try:
+                    r = await client.request(method, path, **kw)
+                except httpx.HTTPError as e:  # counted, never hidden
+                    errors += 1
+                    kinds[type(e).__name__] = kinds.get(type(e).__name__, 0) + 1
+                    continue
                 lat.append((time.perf_counter() - t0) * 1000)
                 if r.status_code != ok:
                     errors += 1
+                    kinds[str(r.status_code)] = kinds.get(str(r.status_code), 0) + 1
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(conc)))
@@ -140,6 +147,7 @@ async def load(base: str, make: Any, n: int, conc: int, limit_s: float) -> dict[
         "p95": pct(lat, 95),
         "p99": pct(lat, 99),
         "errors": errors,
+        "kinds": kinds,
     }
 
 
@@ -244,6 +252,14 @@ def bench_sqlite(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     out["bare_rate"] = med(bare_rates, "rate")
     out["verify"] = {k: med(verify_runs, k) for k in ("rate", "p50", "p95", "p99", "errors", "n")}
     out["page"] = {k: med(page_runs, k) for k in ("rate", "p50", "p95", "p99", "errors", "n")}
+    print(
+        "error kinds: bare",
+        [r["kinds"] for r in bare_rates],
+        "verify",
+        [r["kinds"] for r in verify_runs],
+        "page",
+        [r["kinds"] for r in page_runs],
+    )
     out["verify_ratio"] = out["verify"]["rate"] / out["bare_rate"]
     # POST /scan of a 12 MP JPEG, one at a time
     photo = photo_12mp(chips[0])
@@ -306,7 +322,13 @@ async def _workflow(
     def failed(step: str, r: httpx.Response) -> None:
         nonlocal failures
         failures += 1
-        key = f"{step} {r.status_code} {r.json().get('error', '') if r.headers.get('content-type', '').startswith('application/json') and isinstance(r.json(), dict) else ''}"
+        info = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+        detail = (
+            f"{info.get('error', '')}: {str(info.get('detail', ''))[:80]}"
+            if isinstance(info, dict)
+            else ""
+        )
+        key = f"{step} {r.status_code} {detail}"
         why[key] = why.get(key, 0) + 1
 
     t_end = time.perf_counter() + args.limit
@@ -369,10 +391,15 @@ async def _workflow(
         t0 = time.perf_counter()
 
         async def worker() -> None:
+            nonlocal failures
             for i, hid in queue:
                 if time.perf_counter() > t_end:
                     return
-                await one(i, hid, [c0, c1])
+                try:
+                    await one(i, hid, [c0, c1])
+                except httpx.HTTPError as e:
+                    failures += 1
+                    why[type(e).__name__] = why.get(type(e).__name__, 0) + 1
 
         await asyncio.gather(*(worker() for _ in range(args.workflow_clients)))
         secs = time.perf_counter() - t0
@@ -418,8 +445,10 @@ def render(r: dict[str, Any], cmd: str) -> str:
     lines = [
         f"Command: `{cmd}`. Client and servers on the same machine (loopback); 64 concurrent "
         "clients; the anchor is a bare uvicorn app returning a constant, measured in the same "
-        "run, interleaved (medians of 2 paired rounds). A loaded shared machine lowers every "
-        "figure; the ratio is the comparable one.",
+        "run, interleaved (medians of 2 paired rounds). "
+        f"Machine load average {r['load'][0]:.1f} before, {r['load'][1]:.1f} after, on "
+        f"{r['load'][2]} cores: a machine this loaded lowers every absolute figure (the bare "
+        "anchor shows by how much); the ratio to the anchor is the comparable one.",
         "",
         "| measure | result | goal |",
         "|---|---|---|",
@@ -456,11 +485,13 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("CHIPKIT_TEST_PG_URL"))
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="ck-serve-bench-") as tmp:
         work = Path(tmp)
         res = bench_sqlite(args, work)
         if args.pg:
             res["workflow"] = bench_workflow(args, work, args.pg)
+    res["load"] = (load_before, os.getloadavg()[0], os.cpu_count() or 1)
     cmd = "python benchmarks/serve.py " + " ".join(
         a for a in sys.argv[1:] if not a.startswith("postgresql")
     )

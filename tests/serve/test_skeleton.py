@@ -98,3 +98,17 @@ def test_access_log_redacts_chip_urls_and_queries():
 def test_healthz(anon):
     r = anon().get("/healthz")
     assert r.status_code == 200 and r.json()["ok"] is True and r.json()["keys"] is True
+
+
+def test_database_trouble_is_503_without_internals(app, staff, monkeypatch):
+    from chipkit.cases import CasesError
+
+    c = staff("w1")
+
+    def busy(*a, **k):
+        raise CasesError("database error (postgresql://ck@db/ck): could not serialize access")
+
+    monkeypatch.setattr(app.state.chipkit.cases, "list_cases", busy)
+    r = c.get("/api/v1/cases")
+    assert r.status_code == 503 and r.json()["error"] == "unavailable"
+    assert "serialize" not in r.text and "postgresql" not in r.text

@@ -87,3 +87,47 @@ def test_component_labelling_falls_back_to_32_bit_labels():
     one[10:20, 30:60] = 255
     n, labels, stats = _locate._components(one)
     assert n == 2 and labels.dtype == np.uint16 and stats[1].tolist() == [30, 10, 30, 10, 300]
+
+
+def test_outlines_that_failed_are_reported_and_can_be_skipped(monkeypatch):
+    img = _photo([bytes(range(1, 117))])
+    _hexagon_blob(img, 560, 420, 110)
+    first = snowflake.read_image(img)
+    assert len(first.failed) == 1 and first.failed[0].shape == (6, 2)
+    calls: list[int] = []
+    from chipkit.snowflake import reader
+
+    real = reader._decode_candidate
+
+    def counting(gray, corners):
+        calls.append(1)
+        return real(gray, corners)
+
+    monkeypatch.setattr(reader, "_decode_candidate", counting)
+    crop = np.ascontiguousarray(img[250:600, 380:760])  # the blob, in a crop
+    again = snowflake.read_image(crop, [c - (380, 250) for c in first.failed])
+    assert again.detections == [] and calls == []  # same pixels: not decoded again
+    snowflake.read_image(crop)
+    assert calls  # without the hint it is
+
+
+def test_qr_only_decoders_skip_a_crop_centred_on_a_failed_hexagon():
+    img = _photo([])
+    _hexagon_blob(img, 400, 300, 110)
+    seen: list[str] = []
+
+    def fake(name):
+        def stage(crop, ox, oy, side, quad=None):
+            seen.append(name)
+            return []
+
+        return stage
+
+    rd = _read._Reader(img, 1.0, 6)
+    rd.whole_snowflake(None)
+    assert len(rd.snowflake_failed) == 1
+    wechat = rd.qr_only_stage(fake("wechat"))
+    wechat(img[200:400, 300:500], 300, 200, 200.0)  # centred on the hexagon: skipped
+    assert seen == []
+    wechat(img[0:200, 0:200], 0, 0, 200.0)  # elsewhere: runs
+    assert seen == ["wechat"]

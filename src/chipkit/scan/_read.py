@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from chipkit.scan._candidates import Region, pixel_noise, texture_regions
@@ -97,6 +98,9 @@ CROP_MARGIN = 0.25
 CROP_MARGIN_PX = 8
 #: The slow decoders and their per-photo budget.
 COSTLY_STAGES = ("wechat", "zbar", "snowflake")
+#: The slow decoders that read QR codes only: skipped on a crop centred inside a hexagon
+#: the whole-photo snowflake search saw and failed to decode.
+QR_ONLY_COSTLY = ("wechat", "zbar")
 
 
 @dataclass
@@ -154,25 +158,31 @@ def _snowflake_stage(
     return _snowflake_codes(crop, ox, oy)[0]
 
 
-def _snowflake_codes(crop: np.ndarray, ox: int, oy: int) -> tuple[list[Code], bool]:
-    """The snowflake reader's codes in photo coordinates, and whether its search was
-    complete (it decoded every symbol-shaped outline it saw)."""
+def _snowflake_codes(
+    crop: np.ndarray, ox: int, oy: int, skip: list[np.ndarray] | None = None
+) -> tuple[list[Code], bool, list[np.ndarray]]:
+    """The snowflake reader's codes in photo coordinates, whether its search was complete
+    (it decoded every symbol-shaped outline it saw), and the outlines it failed on (photo
+    coordinates). ``skip``: outlines (photo coordinates) already failed on these pixels."""
     sf = _snowflake()
     if sf is None:
-        return [], False
+        return [], False, []
     read_image = getattr(sf, "read_image", None)
+    off = np.array([ox, oy], dtype=np.float64)
+    failed: list[np.ndarray] = []
     if read_image is None:  # a reader without the completeness report
         dets, complete = sf.decode_image(crop), False
     else:
-        reading = read_image(crop)
+        reading = read_image(crop, [c - off for c in skip or []])
         dets, complete = reading.detections, reading.complete
+        failed = [np.asarray(c, dtype=np.float64) + off for c in reading.failed]
     out = []
     for det in dets:
         pts = np.asarray(det.corners, dtype=float).reshape(-1, 2)
         q = tuple((float(x) + ox, float(y) + oy) for x, y in pts)  # the hexagon's corners
         raw = bytes(det.payload)
         out.append(Code("Snowflake", _safe_text(raw) or "", raw, q, "snowflake", "snowflake"))
-    return out, complete
+    return out, complete, failed
 
 
 _SNOWFLAKE: Any = None
@@ -227,6 +237,9 @@ class _Reader:
         self.codes: list[Code] = []
         self.regions: list[Region] = []
         self.errors: list[str] = []
+        #: outlines the whole-photo snowflake search decoded without success (photo
+        #: coordinates): the snowflake stage on crops does not decode them again
+        self.snowflake_failed: list[np.ndarray] = []
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
@@ -290,11 +303,36 @@ class _Reader:
 
         def whole(crop: np.ndarray, ox: int, oy: int, side: float, quad: Any) -> list[Code]:
             nonlocal complete
-            found, complete = _snowflake_codes(crop, ox, oy)
+            found, complete, self.snowflake_failed = _snowflake_codes(crop, ox, oy)
             return found
 
         read = self.run_stage("snowflake", whole, self.gray, 0, 0, 0.0, None)
         return read and complete
+
+    def snowflake_crop_stage(
+        self, crop: np.ndarray, ox: int, oy: int, side: float, quad: np.ndarray | None = None
+    ) -> list[Code]:
+        """The snowflake stage on a crop, skipping the outlines the whole-photo search
+        already failed on (same pixels, same result)."""
+        return _snowflake_codes(crop, ox, oy, self.snowflake_failed)[0]
+
+    def qr_only_stage(self, fn: Stage) -> Stage:
+        """``fn`` (a QR-only decoder: WeChat, ZBar), except on a crop centred on a
+        symbol-shaped hexagon that the whole-photo snowflake search failed to decode: a
+        projective view of a regular hexagon is not a QR code (WeChat costs 60-120 ms on
+        such a crop). A crop centred between a hexagon and a QR code still gets it."""
+
+        def stage(
+            crop: np.ndarray, ox: int, oy: int, side: float, quad: np.ndarray | None = None
+        ) -> list[Code]:
+            centre = (ox + crop.shape[1] / 2.0, oy + crop.shape[0] / 2.0)
+            for c in self.snowflake_failed:
+                poly = c.astype(np.float32).reshape(-1, 1, 2)
+                if cv2.pointPolygonTest(poly, centre, False) >= 0:
+                    return []
+            return fn(crop, ox, oy, side, quad)
+
+        return stage
 
     def candidates(self, errs: list[Any]) -> list[Region]:
         """Regions to climb the ladder on: located symbols and texture blobs, the ones
@@ -408,7 +446,12 @@ def read_gray(
     else:
         todo = rd.candidates(errs)
     wanted = set(stages) if stages is not None else None
-    steps = [(n, f) for n, f in ladder(use_zbar) if wanted is None or n in wanted]
+    steps = [
+        (n, rd.snowflake_crop_stage if f is _snowflake_stage else f)
+        for n, f in ladder(use_zbar)
+        if wanted is None or n in wanted
+    ]
+    steps = [(n, rd.qr_only_stage(f) if n in QR_ONLY_COSTLY else f) for n, f in steps]
     rd.climb(todo, steps)
     return ReadReport(rd.codes, rd.regions, (rd.w, rd.h), rd.elapsed() * 1000, rd.errors)
 

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import Request, Response
 
 from chipkit.cases import CaseService, Database
+from chipkit.errors import ChipkitError
 from chipkit.serve.accounts import Accounts, User
 from chipkit.serve.config import ServeConfig
 from chipkit.serve.errors import ApiError, forbidden, too_many
@@ -43,6 +44,23 @@ class Services:
         self.data_dir = Path(config.data_dir) if config.data_dir else default_data_dir(db)
         self._stamp = self._source_stamp()
         self._checked = time.monotonic()
+        self._warm_village_chain()
+
+    def _warm_village_chain(self) -> None:
+        """Fill the case service's village -> town -> district cache before requests race
+        to fill it from several threads (one household per village)."""
+        from sqlalchemy import func, select
+
+        from chipkit.cases.models import households
+
+        with self.db.read() as conn:
+            q = select(func.min(households.c.id)).group_by(households.c.village_id)
+            firsts = [r[0] for r in conn.execute(q)]
+        for hid in firsts:
+            try:
+                self.cases.notices_for(household_id=hid)
+            except ChipkitError:
+                continue
 
     def now(self) -> int:
         return int(self.config.clock())

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chipkit.cases import (
     BadInput,
+    CasesError,
     ChipRefused,
     ConcurrentUpdate,
     InvalidTransition,
@@ -110,6 +111,11 @@ def install(app: FastAPI) -> None:
 
 
 def chipkit_error(exc: ChipkitError) -> tuple[dict[str, Any], int]:
+    if type(exc) is CasesError:  # the database or the setup, not the request
+        log.warning("cases error: %s", exc)
+        if str(exc).startswith("database error"):
+            return body("unavailable", "the database is busy or unavailable; retry"), 503
+        return body("unavailable", str(exc)), 503
     for cls, status in _STATUS:
         if isinstance(exc, cls):
             return body(getattr(exc, "code", "error"), str(exc)), status

@@ -60,8 +60,13 @@ def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
 
 def _project_many(H: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """(B, 3, 3) x (M, 2) -> (B, M, 2)."""
-    p = np.matmul(pts[None], np.swapaxes(H[:, :, :2], 1, 2)) + H[:, None, :, 2]
-    out: np.ndarray = p[..., :2] / p[..., 2:3]
+    # written out: numpy's batched matmul with an inner dimension of 2 is ~5x slower
+    x, y = pts[None, :, 0], pts[None, :, 1]
+    h = H[:, :, :, None]
+    w = h[:, 2, 0] * x + h[:, 2, 1] * y + h[:, 2, 2]
+    out = np.empty((H.shape[0], pts.shape[0], 2))
+    out[..., 0] = (h[:, 0, 0] * x + h[:, 0, 1] * y + h[:, 0, 2]) / w
+    out[..., 1] = (h[:, 1, 0] * x + h[:, 1, 1] * y + h[:, 1, 2]) / w
     return out
 
 

@@ -23,7 +23,8 @@ Reed-Solomon) and ``_geometry`` (homographies).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -71,10 +72,12 @@ def _search_scales(shape: tuple[int, ...]) -> list[float]:
 class _Search:
     """Outline search and decoding over one photo, shared by all search scales."""
 
-    def __init__(self, gray: np.ndarray) -> None:
+    def __init__(self, gray: np.ndarray, skip: Sequence[np.ndarray] = ()) -> None:
         self.gray = gray
         self.results: list[Detection] = []
         self.tried: list[np.ndarray] = []
+        self.failed: list[np.ndarray] = []
+        self.skip = [np.asarray(c, dtype=np.float64).reshape(6, 2) for c in skip]
 
     def run(self, search: np.ndarray, n_binaries: int = 99) -> bool:
         """Search ``search`` (the photo or a reduced copy) in its first ``n_binaries``
@@ -98,7 +101,10 @@ class _Search:
                 side = float(np.linalg.norm(np.roll(corners, -1, axis=0) - corners, axis=1).mean())
                 # near-identical hexagons already tried without success (within 1/8 module)
                 tol = max(0.5, side / 29.0 / 8.0)
-                if any(np.max(np.linalg.norm(t - corners, axis=1)) < tol for t in self.tried):
+                if any(
+                    np.max(np.linalg.norm(t - corners, axis=1)) < tol
+                    for t in (*self.tried, *self.skip)
+                ):
                     failed = True
                     continue
                 if len(self.tried) >= _MAX_CANDIDATES:
@@ -110,6 +116,7 @@ class _Search:
                     det = None
                 if det is None:
                     failed = True
+                    self.failed.append(corners)
                 else:
                     self.results.append(det)
             any_failed |= failed
@@ -123,22 +130,29 @@ class _Search:
 class Reading:
     """What :func:`read_image` found. ``complete``: something decoded and every
     symbol-shaped outline the search saw decoded, so the photo holds no other snowflake
-    the reader could see (a caller may skip its own search for more symbols)."""
+    the reader could see (a caller may skip its own search for more symbols). ``failed``:
+    the outlines (6 corners, image pixels) that were decoded without success."""
 
     detections: list[Detection]
     complete: bool
+    failed: list[np.ndarray] = field(default_factory=list)
 
 
-def read_image(image: np.ndarray) -> Reading:
+def read_image(image: np.ndarray, skip: Sequence[np.ndarray] = ()) -> Reading:
     """Find and decode every snowflake symbol in ``image`` (gray or BGR uint8); never
-    raises on odd input (an empty, incomplete reading instead)."""
+    raises on odd input (an empty, incomplete reading instead).
+
+    ``skip``: outlines (6 corners, image pixels) already decoded without success in the
+    same pixels, e.g. the ``failed`` outlines of a search of the whole photo when this
+    image is a crop of it: they are not decoded again (the result would be the same).
+    """
     try:
         gray = _to_gray(image)
     except Exception:  # noqa: BLE001 - never raise on odd images
         return Reading([], False)
     if gray is None:
         return Reading([], False)
-    search = _Search(gray)
+    search = _Search(gray, skip)
     complete = False
     try:
         # the reduced copies: the coarse one is made from the fine one (cheaper on 12 MP)
@@ -158,7 +172,7 @@ def read_image(image: np.ndarray) -> Reading:
                 break
     except (cv2.error, ValueError, IndexError, FloatingPointError, MemoryError):
         complete = False
-    return Reading(search.results, complete and bool(search.results))
+    return Reading(search.results, complete and bool(search.results), search.failed)
 
 
 def decode_image(image: np.ndarray) -> list[Detection]:

@@ -94,7 +94,10 @@ def _poly_add(p: list[int], q: list[int]) -> list[int]:
 
 
 def _poly_scale(p: list[int], x: int) -> list[int]:
-    return [_mul(a, x) for a in p]
+    if x == 0:
+        return [0] * len(p)
+    exp, log, lx = _EXP, _LOG, _LOG[x]
+    return [exp[log[a] + lx] if a else 0 for a in p]
 
 
 @cache
@@ -162,26 +165,31 @@ def is_codeword(block: bytes, nsym: int) -> bool:
 
 def _forney_syndromes(synd: list[int], erase_pos: list[int], nmess: int) -> list[int]:
     """Syndromes with the erasures' contribution removed (errors only remain)."""
+    exp, log = _EXP, _LOG
     fsynd = list(synd)
     for p in erase_pos:
-        x = _alpha_pow(nmess - 1 - p)
+        lx = (nmess - 1 - p) % 255  # log of x = alpha^(nmess-1-p)
         for j in range(len(fsynd) - 1):
-            fsynd[j] = _mul(fsynd[j], x) ^ fsynd[j + 1]
+            a = fsynd[j]
+            fsynd[j] = (exp[log[a] + lx] if a else 0) ^ fsynd[j + 1]
     return fsynd
 
 
 def _error_locator(fsynd: list[int], nsym: int, erase_count: int) -> list[int]:
     """Berlekamp-Massey on the Forney syndromes: the error locator, highest degree first."""
+    exp, log = _EXP, _LOG
     err_loc, old_loc = [1], [1]
     for k in range(nsym - erase_count):
         delta = fsynd[k]
         for j in range(1, len(err_loc)):
-            delta ^= _mul(err_loc[-(j + 1)], fsynd[k - j])
+            a, b = err_loc[-(j + 1)], fsynd[k - j]
+            if a and b:
+                delta ^= exp[log[a] + log[b]]
         old_loc = [*old_loc, 0]
         if delta:
             if len(old_loc) > len(err_loc):
                 new_loc = _poly_scale(old_loc, delta)
-                old_loc = _poly_scale(err_loc, _EXP[255 - _LOG[delta]])
+                old_loc = _poly_scale(err_loc, exp[255 - log[delta]])
                 err_loc = new_loc
             err_loc = _poly_add(err_loc, _poly_scale(old_loc, delta))
     while err_loc and err_loc[0] == 0:
@@ -196,8 +204,14 @@ def _chien(err_loc: list[int], nmess: int) -> list[int]:
     """Positions (index in the block) of the roots of the locator; all of them or RSError."""
     if not err_loc:
         raise RSError("no error locator")
-    rev = err_loc[::-1]
-    pos = [nmess - 1 - i for i in range(nmess) if _poly_eval(rev, _alpha_pow(i)) == 0]
+    # evaluate the reversed locator at alpha^i for every i < nmess at once (numpy)
+    rev = np.array(err_loc[::-1], dtype=np.int64)
+    i = np.arange(nmess, dtype=np.int64)
+    y = np.full(nmess, rev[0], dtype=np.int64)
+    for c in rev[1:]:
+        prod = np.where(y != 0, _EXP_NP[(_LOG_NP[y] + i) % 255], 0)
+        y = prod ^ c
+    pos = [nmess - 1 - int(k) for k in np.flatnonzero(y == 0)]
     if len(pos) != len(err_loc) - 1:
         raise RSError("the error locator's roots do not match its degree")
     return pos
