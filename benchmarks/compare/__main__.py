@@ -135,16 +135,20 @@ def main(argv: list[str] | None = None) -> int:
             (WORK / "fails" / f"robust-{tag}-s{m['seed']}.jpg").write_bytes(m["jpeg"])
             print(f"robust miss: {m['case']} seed {m['seed']} grey {m['grey']}")
     res["load"].append(os.getloadavg()[0])
+    res["load_for"] = sorted(k for k in ("levels", "robust", "small", "printing") if k in res)
     res["minutes"] = (time.perf_counter() - t0) / 60
     print(f"(took {time.perf_counter() - t0:.0f} s)")
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     res["when"] = {k: now for k in ("levels", "robust", "small", "printing") if k in res}
+    new_load, new_minutes, new_for = res["load"], res["minutes"], res["load_for"]
     saved = WORK / "heldout.pkl"
     if parts != set(PARTS) and not a.dev and not a.quick and saved.exists():
         with saved.open("rb") as f:
             old = pickle.load(f)  # our own file: the parts not re-measured now come from it
         when = {**old.get("when", {}), **res["when"]}
-        res = {**old, **{k: v for k, v in res.items() if k not in ("n", "seeds", "command", "load", "minutes")}}
+        res = {**old, **{k: v for k, v in res.items() if k not in ("n", "seeds", "command", "load", "minutes", "load_for")}}
+        if "levels" in parts:  # the load note describes the run that measured the levels
+            res.update(load=[*new_load], minutes=new_minutes, load_for=new_for)
         res["when"] = when
     if "levels" in res and not a.dev and not a.quick:
         from benchmarks.compare.report import performance_section

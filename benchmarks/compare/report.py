@@ -108,7 +108,7 @@ def performance_section(res: dict[str, Any]) -> str:
         "",
         *levels_table(lv),
     ]
-    if res.get("load"):
+    if res.get("load") and "levels" in res.get("load_for", ()):
         out += ["", f"Machine load (1-minute load average on 2 cores) at the start and end of this "
                 f"run: {res['load'][0]:.1f} and {res['load'][-1]:.1f}; the whole run took "
                 f"{res.get('minutes', 0):.0f} minutes."]  # fmt: skip
@@ -174,11 +174,11 @@ def robustness_section(rows: dict[str, list[int]], command: str) -> str:
     return "\n".join(out)
 
 
-def write_marked(path: Path, area: str, body: str) -> None:
+def write_marked(path: Path, area: str, body: str, when: str | None = None) -> None:
     """Replace the text between ``<!-- BEGIN area -->`` and ``<!-- END area -->``."""
     begin, end = f"<!-- BEGIN {area} -->", f"<!-- END {area} -->"
-    stamp = (f"_Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on "
-             f"{platform.machine()}, Python {platform.python_version()}._")  # fmt: skip
+    when = when or f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    stamp = f"_Measured {when} on {platform.machine()}, Python {platform.python_version()}._"
     block = f"{begin}\n{body.rstrip()}\n\n{stamp}\n{end}"
     text = path.read_text("utf-8")
     if begin not in text or end not in text:
@@ -188,7 +188,9 @@ def write_marked(path: Path, area: str, body: str) -> None:
 
 
 def write_docs(res: dict[str, Any]) -> None:
-    write_marked(ROOT / "docs" / "performance.md", "snowflake", performance_section(res))
+    when = res.get("when", {})
+    last = max(when.values()) if when else None
+    write_marked(ROOT / "docs" / "performance.md", "snowflake", performance_section(res), last)
     if res.get("robust"):
         write_marked(ROOT / "docs" / "scanning.md", "robustness",
-                     robustness_section(res["robust"], res["command"]))  # fmt: skip
+                     robustness_section(res["robust"], res["command"]), when.get("robust"))  # fmt: skip
