@@ -116,16 +116,24 @@ def main(argv: list[str] | None = None) -> int:
                                load=[os.getloadavg()[0]])  # fmt: skip
     if "levels" in parts:
         res["levels"] = R.run_levels(b, seeds, levels, keep=recs if a.study else None)
-    if "robust" in parts and not a.dev:
-        res["robust"] = R.run_robustness(b, a.n_robust)
-    if "small" in parts and not a.dev:
-        res["small"] = R.run_small(b, a.n_small)
+    misses: list[dict[str, Any]] = []
+    if "robust" in parts:
+        res["robust"] = R.run_robustness(b, a.n_robust, start=a.start if a.dev else R.ROBUST_START,
+                                         misses=misses if a.study else None)  # fmt: skip
+    if "small" in parts:
+        res["small"] = R.run_small(b, a.n_small, start=a.start if a.dev else R.SMALL_START)
     if "print" in parts and not a.dev:
         from benchmarks.compare.printing import run_printing
 
         res["printing"] = run_printing(a.n_print)
     if a.study and recs:
         print(study(recs, WORK / "fails"))
+    if a.study and misses:
+        (WORK / "fails").mkdir(parents=True, exist_ok=True)
+        for m in misses:
+            tag = m["case"].split(":")[0] + "-" + str(abs(hash(m["case"])) % 1000)
+            (WORK / "fails" / f"robust-{tag}-s{m['seed']}.jpg").write_bytes(m["jpeg"])
+            print(f"robust miss: {m['case']} seed {m['seed']} grey {m['grey']}")
     res["load"].append(os.getloadavg()[0])
     res["minutes"] = (time.perf_counter() - t0) / 60
     print(f"(took {time.perf_counter() - t0:.0f} s)")

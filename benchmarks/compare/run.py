@@ -176,10 +176,11 @@ def _cases(rng: np.random.Generator) -> dict[str, tuple[str, Callable[[S.Plate],
     }  # fmt: skip
 
 
-def run_robustness(b: Bench, n: int, level: int = 1, log: Callable[[str], None] = print) -> dict[str, list[int]]:
+def run_robustness(b: Bench, n: int, level: int = 1, log: Callable[[str], None] = print,
+                   start: int = ROBUST_START, misses: list[dict[str, Any]] | None = None) -> dict[str, list[int]]:  # fmt: skip
     """Rows: case -> [chipkit reads, zxing-cpp alone reads (QR), n, wrong]; plus baselines."""
     rows: dict[str, list[int]] = {}
-    for seed in range(ROBUST_START, ROBUST_START + n):
+    for seed in range(start, start + n):
         cond = b.condition(level, seed, damage=False)
         text, _ = b.pm.token(cond)
         cases = _cases(np.random.default_rng([C.SALT, 77, seed]))
@@ -193,18 +194,21 @@ def run_robustness(b: Bench, n: int, level: int = 1, log: Callable[[str], None] 
             r[1] += b.zxing_alone(jpeg, text) if car == "qr" else 0
             r[2] += 1
             r[3] += wrong
+            if misses is not None and not ok:
+                misses.append(dict(case=name, seed=seed, grey=_grey(np.random.default_rng([C.SALT, 77, seed])), jpeg=jpeg))
     for k, r in rows.items():
         log(f"robust {k}: {r[0]}/{r[2]}" + (f" (zxing-cpp {r[1]})" if k.startswith("qr") else ""))
     return rows
 
 
-def run_small(b: Bench, n: int, level: int = 1, log: Callable[[str], None] = print) -> dict[float, dict[str, Any]]:
+def run_small(b: Bench, n: int, level: int = 1, log: Callable[[str], None] = print,
+              start: int = SMALL_START) -> dict[float, dict[str, Any]]:  # fmt: skip
     """Read rate vs pixels per module (QR) / per cell (snowflake), same plate, same scenes."""
     out: dict[float, dict[str, Any]] = {}
     sf_cell = qr_mod = 0.0
     for pitch in PITCHES:
         cnt: Counter[str] = Counter()
-        for seed in range(SMALL_START, SMALL_START + n):
+        for seed in range(start, start + n):
             cond = b.condition(level, seed, pitch=(pitch * 0.97, pitch * 1.03))
             text, _ = b.pm.token(cond)
             for car in S.CARRIERS:

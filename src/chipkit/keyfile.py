@@ -24,6 +24,7 @@ import hmac
 import json
 import os
 import warnings
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ FORMAT = "chipkit-keyring/1"
 PASSPHRASE_ENV = "CHIPKIT_PASSPHRASE"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1  # 128 MiB per guess
 MIN_SCRYPT_N = 2**15
+MAX_SCRYPT_N = 2**20  # 1 GiB per derivation: more is a denial of service, not a keyring
 MAC_ALG = "hmac-sha256"
 
 
@@ -90,18 +92,28 @@ class Sealer:
             raise KeyringError(f"unsupported key derivation {kdf.get('name')!r}")
         if not (
             isinstance(kdf.get("n"), int)
-            and kdf["n"] >= MIN_SCRYPT_N
+            and not isinstance(kdf["n"], bool)
+            and MIN_SCRYPT_N <= kdf["n"] <= MAX_SCRYPT_N
+            and kdf["n"] & (kdf["n"] - 1) == 0
             and kdf.get("r") == SCRYPT_R
             and kdf.get("p") == SCRYPT_P
         ):
-            raise KeyringError("keyring key-derivation parameters are weaker than allowed")
+            raise KeyringError(
+                "keyring key-derivation parameters are weaker than allowed (or malformed)"
+            )
         if not passphrase:
             raise WrongPassphrase(
                 f"this keyring is passphrase-protected: set {PASSPHRASE_ENV} or enter the passphrase"
             )
-        self._master = Scrypt(
-            salt=unb64(kdf["salt"]), length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]
-        ).derive(passphrase.encode("utf-8"))
+        try:
+            salt = unb64(kdf["salt"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise KeyringTampered(
+                "keyring file tampered: its key derivation is malformed"
+            ) from None
+        self._master = Scrypt(salt=salt, length=32, n=kdf["n"], r=kdf["r"], p=kdf["p"]).derive(
+            passphrase.encode("utf-8")
+        )
         self._aead = AESGCM(self._master)
 
     @property
@@ -237,8 +249,46 @@ def check_all_keys(data: dict[str, Any], sealer: Sealer) -> None:
         raise KeyringTampered("keyring file tampered: it must have exactly one current signing key")
 
 
+def _check_shape(data: dict[str, Any]) -> None:
+    """The fields chipkit reads have the types it expects (ValueError otherwise)."""
+    lists = ("signing_keys", "read_keys", "revoked")
+    if not all(isinstance(data.get(k), list) for k in lists):
+        raise ValueError("keyring lists")
+    if not all(isinstance(e, dict) for k in lists for e in data[k]):
+        raise ValueError("keyring entries")
+    for k in ("next_serial", "bundle_counter"):
+        if isinstance(data.get(k), bool) or not isinstance(data.get(k), int) or data[k] < 0:
+            raise ValueError(k)
+    if not any(k.get("current") and k.get("village") is None for k in data["read_keys"]):
+        raise ValueError("no current default read key")
+    for r in data["revoked"]:
+        if not isinstance(r.get("serial"), int) or not isinstance(r.get("reason"), str):
+            raise ValueError("revocation")
+    for k in data["signing_keys"]:
+        date.fromisoformat(k["not_before"])
+        if k.get("not_after") is not None:
+            date.fromisoformat(k["not_after"])
+    if not isinstance(data.get("office_key"), dict) or not isinstance(data.get("name", ""), str):
+        raise ValueError("office key")
+
+
 def authenticate(path: Path, data: dict[str, Any], sealer: Sealer) -> bool:
-    """Check the document MAC and every key; False for a legacy keyring without a MAC."""
+    """Check the document MAC and every key; False for a legacy keyring without a MAC.
+
+    KeyringTampered for a MAC that does not verify, a key pair that does not match, or
+    a document chipkit cannot have written (wrong types, missing fields).
+    """
+    try:
+        return _authenticate(path, data, sealer)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise KeyringTampered(
+            f"{path / KEYRING_FILE}: keyring file tampered: malformed (a field is missing "
+            "or has the wrong type); restore it from a backup"
+        ) from None
+
+
+def _authenticate(path: Path, data: dict[str, Any], sealer: Sealer) -> bool:
+    _check_shape(data)
     office = office_private(data, sealer)
     auth = data.get("auth")
     if auth is None:

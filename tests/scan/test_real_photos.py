@@ -45,4 +45,9 @@ def test_real_qr_photos_are_foreign_with_exact_text(folder, verifier):
 def test_false_positive_photos_report_nothing(verifier):
     for img in _images(REAL / "falsepositives-1"):
         results = scan_image(img, verifier)
-        assert [r.status for r in results] == ["not_found"], (img, results)
+        # nothing found; a strip like 1x100 is refused by its dimensions before decoding
+        (r,) = results
+        assert r.status == "not_found" or (
+            r.status == "error" and "too elongated" in (r.error or "")
+        ), (img, results)
+        assert r.text is None and r.chip is None

@@ -147,3 +147,18 @@ def test_password_change_and_logout(staff, anon, password):
     assert c.get("/api/v1/auth/me").status_code == 401
     ok = anon().post("/api/v1/auth/login", json={"username": "t1", "password": "new password 1"})
     assert ok.status_code == 200
+
+
+def test_security_log_names_users_never_secrets(anon, staff, password, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="chipkit.serve.security")
+    anon().post("/api/v1/auth/login", json={"username": "w1", "password": "wrong password 42"})
+    c = staff("w1")
+    tok = c.post("/api/v1/tokens", json={"label": "x"}).json()
+    c.delete(f"/api/v1/tokens/{tok['id']}")
+    text = caplog.text
+    assert "login failed: user 'w1'" in text and "login: user w1 (grid)" in text
+    assert f"API token {tok['id']} created by w1" in text and "revoked by w1" in text
+    assert "wrong password 42" not in text and password not in text and tok["token"] not in text
+    assert c.cookies["ck_session"] not in text

@@ -24,6 +24,8 @@ def test_users_and_pins_commands(tmp_path, register_file, password):
     assert r.exit_code == 0 and "grid of 330703101001-G1" in r.output
     r = ck("users", "add", "w1", "--worker", "W1", "--db", db, env=env)
     assert r.exit_code == 2 and "already exists" in r.output
+    r = ck("users", "add", "w1bis", "--worker", "W1", "--db", db, env=env)
+    assert r.exit_code == 2 and "already has the account w1" in r.output
     r = ck("users", "add", "x", "--worker", "NOPE", "--db", db, env=env)
     assert r.exit_code == 2 and "unknown worker NOPE" in r.output
     r = ck("users", "add", "c1", "--role", "clerk", "--unit", "nowhere", "--db", db, env=env)

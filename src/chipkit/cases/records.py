@@ -29,8 +29,11 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 def from_row(cls: type[R], row: Mapping[Any, Any]) -> R:
     """A record from a database row (extra columns are ignored)."""
-    present = set(row.keys())
-    return cls(**{n: row[n] for n in _field_names(cls) if n in present})
+    try:
+        return cls(**row)  # the usual case: the select's columns are the record's fields
+    except TypeError:
+        present = set(row.keys())
+        return cls(**{n: row[n] for n in _field_names(cls) if n in present})
 
 
 @dataclass(frozen=True)
@@ -121,10 +124,21 @@ class Case:
 
     def columns(self) -> dict[str, Any]:
         """The row as column -> value (what the audit trail records)."""
-        return {n: getattr(self, n) for n in CASE_COLUMNS}  # asdict() would deep-copy
+        out = dict(self.__dict__)  # asdict() would deep-copy every value
+        del out["worker_active"]
+        return out
 
     def with_changes(self, changes: Mapping[str, Any], version: int) -> Case:
-        return dataclasses.replace(self, **changes, version=version)
+        """A copy with ``changes`` (column names only) and the new version. On the hot
+        path of every transition: a shallow copy, not ``dataclasses.replace``."""
+        unknown = changes.keys() - _COLUMN_SET
+        if unknown:
+            raise TypeError(f"not case columns: {sorted(unknown)}")
+        new = object.__new__(Case)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(changes)
+        new.__dict__["version"] = version
+        return new
 
     def to_dict(self, *, private: bool = True) -> dict[str, Any]:
         """The case as the service returns it: JSON fields parsed; dispute parties hidden
@@ -142,6 +156,7 @@ class Case:
 
 
 CASE_COLUMNS = tuple(f.name for f in fields(Case) if f.name != "worker_active")
+_COLUMN_SET = frozenset(CASE_COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,8 @@ class Accounts:
         check_password(password)
         now = now if now is not None else _now()
         with self.db.write() as conn:
+            if conn.execute(select(users.c.username).where(users.c.username == username)).first():
+                raise BadInput(f"user {username} already exists")
             if worker_id is not None:
                 w = conn.execute(select(workers).where(workers.c.id == worker_id)).first()
                 if w is None:
@@ -104,6 +106,12 @@ class Accounts:
                 if role not in (None, w.role):
                     raise BadInput(f"worker {worker_id} is a {w.role} in the register, not {role}")
                 role, unit_id, display_name = w.role, w.unit_id, display_name or w.name
+                taken = conn.execute(
+                    select(users.c.username).where(users.c.worker_id == worker_id)
+                ).scalar()
+                if taken is not None:
+                    # the audit trail names the worker: one account per worker keeps it exact
+                    raise BadInput(f"worker {worker_id} already has the account {taken}")
             elif role in ("clerk",):
                 u = conn.execute(select(units).where(units.c.id == (unit_id or ""))).first()
                 if u is None or u.kind != "village":
@@ -117,8 +125,6 @@ class Accounts:
                     f"role {role!r}: give --worker ID for grid workers and officers, "
                     "or --role clerk --unit VILLAGE, or --role admin"
                 )
-            if conn.execute(select(users.c.username).where(users.c.username == username)).first():
-                raise BadInput(f"user {username} already exists")
             conn.execute(
                 insert(users).values(
                     username=username,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -20,6 +21,8 @@ from chipkit.serve.deps import (
 from chipkit.serve.errors import ApiError, too_many
 
 router = APIRouter(prefix="/api/v1", tags=["staff"])
+#: who logged in, failed, made or revoked tokens (names and addresses only, never secrets)
+security = logging.getLogger("chipkit.serve.security")
 
 LOGIN_WINDOW = 900
 LOGIN_FAILS_ACCOUNT = 5
@@ -59,11 +62,13 @@ def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
     if user is None:
         t.add("login-fail-user", body.username, LOGIN_WINDOW, now)
         t.add("login-fail-addr", addr, LOGIN_WINDOW, now)
+        security.warning("login failed: user %r from %s", body.username[:80], addr)
         raise ApiError(401, "unauthorized", "wrong user name or password, or account disabled")
     sid, csrf = svc.accounts.open_session(
         "staff", lifetime=STAFF_SESSION_SECS, username=user.username, now=now
     )
     set_session_cookie(request, response, sid, STAFF_SESSION_SECS)
+    security.info("login: user %s (%s) from %s", user.username, user.role, addr)
     return {"user": user.public(), "csrf": csrf, "expires_in": STAFF_SESSION_SECS}
 
 
@@ -89,6 +94,7 @@ def change_password(body: PasswordChange, request: Request, response: Response) 
     if svc.accounts.authenticate(user.username, body.old_password) is None:
         raise ApiError(403, "forbidden", "the old password is wrong")
     svc.accounts.set_password(user.username, body.new_password, now=svc.now())
+    security.info("password changed by %s", user.username)
     sid, csrf = svc.accounts.open_session(
         "staff", lifetime=STAFF_SESSION_SECS, username=user.username, now=svc.now()
     )
@@ -100,6 +106,7 @@ def change_password(body: PasswordChange, request: Request, response: Response) 
 def new_token(body: NewToken, request: Request) -> dict[str, Any]:
     user = need_staff(request)
     tid, tok = services(request).accounts.new_token(username=user.username, label=body.label)
+    security.info("API token %d created by %s", tid, user.username)
     return {"id": tid, "token": tok, "label": body.label}
 
 
@@ -115,4 +122,5 @@ def revoke_token(token_id: int, request: Request) -> dict[str, Any]:
     user = need_staff(request)
     who = None if user.role == "admin" else user.username
     services(request).accounts.revoke_token(token_id, username=who)
+    security.info("API token %d revoked by %s", token_id, user.username)
     return {"ok": True, "id": token_id}
