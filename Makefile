@@ -1,10 +1,10 @@
 # chipkit: the two set-up commands of the README.
-#   make demo   install (system fonts + .venv) and run the main job on samples/
+#   make demo   install (system fonts + .venv, with the service) and run the main job on samples/
 #   make test   install with test extras and run the whole test suite
 .PHONY: demo test setup clean
 
 demo:
-	bash scripts/setup.sh
+	bash scripts/setup.sh serve
 	bash scripts/demo.sh
 
 test:

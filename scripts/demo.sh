@@ -61,3 +61,4 @@ worker=$(echo "$case_json" | "${VENV:-.venv}/bin/python" -c "import json,sys; pr
 
 echo
 echo "done: plates in $OUT/plates-png and $OUT/plates-pdf, manifest in $OUT/plates-png/manifest.json"
+echo "next: ${VENV:-.venv}/bin/chipkit serve   # the demo district's service on http://127.0.0.1:8000 (docs/serve.md)"

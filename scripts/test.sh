@@ -10,4 +10,5 @@ if [ -x scripts/pg_test_server.sh ] && [ -z "${CHIPKIT_TEST_PG_URL:-}" ]; then
   trap 'scripts/pg_test_server.sh stop "${CHIPKIT_TEST_PG_DIR:-}" >/dev/null 2>&1 || true' EXIT
 fi
 "$VENV/bin/ruff" check src cli tests benchmarks
+"$VENV/bin/mypy"   # --strict on src/chipkit (settings in pyproject.toml)
 "$VENV/bin/python" -m pytest -n 2 -q "$@"

@@ -112,7 +112,10 @@ def serve(
     Accounts: `chipkit users add|from-register|passwd|disable|list`. Residents open a
     household session with their door chip; PIN slips: `chipkit households pins`.
     """
-    import uvicorn
+    try:
+        import uvicorn
+    except ImportError:
+        fail("the service needs its extra: pip install 'chipkit[serve]' (make demo installs it)")
 
     from chipkit.cases.db import normalise_url, redact
 

@@ -88,6 +88,8 @@ def test_pin_makes_the_resident(app, resident, chips, pins, staff):
     assert r.status_code == 200 and r.json()["state"] == "closed_confirmed"
     with app.state.chipkit.db.read() as conn:
         assert conn.execute(select(ratings.c.household_id)).scalars().all() == ["H-0001"]
+        # made with the PIN: it counts as resident-confirmed in reports
+        assert conn.execute(select(ratings.c.credential)).scalars().all() == ["household"]
         actors = [
             e.actor
             for e in conn.execute(

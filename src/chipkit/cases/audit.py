@@ -144,6 +144,7 @@ def verify(conn: Connection, batch: int = 20000, *, replay: bool = True) -> Audi
     return replace(chain, ok=chain.ok and n == 0, divergences=tuple(shown), divergent=n)
 
 
+# size: one pass over the event log in batches; splitting it would spread the chain state
 def verify_chain(conn: Connection, batch: int = 20000) -> AuditReport:
     """Walk the chain from the start; name the first event that does not verify."""
     head = conn.execute(

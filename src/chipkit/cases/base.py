@@ -116,16 +116,22 @@ class ServiceBase:
 
     # ------------------------------------------------------------ hierarchy lookups
     def _chain(self, conn: Connection, village_id: str) -> tuple[str, str]:
-        """(town_id, district_id) of a village."""
-        if village_id not in self._parents:
+        """(town_id, district_id) of a village.
+
+        The cache is shared by the threads of a server: a village's entry is written only
+        after its town's, so a reader never sees a village whose town is not cached yet.
+        """
+        parents = self._parents
+        if village_id in parents:
+            town = parents[village_id]
+            district = parents.get(town) if town else None
+        else:
             town = conn.execute(select(units.c.parent_id).where(units.c.id == village_id)).scalar()
-            self._parents[village_id] = town
-            if town is not None and town not in self._parents:
-                self._parents[town] = conn.execute(
-                    select(units.c.parent_id).where(units.c.id == town)
-                ).scalar()
-        town = self._parents[village_id]
-        district = self._parents.get(town) if town else None
+            district = None
+            if town is not None:
+                district = conn.execute(select(units.c.parent_id).where(units.c.id == town)).scalar()
+                parents[town] = district
+            parents[village_id] = town
         if town is None or district is None:
             raise CasesError(f"village {village_id} has no town/district in the register")
         return town, district

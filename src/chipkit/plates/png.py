@@ -47,7 +47,7 @@ def _deflate() -> Callable[[bytes | memoryview], bytes]:
 DEFLATE = _deflate()
 RAMP = 32  # levels per colour blend (coverage 0..1); 32 keeps steps below 2% of a channel
 SUPERSAMPLE = 3  # the static frame is drawn this many times larger, then downsampled
-TEXT_CACHE = 4096  # cached text masks (title, grid, worker, phone repeat across plates)
+TEXT_CACHE = 256  # cached text masks and patches: what repeats (title, grid, worker, phone)
 _ANCHOR = {"l": "ls", "m": "ms", "r": "rs"}
 
 Color = tuple[int, int, int]

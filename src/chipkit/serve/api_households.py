@@ -10,7 +10,6 @@ nothing.
 from __future__ import annotations
 
 import base64
-import inspect
 from typing import Any, Literal
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
@@ -271,10 +270,10 @@ def my_case(case_id: int, request: Request) -> dict[str, Any]:
 def rate(case_id: int, body: Rating, request: Request) -> dict[str, Any]:
     hid, _ = _own(request, case_id)
     cases = services(request).cases
-    kw: dict[str, Any] = {"household_id": hid}
-    if "credential" in inspect.signature(cases.rate).parameters:
-        kw["credential"] = "household"
-    return _resident_view(cases.rate(case_id, body.rating, body.solved, **kw))
+    # only this route holds the PIN (or a phone registered with it): reports count it as
+    # resident-confirmed; a chip alone never reaches here
+    rated = cases.rate(case_id, body.rating, body.solved, household_id=hid, credential="household")
+    return _resident_view(rated)
 
 
 @router.post("/household/cases/{case_id}/withdraw", summary="Withdraw a request (needs the PIN)")
