@@ -30,7 +30,9 @@ def test_real_qr_photos_are_foreign_with_exact_text(folder, verifier):
     read = 0
     for img in _images(REAL / folder):
         expected = img.with_suffix(".txt").read_bytes().decode("utf-8")
-        results = scan_image(img, verifier)
+        # what is read, not how fast (benchmarks/capture measures time): a budget that a
+        # loaded machine (the test suite on 2 busy cores) cannot cut short
+        results = scan_image(img, verifier, budget_s=10.0)
         found = [r for r in results if r.status != "not_found"]
         assert all(r.status == "foreign" for r in found), (img, results)
         assert all(r.text == expected for r in found), (img, [r.text for r in found])  # never wrong
