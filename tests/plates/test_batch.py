@@ -334,6 +334,13 @@ def test_bad_options(tmp_path, keyring):
     (tmp_path / "file").write_text("x")
     with pytest.raises(BatchError):
         run_batch(reg, keyring, BatchOptions(out=tmp_path / "file", fmt="svg"))
+    # a snowflake holds the binary chip: a URL prefix would be silently dropped
+    opts = BatchOptions(
+        out=tmp_path / "sf", fmt="svg", carrier="snowflake", url_prefix="HTTPS://X.CN/C/"
+    )
+    with pytest.raises(BatchError, match="needs the qr carrier"):
+        run_batch(reg, keyring, opts)
+    assert not (tmp_path / "sf").exists()
 
 
 def test_reissue_interrupted_after_files_written_is_adopted_not_doubled(

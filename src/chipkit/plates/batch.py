@@ -122,6 +122,8 @@ def _check_options(opts: BatchOptions) -> tuple[CJKFont, int]:
         raise BatchError("--dpi must be between 72 and 2400")
     if opts.url_prefix is not None:
         tk.check_url_prefix(opts.url_prefix)
+        if opts.carrier != "qr":  # a snowflake holds the binary chip: no URL to open
+            raise BatchError(f"--url-prefix needs the qr carrier (not {opts.carrier})")
     get_carrier(opts.carrier, ec_level=opts.ec_level)  # CarrierUnavailable early
     font = opts.font or find_cjk_font()
     if opts.fmt != "pdf":
