@@ -185,3 +185,22 @@ def test_chipkit_scan_reads_every_plate_on_a_sheet(plates, sheet):
     results = plates["verifier"].scan(sheet)
     assert sorted(r.household_id for r in results if r.status == "ok") == sorted(plates["hids"])
     assert all(r.carrier == "snowflake" for r in results)
+
+
+@pytest.mark.parametrize("dpi", [200, 300])
+def test_joins_are_not_cut_when_every_direct_outline_decoded(plates, dpi, monkeypatch):
+    """The join-cutting openings (a symbol stuck to a scratch or the border) cost ~2 ms a
+    photo; they are skipped once the outlines traced directly have all decoded."""
+    from chipkit.snowflake import _locate
+
+    opened: list[np.ndarray] = []
+    real = _locate._openings
+
+    def spy(mask):
+        opened.append(mask)
+        yield from real(mask)
+
+    monkeypatch.setattr(_locate, "_openings", spy)
+    img = _plate_png(plates, dpi, 1)
+    assert [d.payload for d in snowflake.decode_image(img)] == [plates["items"][1][2]]
+    assert opened == []

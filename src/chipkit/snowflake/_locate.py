@@ -249,18 +249,19 @@ def _components(binary: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return int(n), labels, stats
 
 
-def _candidates(binary: np.ndarray) -> list[np.ndarray]:
-    """Candidate symbol outlines (6, 2) in one binary image, biggest components first.
+_Miss = tuple[np.ndarray, int, int, float]
 
-    Components are found with connectedComponentsWithStats, so only the few large ones
-    are traced. The largest that are not hexagons (a symbol joined to a scratch or to the
-    plate's border) are opened morphologically to cut thin joins, then traced again.
-    """
+
+def _direct(binary: np.ndarray) -> tuple[list[np.ndarray], list[_Miss]]:
+    """Hexagons traced directly from the large components of one binary image (biggest
+    first), and the large components that are not hexagons (ROI, offset, raggedness) -
+    for :func:`_joins`. Components are found with connectedComponentsWithStats, so only
+    the few large ones are traced."""
     img_h, img_w = binary.shape
     min_area = (_MIN_DIAMETER_PX**2) * 0.6
     n, labels, stats = _components(binary)
     if n <= 1:
-        return []
+        return [], []
     bw, bh, cnt = stats[1:, 2], stats[1:, 3], stats[1:, 4]
     ok = (np.minimum(bw, bh) >= _MIN_DIAMETER_PX * 0.5) & (np.maximum(bw, bh) >= _MIN_DIAMETER_PX)
     ok &= (bw * bh < 0.95 * img_w * img_h) & (cnt >= 0.15 * min_area)
@@ -268,7 +269,7 @@ def _candidates(binary: np.ndarray) -> list[np.ndarray]:
     idx = np.flatnonzero(ok) + 1
     idx = idx[np.argsort(-(stats[idx, 2] * stats[idx, 3]))][:_MAX_COMPONENTS]
     out: list[np.ndarray] = []
-    misses = []
+    misses: list[_Miss] = []
     for i in idx:
         x, y, w, h = (int(v) for v in stats[i, :4])
         roi = np.zeros((h + 2, w + 2), np.uint8)
@@ -278,14 +279,21 @@ def _candidates(binary: np.ndarray) -> list[np.ndarray]:
         if not found and w * h > 4 * min_area:
             misses.append((roi, x - 1, y - 1, max(ragged, default=math.inf)))
         out.extend(found)
-    # cut thin dark joins (a scratch, dirt or the plate border stuck to a symbol) in the
-    # largest components that are not hexagons, and look again: first those with a
-    # fairly smooth outline (a symbol joined to a border or a scratch), the ragged blobs
-    # of a textured background only when nothing hexagonal turned up in this binary
+    return out, misses
+
+
+def _joins(misses: list[_Miss], have_any: bool) -> list[np.ndarray]:
+    """Cut thin dark joins (a scratch, dirt or the plate border stuck to a symbol) in the
+    largest components that are not hexagons, and look again: first those with a fairly
+    smooth outline (a symbol joined to a border or a scratch), the ragged blobs of a
+    textured background only when nothing hexagonal turned up in this binary
+    (``have_any``: the direct pass found some)."""
+    min_area = (_MIN_DIAMETER_PX**2) * 0.6
+    out: list[np.ndarray] = []
     smooth = [m for m in misses if m[3] <= _JOIN_RAGGEDNESS]
     rough = [m for m in misses if m[3] > _JOIN_RAGGEDNESS]
     for group in (smooth, rough):
-        if group is rough and out:
+        if group is rough and (out or have_any):
             break
         for roi, ox, oy, _ in group[:_MAX_OPENINGS]:
             for opened in _openings(roi):
@@ -294,3 +302,11 @@ def _candidates(binary: np.ndarray) -> list[np.ndarray]:
                     out.extend(found)
                     break
     return out
+
+
+def _candidates(binary: np.ndarray) -> list[np.ndarray]:
+    """Candidate symbol outlines (6, 2) in one binary image: :func:`_direct`, then
+    :func:`_joins` (the reader runs the two itself, and skips the joins when every
+    direct outline decoded)."""
+    out, misses = _direct(binary)
+    return out + _joins(misses, bool(out))

@@ -35,7 +35,8 @@ from chipkit.snowflake._locate import (
     _LATE_BINARIES,
     _MAX_HEX_RESIDUAL,
     _binaries,
-    _candidates,
+    _direct,
+    _joins,
     _to_gray,
 )
 
@@ -82,48 +83,60 @@ class _Search:
     def run(self, search: np.ndarray, n_binaries: int = 99) -> bool:
         """Search ``search`` (the photo or a reduced copy) in its first ``n_binaries``
         binarisations; True when every outline seen decoded."""
-        gray = self.gray
-        reduced = search.shape != gray.shape
-        sx, sy = gray.shape[1] / search.shape[1], gray.shape[0] / search.shape[0]
+        scale = np.array(
+            [self.gray.shape[1] / search.shape[1], self.gray.shape[0] / search.shape[0]]
+        )
+        reduced = search.shape != self.gray.shape
         seen_any = any_failed = False
         for b_index, binary in enumerate(_binaries(search)):
             if b_index >= n_binaries or (b_index >= _LATE_BINARIES and not seen_any):
                 break  # nothing hexagonal anywhere: the last resorts will not change that
+            direct, misses = _direct(binary)
             failed = found_any = False
-            for small in _candidates(binary):
-                seen_any = found_any = True
-                corners = small
-                if reduced:  # pixel centres of the reduced copy -> photo pixels
-                    corners = (small + 0.5) * np.array([sx, sy]) - 0.5
-                centre = corners.mean(axis=0)
-                if any(_inside(centre, d.corners) for d in self.results):
-                    continue
-                side = float(np.linalg.norm(np.roll(corners, -1, axis=0) - corners, axis=1).mean())
-                # near-identical hexagons already tried without success (within 1/8 module)
-                tol = max(0.5, side / 29.0 / 8.0)
-                if any(
-                    np.max(np.linalg.norm(t - corners, axis=1)) < tol
-                    for t in (*self.tried, *self.skip)
-                ):
-                    failed = True
-                    continue
-                if len(self.tried) >= _MAX_CANDIDATES:
-                    return False
-                self.tried.append(corners)
-                try:
-                    det = _decode_candidate(gray, corners)
-                except (cv2.error, ValueError, FloatingPointError, IndexError, ZeroDivisionError):
-                    det = None
-                if det is None:
-                    failed = True
-                    self.failed.append(corners)
-                else:
-                    self.results.append(det)
+            for phase in (0, 1):
+                if phase == 1:
+                    if direct and self.results and not failed:
+                        break  # every direct outline decoded: no need to cut joins
+                    direct = _joins(misses, bool(direct))
+                for small in direct:
+                    seen_any = found_any = True
+                    # pixel centres of the reduced copy -> photo pixels
+                    corners = (small + 0.5) * scale - 0.5 if reduced else small
+                    status = self._try(corners)
+                    if status == "full":
+                        return False
+                    failed |= status == "failed"
             any_failed |= failed
             # every outline in this binary decoded: the other binaries add nothing
             if found_any and self.results and not failed:
                 return True
         return bool(self.results) and not any_failed
+
+    def _try(self, corners: np.ndarray) -> str:
+        """Decode one outline (photo pixels): "ok", "failed", "known" (inside a symbol
+        already read) or "full" (the candidate budget is spent)."""
+        centre = corners.mean(axis=0)
+        if any(_inside(centre, d.corners) for d in self.results):
+            return "known"
+        side = float(np.linalg.norm(np.roll(corners, -1, axis=0) - corners, axis=1).mean())
+        # near-identical hexagons already tried without success (within 1/8 module)
+        tol = max(0.5, side / 29.0 / 8.0)
+        if any(
+            np.max(np.linalg.norm(t - corners, axis=1)) < tol for t in (*self.tried, *self.skip)
+        ):
+            return "failed"
+        if len(self.tried) >= _MAX_CANDIDATES:
+            return "full"
+        self.tried.append(corners)
+        try:
+            det = _decode_candidate(self.gray, corners)
+        except (cv2.error, ValueError, FloatingPointError, IndexError, ZeroDivisionError):
+            det = None
+        if det is None:
+            self.failed.append(corners)
+            return "failed"
+        self.results.append(det)
+        return "ok"
 
 
 @dataclass(frozen=True)
