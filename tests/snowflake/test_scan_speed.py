@@ -131,3 +131,12 @@ def test_qr_only_decoders_skip_a_crop_centred_on_a_failed_hexagon():
     assert seen == []
     wechat(img[0:200, 0:200], 0, 0, 200.0)  # elsewhere: runs
     assert seen == ["wechat"]
+
+
+def test_phone_sized_photos_get_a_half_size_first_look():
+    """An 800x600 photo is first searched at half size (a quarter of the labelling and
+    tracing), the outline re-traced at full size before decoding."""
+    from chipkit.snowflake import reader
+
+    assert reader._search_scales((600, 800)) == [0.5, 1.0]
+    assert reader._search_scales((3000, 4000)) == [reader._COARSE_SIDE / 4000, 0.4]

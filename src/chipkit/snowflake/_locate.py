@@ -58,12 +58,17 @@ def _to_gray(image: np.ndarray) -> np.ndarray | None:
     return np.ascontiguousarray(img)
 
 
+def _small_block(shape: tuple[int, ...]) -> int:
+    """The block of the first (adaptive mean) binarisation of a photo of this shape."""
+    return max(15, (min(shape[0], shape[1]) // 24) | 1)
+
+
 def _binaries(gray: np.ndarray) -> Iterator[np.ndarray]:
     """Dark = 255, lazily: adaptive mean with a small block, with a large block, the small
     one closed by 3x3 (bridges light scratches that cut a symbol in two), then - used only
     when an outline was seen but did not decode - Otsu and a 5x5 closing."""
     h, w = gray.shape
-    small = max(15, (min(h, w) // 24) | 1)
+    small = _small_block(gray.shape)
     large = max(31, (min(h, w) // 6) | 1)
     first = cv2.adaptiveThreshold(
         gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, small, 6
@@ -310,3 +315,33 @@ def _candidates(binary: np.ndarray) -> list[np.ndarray]:
     direct outline decoded)."""
     out, misses = _direct(binary)
     return out + _joins(misses, bool(out))
+
+
+def _refine(gray: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
+    """The outline (photo pixels) traced at full resolution around ``corners``, a hexagon
+    found in a reduced copy of ``gray``: the photo's first binarisation, computed in a
+    window around it (a margin of more than one block, so the pixels are the ones a
+    full-size search would see), and the hexagon there nearest to it. None when there
+    is none within a tenth of a side (e.g. the symbol is joined to something that leaves
+    the window)."""
+    h, w = gray.shape
+    block = _small_block(gray.shape)
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    m = 0.15 * float(max(hi - lo)) + block + 2
+    xa, ya = max(0, int(lo[0] - m)), max(0, int(lo[1] - m))
+    xb, yb = min(w, int(hi[0] + m) + 1), min(h, int(hi[1] + m) + 1)
+    window = np.ascontiguousarray(gray[ya:yb, xa:xb])
+    if min(window.shape) < block:
+        return None
+    binary = cv2.adaptiveThreshold(
+        window, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 6
+    )
+    found, _ = _direct(binary)
+    side = float(np.linalg.norm(np.roll(corners, -1, axis=0) - corners, axis=1).mean())
+    best, dist = None, 0.1 * side
+    for c in found:
+        c = c + np.array([xa, ya], dtype=np.float64)
+        d = float(np.max(np.linalg.norm(c - corners, axis=1)))
+        if d < dist:
+            best, dist = c, d
+    return best

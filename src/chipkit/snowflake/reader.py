@@ -37,6 +37,7 @@ from chipkit.snowflake._locate import (
     _binaries,
     _direct,
     _joins,
+    _refine,
     _to_gray,
 )
 
@@ -61,12 +62,14 @@ def _inside(pt: np.ndarray, poly: np.ndarray) -> bool:
 
 
 def _search_scales(shape: tuple[int, ...]) -> list[float]:
-    """Scales at which a photo is searched for outlines, coarse first: large photos get a
-    quick look at _COARSE_SIDE (enough for a symbol that fills a fair part of the frame,
-    the common case of a plate or a printed sheet), then one at up to _SEARCH_MAX_SIDE."""
+    """Scales at which a photo is searched for outlines, coarse first: a quick look at
+    half size, or at _COARSE_SIDE for large photos (enough for a symbol that fills a fair
+    part of the frame, the common case of a plate or a printed sheet; each outline found
+    there is traced again at full size around it before it is decoded, and thin joins
+    are cut only at full size), then one at up to _SEARCH_MAX_SIDE."""
     side = max(shape)
     fine = min(1.0, _SEARCH_MAX_SIDE / side)
-    coarse = _COARSE_SIDE / side
+    coarse = min(_COARSE_SIDE, 0.5 * side) / side
     return [coarse, fine] if coarse < 0.8 * fine else [fine]
 
 
@@ -95,14 +98,16 @@ class _Search:
             failed = found_any = False
             for phase in (0, 1):
                 if phase == 1:
-                    if direct and self.results and not failed:
+                    if reduced or (direct and self.results and not failed):
                         break  # every direct outline decoded: no need to cut joins
                     direct = _joins(misses, bool(direct))
                 for small in direct:
                     seen_any = found_any = True
-                    # pixel centres of the reduced copy -> photo pixels
-                    corners = (small + 0.5) * scale - 0.5 if reduced else small
-                    status = self._try(corners)
+                    corners: np.ndarray | None = small
+                    if reduced:  # traced again at full size around the reduced outline
+                        corners = _refine(self.gray, (small + 0.5) * scale - 0.5)
+                    # not found at full size: left to the full-size search
+                    status = "failed" if corners is None else self._try(corners)
                     if status == "full":
                         return False
                     failed |= status == "failed"
