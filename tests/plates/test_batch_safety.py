@@ -41,16 +41,17 @@ def _marked(mark: str) -> dict[int, bytes]:
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
-        try:
-            env = (d / "environ").read_bytes()
+        try:  # environment and command line of one program image: a process caught
+            before = (d / "cmdline").read_bytes()  # exec'ing (between fork and exec it
+            env = (d / "environ").read_bytes()  # still shows its parent's environment)
+            after = (d / "cmdline").read_bytes()  # is sampled again on the next pass
         except OSError:
+            continue
+        if before != after:
             continue
         if f"{MARK}={mark}".encode() in env.split(b"\0"):
             found[int(d.name)] = env
-            try:
-                CMDS[int(d.name)] = (d / "cmdline").read_bytes()
-            except OSError:
-                pass
+            CMDS[int(d.name)] = after
     return found
 
 
