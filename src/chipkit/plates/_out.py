@@ -53,6 +53,26 @@ def discard(tmp: Path) -> None:
         tmp.unlink()
 
 
+def temp_file_with(final: Path, content: bytes) -> Path:
+    """``content`` in a fresh temp file next to ``final`` (not synced, not renamed)."""
+    tmp = atomic_path(final)
+    try:
+        tmp.write_bytes(content)
+    except BaseException:
+        discard(tmp)
+        raise
+    return tmp
+
+
+def commit_or_discard(tmp: Path, final: Path, before: Callable[[], None] | None = None) -> None:
+    """:func:`commit_file`, and the temp file removed if that fails."""
+    try:
+        commit_file(tmp, final, before)
+    except BaseException:
+        discard(tmp)
+        raise
+
+
 def _syncfs(folder: Path) -> bool:
     """Flush the file system holding ``folder`` (Linux ``syncfs``); False if unavailable."""
     if not sys.platform.startswith("linux"):

@@ -30,7 +30,7 @@ import numpy as np
 
 from chipkit.fonts import CJKFont
 from chipkit.plates import layout as L
-from chipkit.plates._out import Written, atomic_path, commit_file, discard
+from chipkit.plates._out import Written, commit_or_discard, temp_file_with
 from chipkit.plates.carriers import QRCarrier, SnowflakeCarrier, Symbol
 
 
@@ -341,13 +341,7 @@ class PngRenderer:
         """The plate in a fresh temp file next to ``path`` (not synced, not renamed)."""
         pix, info = self.render_pixels(data, sym, measure)
         png = encode_png(pix, self.palette, self.dpi)
-        tmp = atomic_path(path)
-        try:
-            tmp.write_bytes(png)
-        except BaseException:
-            discard(tmp)
-            raise
-        return tmp, info
+        return temp_file_with(path, png), info
 
     def write(
         self,
@@ -358,11 +352,7 @@ class PngRenderer:
         before_commit: Callable[[], None] | None = None,
     ) -> Written:
         tmp, info = self.write_temp(path, data, sym, measure)
-        try:
-            commit_file(tmp, path, before_commit)
-        except BaseException:
-            discard(tmp)
-            raise
+        commit_or_discard(tmp, path, before_commit)
         return info
 
 

@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from chipkit.fonts import CJKFont
 from chipkit.plates import layout as L
-from chipkit.plates._out import Written, atomic_path, commit_file, discard
+from chipkit.plates._out import Written, atomic_path, commit_file, commit_or_discard, temp_file_with
 from chipkit.plates.carriers import QRCarrier, SnowflakeCarrier, Symbol
 from chipkit.plates.pdf import (
     GAP_MM,
@@ -95,13 +95,7 @@ class SvgRenderer:
     ) -> tuple[Path, Written]:
         """The plate in a fresh temp file next to ``path`` (not synced, not renamed)."""
         text, info = self.render(data, sym, measure)
-        tmp = atomic_path(path)
-        try:
-            tmp.write_text(text, encoding="utf-8")
-        except BaseException:
-            discard(tmp)
-            raise
-        return tmp, info
+        return temp_file_with(path, text.encode("utf-8")), info
 
     def write(
         self,
@@ -112,11 +106,7 @@ class SvgRenderer:
         before_commit: Callable[[], None] | None = None,
     ) -> Written:
         tmp, info = self.write_temp(path, data, sym, measure)
-        try:
-            commit_file(tmp, path, before_commit)
-        except BaseException:
-            discard(tmp)
-            raise
+        commit_or_discard(tmp, path, before_commit)
         return info
 
 
