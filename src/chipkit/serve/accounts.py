@@ -332,6 +332,14 @@ class Accounts:
             )
         return dict(r) if r is not None else None
 
+    def device_household(self, tok: str, *, now: int | None = None) -> str | None:
+        """The household whose registered phone this token is; None when it is unknown,
+        revoked or a staff token."""
+        row = self.token(tok, now=now) if tok else None
+        if row is None or row["kind"] != "device":
+            return None
+        return str(row["household_id"])
+
     def list_tokens(self, username: str | None = None) -> list[dict[str, Any]]:
         q = select(
             api_tokens.c.id,
