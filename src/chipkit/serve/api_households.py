@@ -242,7 +242,10 @@ def register_device(body: Device, request: Request) -> dict[str, Any]:
     assert p.household_id is not None
     if not _pin_ok(request, p.household_id, body.pin):
         raise forbidden("wrong PIN for this household")
-    tid, tok = services(request).accounts.new_token(household_id=p.household_id, label=body.label)
+    svc = services(request)
+    tid, tok = svc.accounts.new_token(
+        household_id=p.household_id, label=body.label, now=svc.now(), by=p.actor
+    )
     return {"id": tid, "device_token": tok}
 
 
