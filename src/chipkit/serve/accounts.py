@@ -24,7 +24,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from chipkit.cases import BadInput, Database, NotFound, audit
 from chipkit.cases.models import units, workers
@@ -79,6 +79,43 @@ def check_password(password: str) -> str:
     return password
 
 
+def _role(
+    conn: Connection,
+    worker_id: str | None,
+    role: str | None,
+    unit_id: str | None,
+    display_name: str,
+) -> tuple[str, str | None, str]:
+    """(role, unit, display name) of a new account: a register worker's from the register; a
+    clerk's village checked; an admin has no unit."""
+    if worker_id is not None:
+        w = conn.execute(select(workers).where(workers.c.id == worker_id)).first()
+        if w is None:
+            raise NotFound(f"unknown worker {worker_id} (import the register first)")
+        if role not in (None, w.role):
+            raise BadInput(f"worker {worker_id} is a {w.role} in the register, not {role}")
+        role, unit_id, display_name = w.role, w.unit_id, display_name or w.name
+        taken = conn.execute(
+            select(users.c.username).where(users.c.worker_id == worker_id)
+        ).scalar()
+        if taken is not None:
+            # the audit trail names the worker: one account per worker keeps it exact
+            raise BadInput(f"worker {worker_id} already has the account {taken}")
+    elif role in ("clerk",):
+        u = conn.execute(select(units).where(units.c.id == (unit_id or ""))).first()
+        if u is None or u.kind != "village":
+            raise BadInput(f"a clerk needs --unit VILLAGE (a village code), got {unit_id!r}")
+    elif role == "admin":
+        unit_id = None
+    else:
+        raise BadInput(
+            f"role {role!r}: give --worker ID for grid workers and officers, "
+            "or --role clerk --unit VILLAGE, or --role admin"
+        )
+    assert role is not None
+    return role, unit_id, display_name
+
+
 class Accounts:
     """Users, sessions and API tokens over one database."""
 
@@ -109,32 +146,7 @@ class Accounts:
         with self.db.write() as conn:
             if conn.execute(select(users.c.username).where(users.c.username == username)).first():
                 raise BadInput(f"user {username} already exists")
-            if worker_id is not None:
-                w = conn.execute(select(workers).where(workers.c.id == worker_id)).first()
-                if w is None:
-                    raise NotFound(f"unknown worker {worker_id} (import the register first)")
-                if role not in (None, w.role):
-                    raise BadInput(f"worker {worker_id} is a {w.role} in the register, not {role}")
-                role, unit_id, display_name = w.role, w.unit_id, display_name or w.name
-                taken = conn.execute(
-                    select(users.c.username).where(users.c.worker_id == worker_id)
-                ).scalar()
-                if taken is not None:
-                    # the audit trail names the worker: one account per worker keeps it exact
-                    raise BadInput(f"worker {worker_id} already has the account {taken}")
-            elif role in ("clerk",):
-                u = conn.execute(select(units).where(units.c.id == (unit_id or ""))).first()
-                if u is None or u.kind != "village":
-                    raise BadInput(
-                        f"a clerk needs --unit VILLAGE (a village code), got {unit_id!r}"
-                    )
-            elif role == "admin":
-                unit_id = None
-            else:
-                raise BadInput(
-                    f"role {role!r}: give --worker ID for grid workers and officers, "
-                    "or --role clerk --unit VILLAGE, or --role admin"
-                )
+            role, unit_id, display_name = _role(conn, worker_id, role, unit_id, display_name)
             conn.execute(
                 insert(users).values(
                     username=username,
