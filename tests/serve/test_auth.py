@@ -215,3 +215,23 @@ def test_account_changes_are_audit_events_naming_the_actor(
     text = " ".join(str(a) for _, _, a in got)
     assert tok["token"] not in text and "$argon2" not in text and password not in text
     assert CaseService(db).audit_verify().ok
+
+
+def test_production_hashing_defaults_stay_strong():
+    """The suite hashes with tiny Argon2 costs (conftest CHEAP, passed explicitly); a server
+    started without them, as `chipkit serve` starts it, uses the strong defaults."""
+    from argon2 import Type, extract_parameters
+
+    from chipkit.serve import ServeConfig
+    from chipkit.serve.accounts import DEFAULT_HASHER
+    from chipkit.serve.pins import PIN_HASHER
+    from chipkit_cli.serve import _config
+
+    cfg = _config({"db": "sqlite:///x.sqlite"})
+    assert cfg.password_hasher is None and cfg.pin_hasher is None
+    assert ServeConfig().password_hasher is None and ServeConfig().pin_hasher is None
+    assert Accounts(None).hasher is DEFAULT_HASHER  # type: ignore[arg-type]
+    pw = extract_parameters(DEFAULT_HASHER.hash("x" * 12))
+    assert pw.type is Type.ID and pw.time_cost >= 3 and pw.memory_cost >= 64 * 1024
+    pin = extract_parameters(PIN_HASHER.hash("12345678"))
+    assert pin.type is Type.ID and pin.time_cost >= 2 and pin.memory_cost >= 19 * 1024
