@@ -33,6 +33,11 @@ def test_drill_down_within_scope(staff):
     # the unit's own row (the dashboard's headline figures)
     own = t1.get(f"/api/v1/reports?level=village&unit={V1}").json()["rows"]
     assert [(x["unit"], x["cases"]) for x in own] == [(V1, 2)]
+    assert body["total"] == own[0]
+    # no level: the level below the unit (a town lists its villages)
+    mine = t1.get("/api/v1/reports").json()
+    assert mine["level"] == "village" and mine["total"]["unit"] == TOWN
+    assert {x["unit"]: x["cases"] for x in mine["rows"]} == {V1: 2, V2: 1}
 
 
 def test_units_outside_scope_are_unknown(staff):
@@ -52,7 +57,7 @@ def test_who_reads_reports(staff, anon):
     _case(staff, "H-0004", "w3")
     admin = staff("admin")
     top = admin.get("/api/v1/reports?level=district").json()
-    assert top["path"] == [] and top["child_level"] == "district"
+    assert top["path"] == [] and top["child_level"] == "district" and top["total"] is None
     assert [(x["unit"], x["cases"]) for x in top["rows"]] == [(DISTRICT, 1)]
     down = admin.get(f"/api/v1/reports?level=grid&unit={V2}").json()
     assert [u["kind"] for u in down["path"]] == ["district", "town", "village"]
@@ -64,7 +69,7 @@ def test_csv_has_bom_and_is_the_library_csv(app, staff, clock):
     r = staff("d1").get(f"/api/v1/reports?level=village&unit={TOWN}&format=csv")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/csv")
-    assert r.headers["content-disposition"].startswith("attachment; filename=\"report-village-")
+    assert r.headers["content-disposition"].startswith('attachment; filename="report-village-')
     assert r.content.startswith(b"\xef\xbb\xbf")
     lib = app.state.chipkit.cases.report("village", scope=TOWN).to_csv()
     assert r.content.decode("utf-8-sig") == lib

@@ -50,28 +50,34 @@ def _day(t: int) -> str:
 )
 def report(
     request: Request,
-    level: Level = "village",
+    level: Level | None = None,
     unit: str | None = Query(default=None, min_length=1, max_length=120),
     since: int | None = Query(default=None, ge=0, lt=2**62),
     until: int | None = Query(default=None, ge=0, lt=2**62),
     format: Literal["json", "csv"] = "json",
 ) -> dict[str, Any] | Response:
-    """Rows at ``level`` within ``unit`` (default: my unit) for cases created in
-    [since, until) (default: the last 30 days). ``format=csv`` answers the library's CSV
-    with a UTF-8 BOM as a download, so Excel on Chinese Windows opens it."""
+    """Rows at ``level`` (default: the level below the unit, e.g. a town's villages) within
+    ``unit`` (default: my unit; an admin's default is every district) for cases created in
+    [since, until) (default: the last 30 days). JSON adds ``path`` (the unit and its parents
+    from my own unit down, for a breadcrumb), ``child_level`` and ``total`` (the unit's own
+    row). ``format=csv`` answers the library's CSV of the rows with a UTF-8 BOM as a download,
+    so Excel on Chinese Windows opens it."""
     user = need_staff(request, *scope.OFFICERS, "admin")
-    root = scope.report_root(user)
-    path = _path(request, unit, root)
-    within = path[-1]["id"] if path else None
-    rep = services(request).cases.report(level, scope=within, since=since, until=until)
+    path = _path(request, unit, scope.report_root(user))
+    here = path[-1] if path else None
+    child = CHILD_LEVEL.get(here["kind"], "worker") if here else "district"
+    cases = services(request).cases
+    rep = cases.report(level or child, scope=here["id"] if here else None, since=since, until=until)
     if format == "csv":
-        name = f"report-{level}-{_day(rep.since)}-{_day(rep.until - 1)}.csv"
+        name = f"report-{rep.level}-{_day(rep.since)}-{_day(rep.until - 1)}.csv"
         return Response(
             BOM + rep.to_csv(),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
     out: dict[str, Any] = rep.to_dict()
-    out["path"] = path
-    out["child_level"] = CHILD_LEVEL.get(path[-1]["kind"]) if path else "district"
+    out.update(path=path, child_level=child, total=None)
+    if here is not None:
+        own = cases.report(here["kind"], scope=here["id"], since=rep.since, until=rep.until)
+        out["total"] = next((r for r in own.rows if r["unit"] == here["id"]), None)
     return out
