@@ -21,6 +21,7 @@ from chipkit.serve import (
     api_plates,
     api_staff,
     api_tools,
+    api_worker,
     errors,
     open311,
 )
@@ -53,7 +54,7 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     )
     app.state.chipkit = services
     errors.install(app)
-    routers = (api_staff, api_households, api_cases, api_tools, api_plates, open311)
+    routers = (api_staff, api_households, api_cases, api_worker, api_tools, api_plates, open311)
     for r in (m.router for m in routers):
         app.include_router(r)
     app.add_middleware(Guard, max_body=config.max_upload + 64 * 1024, hsts=config.https)
