@@ -88,7 +88,9 @@ def test_queue_case_resolve_and_refusal(
     img = wait_for(browser, ".photos img")
     assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img)
     assert "已办结" in browser.find_element("css selector", "main").text
-    assert [e.get_attribute("data-kind") for e in browser.find_elements("css selector", "#timeline li")][-3:] == ["accept", "start", "resolve"]
+    assert [
+        e.get_attribute("data-kind") for e in browser.find_elements("css selector", "#timeline li")
+    ][-3:] == ["accept", "start", "resolve"]
 
     _click(browser, 'a[href="/w"]')
     ids = _queue_ids(browser)

@@ -48,7 +48,9 @@ def _page(request: Request, view: str, **boot: Any) -> Response:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
     if user.role not in scope.CASE_ROLES or not user.worker_id:
         return _refused(request, user, "role", 403)
-    return render(request, "worker", title(request, TITLES[view]), {"view": view, **boot, "me": _me(user)})
+    return render(
+        request, "worker", title(request, TITLES[view]), {"view": view, **boot, "me": _me(user)}
+    )
 
 
 def _me(user: User) -> dict[str, Any]:
