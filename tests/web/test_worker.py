@@ -111,39 +111,3 @@ def test_queue_case_resolve_and_refusal(
 
 def browser_cookies(browser) -> dict[str, str]:
     return {c["name"]: c["value"] for c in browser.get_cookies()}
-
-
-def test_checkin_by_scanning_the_plate(
-    server, district, make_browser, login, api_as, axe, shot, console_errors, tmp_path: Path
-):
-    from _video import plate_video
-
-    plate = district.plates.get("snowflake") or district.plates["qr"]
-    browser = make_browser(fake_video=plate_video(plate, tmp_path / "plate.y4m"))
-    _phone(browser)
-    # far from the household (29.1, 119.7): the library flags the visit gps_far
-    browser.execute_cdp_cmd(
-        "Browser.grantPermissions", {"origin": server, "permissions": ["geolocation"]}
-    )
-    browser.execute_cdp_cmd(
-        "Emulation.setGeolocationOverride",
-        {"latitude": 29.3, "longitude": 119.9, "accuracy": 12},
-    )
-    login(browser, "worker")
-    browser.get(server + "/w/checkin")
-    assert "±12" in wait_for(browser, "#gps[data-accuracy]").text  # the accuracy shown
-    assert axe(browser) == []
-    _click(browser, "#start-scan")
-    done = wait_for(browser, "#checkin-done", timeout=30)
-    assert "东村1号" in done.text
-    shot(browser, "worker-checkin")
-    page = browser.find_element("css selector", "main").text
-    assert "gps_far" not in page and "flag" not in page.lower()
-    assert console_errors(browser) == []
-
-    hid = f"{V1}-0001"
-    mine = api_as("worker").get("/api/v1/visits").json()
-    visit = next(v for v in mine if v["household_id"] == hid)
-    assert "flags" not in visit and visit["accuracy"] == 12
-    seen = api_as("town").get("/api/v1/visits").json()  # the supervisor's view
-    assert "gps_far" in next(v for v in seen if v["id"] == visit["id"])["flags"]
