@@ -157,6 +157,7 @@ def test_clerk_issues_downloads_revokes_posts_and_exports(
 
     assert axe(browser) == []
     browser.set_window_size(1280, 900)
+    browser.execute_script("window.scrollTo(0, 0)")
     shot(browser, "clerk-desktop")
     assert console_errors(browser) == []
 

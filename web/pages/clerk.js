@@ -403,7 +403,7 @@ function render() {
   }
   const who = `${b.village.name || ''} ${b.village.id} · ${b.user.display_name || b.user.username}`;
   mount(top, h('h1', {}, t('title')), h('p', { class: 'muted', id: 'who' }, who),
-    registerSection(), revokeSection(), noticesSection(b.village.id), bundleSection());
+    h('div', { class: 'console' }, registerSection(), revokeSection(), noticesSection(b.village.id), bundleSection()));
 }
 
 render();
