@@ -45,9 +45,18 @@ def _session(browser, server: str) -> httpx.Client:
 
 def _scan_pdf(pdf: bytes, tmp_path: Path, verifier: Verifier) -> dict[str, tuple[str, str]]:
     """Rasterise the PDF (pdftoppm) and scan every page: household -> (status, chip)."""
+    tmp_path.mkdir(exist_ok=True)
     (tmp_path / "sheet.pdf").write_bytes(pdf)
     subprocess.run(
-        ["pdftoppm", "-r", "150", "-gray", "-png", str(tmp_path / "sheet.pdf"), str(tmp_path / "p")],
+        [
+            "pdftoppm",
+            "-r",
+            "150",
+            "-gray",
+            "-png",
+            str(tmp_path / "sheet.pdf"),
+            str(tmp_path / "p"),
+        ],
         check=True,
         timeout=60,
     )
@@ -63,6 +72,12 @@ def _click(browser, css: str) -> None:
     el = wait_for(browser, css)
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
     el.click()
+
+
+def _clear(browser, css: str):
+    el = wait_for(browser, css)
+    el.clear()
+    return el
 
 
 def _wait_text(browser, css: str, text: str, timeout: float = 15) -> str:
@@ -93,10 +108,17 @@ def test_clerk_issues_downloads_revokes_posts_and_exports(
     _click(browser, "#register-check")
     wait_for(browser, "#bad-rows")
     rows = {
-        (tr.get_attribute("data-row"), tr.get_attribute("data-column"), tr.get_attribute("data-reason"))
+        (
+            tr.get_attribute("data-row"),
+            tr.get_attribute("data-column"),
+            tr.get_attribute("data-reason"),
+        )
         for tr in browser.find_elements(By.CSS_SELECTOR, "#bad-rows tbody tr")
     }
-    assert rows == {("4", "household_id", "bad_household_id"), ("5", "village_code", "missing_village_code")}
+    assert rows == {
+        ("4", "household_id", "bad_household_id"),
+        ("5", "village_code", "missing_village_code"),
+    }
     assert f"{V1}-00 5!" in wait_for(browser, "#bad-rows").text
     assert district.keyring().next_serial == serial_before  # a dry run spends no serial
     assert axe(browser) == []
@@ -141,6 +163,19 @@ def test_clerk_issues_downloads_revokes_posts_and_exports(
     assert v.check(found[GOOD[1]][1]).status.value == "ok"
     assert v.check(found[GOOD[0]][1]).status.value == "revoked"
 
+    # reissue the other household: the old plate is revoked, the new one verifies
+    _clear(browser, "#rv-household").send_keys(GOOD[1])
+    _clear(browser, "#rv-reason").send_keys("损坏")
+    _click(browser, "#reissue-btn")
+    _wait_text(browser, "#rv-msg", "已作废旧门牌")
+    link = wait_for(browser, "#rv-job #downloads a[data-file$='.pdf']", timeout=60)
+    with _session(browser, server) as api:
+        pdf = api.get(link.get_attribute("href"))
+    verifier = district.keyring().verifier()
+    new = _scan_pdf(pdf.content, tmp_path / "reissue", verifier)
+    assert new[GOOD[1]][0] == "ok" and new[GOOD[1]][1] != found[GOOD[1]][1]
+    assert verifier.check(found[GOOD[1]][1]).status.value == "revoked"
+
     # post a notice, then withdraw it
     title = f"停水通知 {time.monotonic_ns()}"
     wait_for(browser, "#nt-title").send_keys(title)
@@ -163,8 +198,10 @@ def test_clerk_issues_downloads_revokes_posts_and_exports(
 
 
 def test_clerk_page_needs_a_clerk(browser, server, login):
-    assert httpx.get(server + "/clerk", follow_redirects=False).headers["location"].startswith(
-        "/login"
+    assert (
+        httpx.get(server + "/clerk", follow_redirects=False)
+        .headers["location"]
+        .startswith("/login")
     )
     login(browser, "worker")
     browser.get(server + "/clerk")

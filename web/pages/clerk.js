@@ -27,7 +27,7 @@ register({
     'rv.reasons': '丢失|损坏|搬离|户号变更', 'rv.revoke': '作废门牌', 'rv.reissue': '补发新门牌',
     'rv.confirm': '确认作废 {id} 的门牌？作废后无法恢复。', 'rv.yes': '确认作废', 'rv.no': '取消',
     'rv.need': '请填写户号和原因。', 'rv.revoked': '已作废 {id} 的门牌，编号：{serials}。',
-    'rv.already': '{id} 的门牌已经作废。', 'rv.reissued': '已作废旧门牌（{serials}），正在生成新门牌。',
+    'rv.already': '{id} 的门牌已经作废。', 'rv.reissued': '已作废旧门牌（{serials}），正在生成新门牌。', 'rv.printing': '该户没有在用的门牌，正在生成新门牌。',
     'rv.hint': '补发会使用最近上传的、包含该户的登记表来打印新门牌。',
     'nt.h': '3. 村务公告', 'nt.title': '标题', 'nt.body': '内容', 'nt.expires': '有效期',
     'nt.never': '长期有效', 'nt.days': '{n} 天', 'nt.post': '发布公告', 'nt.posted': '公告已发布。',
@@ -63,6 +63,7 @@ register({
     'rv.revoked': 'Revoked the plate of {id}: serial {serials}.',
     'rv.already': 'The plate of {id} was already revoked.',
     'rv.reissued': 'Old plate revoked ({serials}); the new plate is being rendered.',
+    'rv.printing': 'The household has no live plate; the new plate is being rendered.',
     'rv.hint': 'A reissue prints from your latest uploaded register that lists the household.',
     'nt.h': '3. Village notices', 'nt.title': 'Title', 'nt.body': 'Text', 'nt.expires': 'Valid for',
     'nt.never': 'No end date', 'nt.days': '{n} days', 'nt.post': 'Post notice',
@@ -214,7 +215,6 @@ function registerSection() {
 }
 
 function showDryRun(result, job, dry) {
-  state.uploadId = dry.upload_id;
   const sheet = select('issue-sheet', [['a4', 'A4'], ['a3', 'A3']], 'a4');
   const carrier = select('issue-carrier', [['qr', t('carrier.qr')], ['snowflake', t('carrier.snowflake')]], 'qr');
   const go = h('button', { type: 'button', class: 'primary block', id: 'issue-btn', disabled: !dry.households },
@@ -282,7 +282,7 @@ function revokeSection() {
     reissueBtn.disabled = true;
     try {
       const r = await api('plates/reissue', { body: { ...v, format: 'pdf' } });
-      say(msg, t('rv.reissued', { serials: r.revoked.join(', ') || '-' }));
+      say(msg, r.revoked.length ? t('rv.reissued', { serials: r.revoked.join(', ') }) : t('rv.printing'));
       await follow(r.job_id, job);
     } catch (e) {
       fail(msg, e);
@@ -379,8 +379,6 @@ function bundleSection() {
   return h('section', { id: 'sec-bundle', 'aria-labelledby': 'bd-h' },
     h('h2', { id: 'bd-h' }, t('bd.h')), h('p', { class: 'muted' }, t('bd.text')), btn, msg);
 }
-
-const state = { uploadId: null };
 
 async function logout() {
   try {
