@@ -140,3 +140,50 @@ def test_phone_sized_photos_get_a_half_size_first_look():
 
     assert reader._search_scales((600, 800)) == [0.5, 1.0]
     assert reader._search_scales((3000, 4000)) == [reader._COARSE_SIDE / 4000, 0.4]
+
+
+def _count(monkeypatch, module, name: str) -> list[int]:
+    calls: list[int] = []
+    real = getattr(module, name)
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
+def test_an_unreadable_symbol_is_decoded_at_most_twice_per_photo(monkeypatch):
+    """The binarisations, search scales and the scanner's crop stage trace one symbol again
+    and again, a little differently: a symbol that failed twice is not decoded a third
+    time (each failed decode costs tens of ms on a phone photo)."""
+    from chipkit.snowflake import reader
+
+    calls = _count(monkeypatch, reader, "_decode_candidate")
+    img = np.full((600, 800), 235, np.uint8)
+    _hexagon_blob(img, 400, 300, 60)
+    img = cv2.GaussianBlur(img, (0, 0), 1.5)
+    assert _read.read_gray(img).codes == []
+    assert 1 <= len(calls) <= reader._MAX_TRIES_PER_SYMBOL
+
+
+def test_a_failing_candidate_tries_a_bounded_number_of_hypotheses(monkeypatch):
+    """A real symbol whose data cells are wrecked: every outline stops after
+    _MAX_HYPOTHESES hypotheses plus the refinements, not after all 14."""
+    from chipkit.snowflake import _decode, reader
+
+    sym = snowflake.render(snowflake.encode(bytes(range(1, 117))), 3.0)
+    img = np.full((600, 800), 235, np.uint8)
+    h, w = sym.shape
+    img[50 : 50 + h, 50 : 50 + w] = sym
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        x, y = rng.integers(-w // 3, w // 3, size=2)
+        shade = int(rng.choice([20, 235]))
+        cv2.circle(img, (int(50 + w // 2 + x), int(50 + h // 2 + y)), 3, shade, -1)
+    candidates = _count(monkeypatch, reader, "_decode_candidate")
+    attempts = _count(monkeypatch, _decode, "_equalise")
+    assert snowflake.read_image(cv2.GaussianBlur(img, (0, 0), 0.8)).detections == []
+    assert candidates
+    assert len(attempts) <= len(candidates) * (_decode._MAX_HYPOTHESES + _decode._MAX_REFINES)
