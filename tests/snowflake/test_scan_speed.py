@@ -187,3 +187,22 @@ def test_a_failing_candidate_tries_a_bounded_number_of_hypotheses(monkeypatch):
     assert snowflake.read_image(cv2.GaussianBlur(img, (0, 0), 0.8)).detections == []
     assert candidates
     assert len(attempts) <= len(candidates) * (_decode._MAX_HYPOTHESES + _decode._MAX_REFINES)
+
+
+def test_the_crop_stage_skips_a_symbol_the_whole_photo_search_exhausted(monkeypatch):
+    """A crop centred on a symbol that failed as often as the reader allows is not
+    searched again (it could not be decoded there); a crop elsewhere is."""
+    from chipkit.snowflake import reader
+
+    img = np.full((600, 800), 235, np.uint8)
+    _hexagon_blob(img, 400, 300, 60)
+    img = cv2.GaussianBlur(img, (0, 0), 1.5)
+    rd = _read._Reader(img, 1.0, 6)
+    rd.whole_snowflake(None)
+    assert len(rd.snowflake_failed) == reader._MAX_TRIES_PER_SYMBOL
+    assert rd.snowflake_reading.exhausted((400.0, 300.0))
+    searches = _count(monkeypatch, snowflake, "read_image")
+    rd.snowflake_crop_stage(img[200:400, 300:500], 300, 200, 200.0)  # on the symbol
+    assert searches == []
+    rd.snowflake_crop_stage(img[0:200, 0:200], 0, 0, 200.0)  # elsewhere
+    assert searches == [1]

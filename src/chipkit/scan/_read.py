@@ -159,30 +159,35 @@ def _snowflake_stage(
 
 
 def _snowflake_codes(
-    crop: np.ndarray, ox: int, oy: int, skip: list[np.ndarray] | None = None
-) -> tuple[list[Code], bool, list[np.ndarray]]:
+    crop: np.ndarray, ox: int, oy: int, skip: Any = None
+) -> tuple[list[Code], bool, Any]:
     """The snowflake reader's codes in photo coordinates, whether its search was complete
-    (it decoded every symbol-shaped outline it saw), and the outlines it failed on (photo
-    coordinates). ``skip``: outlines (photo coordinates) already failed on these pixels."""
+    (it decoded every symbol-shaped outline it saw), and its reading (None without one).
+    ``skip``: the reading of the whole photo (``crop`` is a part of it at ``ox, oy``): the
+    outlines it failed on are not decoded again, and a crop centred on a symbol that
+    failed there as often as the reader allows is not searched at all."""
     sf = _snowflake()
     if sf is None:
-        return [], False, []
+        return [], False, None
     read_image = getattr(sf, "read_image", None)
-    off = np.array([ox, oy], dtype=np.float64)
-    failed: list[np.ndarray] = []
+    reading = None
     if read_image is None:  # a reader without the completeness report
         dets, complete = sf.decode_image(crop), False
     else:
-        reading = read_image(crop, [c - off for c in skip or []])
+        if skip is not None:
+            centre = (ox + crop.shape[1] / 2.0, oy + crop.shape[0] / 2.0)
+            if skip.exhausted(centre):
+                return [], False, None
+        off = np.array([ox, oy], dtype=np.float64)
+        reading = read_image(crop, [c - off for c in skip.failed] if skip is not None else [])
         dets, complete = reading.detections, reading.complete
-        failed = [np.asarray(c, dtype=np.float64) + off for c in reading.failed]
     out = []
     for det in dets:
         pts = np.asarray(det.corners, dtype=float).reshape(-1, 2)
         q = tuple((float(x) + ox, float(y) + oy) for x, y in pts)  # the hexagon's corners
         raw = bytes(det.payload)
         out.append(Code("Snowflake", _safe_text(raw) or "", raw, q, "snowflake", "snowflake"))
-    return out, complete, failed
+    return out, complete, reading
 
 
 _SNOWFLAKE: Any = None
@@ -237,9 +242,15 @@ class _Reader:
         self.codes: list[Code] = []
         self.regions: list[Region] = []
         self.errors: list[str] = []
-        #: outlines the whole-photo snowflake search decoded without success (photo
+        #: the whole-photo snowflake search (its ``failed`` outlines are in photo
         #: coordinates): the snowflake stage on crops does not decode them again
-        self.snowflake_failed: list[np.ndarray] = []
+        self.snowflake_reading: Any = None
+
+    @property
+    def snowflake_failed(self) -> list[np.ndarray]:
+        """Outlines the whole-photo snowflake search decoded without success."""
+        reading = self.snowflake_reading
+        return [np.asarray(c, dtype=np.float64) for c in reading.failed] if reading else []
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
@@ -303,7 +314,7 @@ class _Reader:
 
         def whole(crop: np.ndarray, ox: int, oy: int, side: float, quad: Any) -> list[Code]:
             nonlocal complete
-            found, complete, self.snowflake_failed = _snowflake_codes(crop, ox, oy)
+            found, complete, self.snowflake_reading = _snowflake_codes(crop, ox, oy)
             return found
 
         read = self.run_stage("snowflake", whole, self.gray, 0, 0, 0.0, None)
@@ -314,7 +325,7 @@ class _Reader:
     ) -> list[Code]:
         """The snowflake stage on a crop, skipping the outlines the whole-photo search
         already failed on (same pixels, same result)."""
-        return _snowflake_codes(crop, ox, oy, self.snowflake_failed)[0]
+        return _snowflake_codes(crop, ox, oy, self.snowflake_reading)[0]
 
     def qr_only_stage(self, fn: Stage) -> Stage:
         """``fn`` (a QR-only decoder: WeChat, ZBar), except on a crop centred on a

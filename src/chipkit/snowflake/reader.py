@@ -170,11 +170,21 @@ class Reading:
     """What :func:`read_image` found. ``complete``: something decoded and every
     symbol-shaped outline the search saw decoded, so the photo holds no other snowflake
     the reader could see (a caller may skip its own search for more symbols). ``failed``:
-    the outlines (6 corners, image pixels) that were decoded without success."""
+    the outlines (6 corners, image pixels) that were decoded without success;
+    :meth:`exhausted` tells whether a point lies on a symbol that failed too often to be
+    decoded again."""
 
     detections: list[Detection]
     complete: bool
     failed: list[np.ndarray] = field(default_factory=list)
+
+    def exhausted(self, point: tuple[float, float]) -> bool:
+        """Whether the symbol at ``point`` (image pixels) was decoded without success as
+        often as a photo allows (_MAX_TRIES_PER_SYMBOL outlines of it in ``failed``): a
+        search of a crop around it, given ``failed`` as ``skip``, cannot decode it."""
+        pt = np.asarray(point, dtype=np.float64)
+        inside = [c for c in self.failed if _inside(pt, c)]
+        return any(sum(_same_symbol(a, b) for b in inside) >= _MAX_TRIES_PER_SYMBOL for a in inside)
 
 
 def read_image(image: np.ndarray, skip: Sequence[np.ndarray] = ()) -> Reading:
