@@ -206,3 +206,49 @@ def test_the_crop_stage_skips_a_symbol_the_whole_photo_search_exhausted(monkeypa
     assert searches == []
     rd.snowflake_crop_stage(img[0:200, 0:200], 0, 0, 200.0)  # elsewhere
     assert searches == [1]
+
+
+def test_after_a_read_in_the_ladder_less_plate_like_texture_is_not_climbed():
+    """Once a region read (a snowflake reads in the ladder, not in zxing-cpp's first
+    pass), texture regions scoring under ALIKE_SCORE_SHARE of it are background: the
+    same rule the first pass's reads already apply."""
+    from chipkit.scan._candidates import Region
+
+    img = np.full((600, 800), 200, np.uint8)
+    rd = _read._Reader(img, 1.0, 6)
+    plate = Region((100, 100, 300, 300), "texture", 1000.0)
+    text = Region((400, 100, 500, 200), "texture", 0.5 * _read.ALIKE_SCORE_SHARE * 1000.0)
+    rd.regions = [plate, text]
+    seen: list[tuple[int, int]] = []
+
+    def stage(crop, ox, oy, side, quad=None):
+        seen.append((ox, oy))
+        if not seen[1:]:  # the first region reads
+            return [
+                _read.Code(
+                    "Snowflake",
+                    "x",
+                    b"x",
+                    ((100, 100), (300, 100), (300, 300)),
+                    "snowflake",
+                    "snowflake",
+                )
+            ]
+        return []
+
+    rd.climb([plate, text], [("zxing-up", stage)])
+    assert plate.read and len(seen) == 1
+
+
+def test_a_12_mp_photo_gets_the_whole_photo_snowflake_search():
+    """A plate filling a fair part of a 12 MP frame is read by the reader's own search
+    of the whole photo (a ~1000-px look made by pyramid halving, then 1600 px), not only
+    through texture crops that may hold parts of it."""
+    payload = bytes(range(9, 125))
+    sym = snowflake.render(snowflake.encode(payload), 10.0)
+    img = np.full((3000, 4000), 230, np.uint8)
+    h, w = sym.shape
+    img[1200 : 1200 + h, 1700 : 1700 + w] = sym
+    rd = _read._Reader(cv2.GaussianBlur(img, (0, 0), 2.0), 1.0, 6)
+    assert rd.whole_snowflake(None)
+    assert [c.raw for c in rd.codes] == [payload]

@@ -187,6 +187,22 @@ class Reading:
         return any(sum(_same_symbol(a, b) for b in inside) >= _MAX_TRIES_PER_SYMBOL for a in inside)
 
 
+def _reduced(gray: np.ndarray, scale: float) -> np.ndarray:
+    """``gray`` reduced by ``scale`` (< 1): area averaging; a photo more than twice the
+    fine search size (12 MP) is first halved by Gaussian pyramid steps (5x5 smoothing, ~4x
+    cheaper than area averaging over 12 MP) while that stays above 0.9 of the target."""
+    side = max(gray.shape) * scale
+    img = gray
+    if max(gray.shape) > 2 * _SEARCH_MAX_SIDE:
+        while max(img.shape) / 2 >= 0.9 * side:
+            img = cv2.pyrDown(img)
+    if max(img.shape) > side:
+        f = side / max(img.shape)
+        size = (max(1, round(img.shape[1] * f)), max(1, round(img.shape[0] * f)))
+        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    return img
+
+
 def read_image(image: np.ndarray, skip: Sequence[np.ndarray] = ()) -> Reading:
     """Find and decode every snowflake symbol in ``image`` (gray or BGR uint8); never
     raises on odd input (an empty, incomplete reading instead).
@@ -204,16 +220,10 @@ def read_image(image: np.ndarray, skip: Sequence[np.ndarray] = ()) -> Reading:
     search = _Search(gray, skip)
     complete = False
     try:
-        # the reduced copies: the coarse one is made from the fine one (cheaper on 12 MP)
-        copies: list[np.ndarray] = []
-        base, base_scale = gray, 1.0
-        for scale in sorted(_search_scales(gray.shape), reverse=True):
-            if scale != base_scale:
-                size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-                base, base_scale = cv2.resize(base, size, interpolation=cv2.INTER_AREA), scale
-            copies.insert(0, base)
-        for i, img in enumerate(copies):
-            coarse = i < len(copies) - 1
+        scales = _search_scales(gray.shape)
+        for i, scale in enumerate(scales):
+            coarse = i < len(scales) - 1
+            img = gray if scale == 1.0 else _reduced(gray, scale)
             if search.run(img, _COARSE_BINARIES if coarse else 99):
                 complete = True
                 break
