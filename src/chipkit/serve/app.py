@@ -19,10 +19,13 @@ from chipkit.serve import (
     api_cases,
     api_households,
     api_plates,
+    api_reports,
     api_staff,
     api_tools,
+    api_worker,
     errors,
     open311,
+    pages,
 )
 from chipkit.serve.config import ServeConfig
 from chipkit.serve.deps import Services
@@ -53,9 +56,20 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     )
     app.state.chipkit = services
     errors.install(app)
-    routers = (api_staff, api_households, api_cases, api_tools, api_plates, open311)
+    routers = (
+        api_staff,
+        api_households,
+        api_cases,
+        api_worker,
+        api_reports,
+        api_tools,
+        api_plates,
+        open311,
+    )
     for r in (m.router for m in routers):
         app.include_router(r)
+    app.include_router(pages.router)  # the web pages (issue 13) and their built assets
+    pages.mount_static(app)
     app.add_middleware(Guard, max_body=config.max_upload + 64 * 1024, hsts=config.https)
     install_log_filter()
 
