@@ -54,9 +54,10 @@ def migrate(db: Database) -> str:
     return HEAD
 
 
-def open_database(url: str | os.PathLike[str] | None) -> Database:
-    """The cases database with both schemas migrated."""
-    db = Database(url)
+def open_database(url: str | os.PathLike[str] | None, *, create: bool = True) -> Database:
+    """The cases database with both schemas migrated (``create=False``: a missing SQLite
+    file is an error, not a new empty database)."""
+    db = Database(url, create=create)
     migrate(db)
     return db
 
