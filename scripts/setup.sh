@@ -9,9 +9,11 @@ VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 
 # System packages: a CJK font for plates (fonts-wqy-microhei), the ZBar library that pyzbar
-# needs (libzbar0), and for the test suite a PostgreSQL server and poppler-utils (PDF checks).
+# needs (libzbar0), for the test suite a PostgreSQL server and poppler-utils (PDF checks), and
+# for the service benchmark (benchmarks/serve.py; extras test or bench) the wrk load generator.
 want=(fonts-wqy-microhei libzbar0)
-if [ "$extras" = "test" ]; then want+=(postgresql poppler-utils); fi
+if [ "$extras" = "test" ]; then want+=(postgresql poppler-utils wrk); fi
+if [ "$extras" = "bench" ]; then want+=(postgresql wrk); fi
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

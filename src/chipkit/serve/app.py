@@ -38,7 +38,7 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     ``create_app(ServeConfig(db=..., bundle=...))``.
     """
     config = config or ServeConfig(**settings)
-    db = open_database(config.db)
+    db = open_database(config.db, pool_size=config.threads)
     keyring = open_keyring(config)
     verifier = keyring.verifier() if keyring is not None else load_verifier(config)
     services = Services(config, db, verifier, keyring)
@@ -53,7 +53,8 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     )
     app.state.chipkit = services
     errors.install(app)
-    routers = (api_staff, api_households, api_cases, api_tools, api_plates, open311)
+    # the hottest routes first: FastAPI tries the included routers in order
+    routers = (api_tools, api_households, api_cases, api_staff, api_plates, open311)
     for r in (m.router for m in routers):
         app.include_router(r)
     app.add_middleware(Guard, max_body=config.max_upload + 64 * 1024, hsts=config.https)
@@ -81,8 +82,12 @@ def _sweeper(services: Services) -> Any:
     import threading
     from contextlib import asynccontextmanager
 
+    from anyio import to_thread
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
+        # one pooled connection per handler thread: no request waits for, or opens, one
+        to_thread.current_default_thread_limiter().total_tokens = services.config.threads
         stop = threading.Event()
         every = int(services.config.sweep_secs)
 

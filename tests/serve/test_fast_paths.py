@@ -1,0 +1,78 @@
+"""The service's hot paths stay cheap without changing what they decide: one pooled database
+connection per handler thread (none opened per request), one-statement reads and upserts on
+the driver connection, and the routers' order (hottest first) changes no route's meaning."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import bindparam, event, select
+
+from chipkit.cases import CasesError
+from chipkit.serve import api_cases, api_households, api_plates, api_staff, api_tools, open311
+from chipkit.serve.models import throttle
+from chipkit.serve.store import Throttle, open_database
+
+
+def test_pool_holds_one_connection_per_thread(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "c.sqlite", pool_size=12)
+    opened = []
+    event.listen(db.engine, "connect", lambda *a: opened.append(1))
+    gate = threading.Barrier(12)
+
+    def work() -> None:
+        gate.wait()
+        for _ in range(5):
+            with db.read() as conn:
+                conn.execute(select(throttle.c.key)).all()
+            db.fetch(_COUNT, {"k": "x"})
+
+    for _ in range(3):  # 12 threads at once, three times: the pool keeps its 12 connections
+        ts = [threading.Thread(target=work) for _ in range(12)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    assert len(opened) <= 12
+    db.dispose()
+
+
+_COUNT = select(throttle.c.count).where(throttle.c.key == bindparam("k"))
+
+
+def test_fetch_reads_writes_and_reports_errors(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "c.sqlite")
+    t = Throttle(db)
+    assert [t.add("n", "10.0.0.1", 60, 1000) for _ in range(3)] == [1, 2, 3]
+    assert t.count("n", "10.0.0.1", 60, 1000) == 3
+    assert t.count("n", "10.0.0.2", 60, 1000) == 0
+    assert t.hit("n", "10.0.0.1", 4, 60, 1000) and not t.hit("n", "10.0.0.1", 4, 60, 1000)
+    # committed: another connection (a read transaction) sees the counter
+    with db.read() as conn:
+        assert conn.execute(select(throttle.c.count)).scalar_one() == 5
+    bad = (
+        select(throttle.c.count)
+        .where(throttle.c.key == bindparam("k"))
+        .where(throttle.c.count > bindparam("missing_table_check"))
+    )
+    with db.write() as conn:
+        conn.exec_driver_sql("DROP TABLE ck_serve_throttle")
+    with pytest.raises(CasesError, match="database error"):
+        db.fetch(bad, {"k": "x", "missing_table_check": 0})
+    db.dispose()
+
+
+def test_router_order_changes_no_route() -> None:
+    """app.py includes the hottest routers first; no path of one router is also matched by a
+    route of another, so the order decides nothing."""
+    mods = (api_staff, api_households, api_cases, api_tools, api_plates, open311)
+    routes = [(m.__name__, r) for m in mods for r in m.router.routes]
+    for name_a, a in routes:
+        for name_b, b in routes:
+            if name_a == name_b or not (set(a.methods) & set(b.methods)):  # type: ignore[attr-defined]
+                continue
+            sample = re.sub(r"\{[^}]+\}", "1", b.path)  # type: ignore[attr-defined]
+            assert not a.path_regex.match(sample), (a.path, b.path)  # type: ignore[attr-defined]
