@@ -9,10 +9,11 @@ VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 
 # System packages: a CJK font for plates (fonts-wqy-microhei), the ZBar library that pyzbar
-# needs (libzbar0), for the test suite a PostgreSQL server and poppler-utils (PDF checks), and
-# for the service benchmark (benchmarks/serve.py; extras test or bench) the wrk load generator.
+# needs (libzbar0), for the test suite a PostgreSQL server, poppler-utils (PDF checks) and
+# Debian's headless browser for the pages' browser tests (chromium, chromium-driver), and for
+# the service benchmark (benchmarks/serve.py; extras test or bench) the wrk load generator.
 want=(fonts-wqy-microhei libzbar0)
-if [ "$extras" = "test" ]; then want+=(postgresql poppler-utils wrk); fi
+if [ "$extras" = "test" ]; then want+=(postgresql poppler-utils chromium chromium-driver wrk); fi
 if [ "$extras" = "bench" ]; then want+=(postgresql wrk); fi
 missing=()
 for p in "${want[@]}"; do
@@ -37,4 +38,18 @@ spec="."
 [ -n "$extras" ] && spec=".[${extras}]"
 "$VENV/bin/python" -m pip install -q -e "$spec" 2>&1 | grep -v "^WARNING: Location" || true
 "$VENV/bin/python" -c "import chipkit, chipkit_cli" || { echo "setup: chipkit did not install" >&2; exit 1; }
+
+# The pages' browser assets (docs/pages.md): npm packages from package-lock.json, built by
+# esbuild into src/chipkit/serve/static/build (nothing is fetched at run time).
+case ",$extras," in
+  *,serve,*|*,test,*)
+    if command -v npm >/dev/null; then
+      npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run -s build \
+        || { echo "setup: building the pages' assets failed (npm ci && npm run build)" >&2; exit 1; }
+    else
+      echo "setup: npm not found: the web pages need their assets built; install Node.js >= 18" \
+        "and npm (Debian: apt-get install nodejs npm), then run: npm ci && npm run build" >&2
+    fi
+    ;;
+esac
 echo "setup: ready ($VENV/bin/chipkit)"

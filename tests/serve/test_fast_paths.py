@@ -12,7 +12,15 @@ import pytest
 from sqlalchemy import bindparam, event, select
 
 from chipkit.cases import CasesError
-from chipkit.serve import api_cases, api_households, api_plates, api_staff, api_tools, open311
+from chipkit.serve import (
+    api_cases,
+    api_households,
+    api_plates,
+    api_reports,
+    api_staff,
+    api_tools,
+    open311,
+)
 from chipkit.serve.models import throttle
 from chipkit.serve.store import Throttle, open_database
 
@@ -68,7 +76,7 @@ def test_fetch_reads_writes_and_reports_errors(tmp_path: Path) -> None:
 def test_router_order_changes_no_route() -> None:
     """app.py includes the hottest routers first; no path of one router is also matched by a
     route of another, so the order decides nothing."""
-    mods = (api_staff, api_households, api_cases, api_tools, api_plates, open311)
+    mods = (api_staff, api_households, api_cases, api_reports, api_tools, api_plates, open311)
     routes = [(m.__name__, r) for m in mods for r in m.router.routes]
     for name_a, a in routes:
         for name_b, b in routes:

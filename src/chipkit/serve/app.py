@@ -19,10 +19,12 @@ from chipkit.serve import (
     api_cases,
     api_households,
     api_plates,
+    api_reports,
     api_staff,
     api_tools,
     errors,
     open311,
+    pages,
 )
 from chipkit.serve.config import ServeConfig
 from chipkit.serve.deps import Services
@@ -53,10 +55,13 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     )
     app.state.chipkit = services
     errors.install(app)
-    # the hottest routes first: FastAPI tries the included routers in order
-    routers = (api_tools, api_households, api_cases, api_staff, api_plates, open311)
+    # the hottest routes first: FastAPI tries the included routers in order (no path of one
+    # router is matched by another's: tests/serve/test_fast_paths.py)
+    routers = (api_tools, api_households, api_cases, api_staff, api_reports, api_plates, open311)
     for r in (m.router for m in routers):
         app.include_router(r)
+    app.include_router(pages.router)  # the web pages (issue 13) and their built assets
+    pages.mount_static(app)
     app.add_middleware(Guard, max_body=config.max_upload + 64 * 1024, hsts=config.https)
     install_log_filter()
 
