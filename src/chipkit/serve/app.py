@@ -22,6 +22,7 @@ from chipkit.serve import (
     api_reports,
     api_staff,
     api_tools,
+    api_worker,
     errors,
     open311,
     pages,
@@ -57,7 +58,16 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     errors.install(app)
     # the hottest routes first: FastAPI tries the included routers in order (no path of one
     # router is matched by another's: tests/serve/test_fast_paths.py)
-    routers = (api_tools, api_households, api_cases, api_staff, api_reports, api_plates, open311)
+    routers = (
+        api_tools,
+        api_households,
+        api_cases,
+        api_worker,
+        api_staff,
+        api_reports,
+        api_plates,
+        open311,
+    )
     for r in (m.router for m in routers):
         app.include_router(r)
     app.include_router(pages.router)  # the web pages (issue 13) and their built assets
