@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, event, func, select
 
 import chipkit.serve
 from chipkit.cases import CasesError
@@ -83,3 +83,37 @@ def test_router_order_changes_no_route() -> None:
                 continue
             sample = re.sub(r"\{[^}]+\}", "1", b.path)  # type: ignore[attr-defined]
             assert not a.path_regex.match(sample), (a.path, b.path)  # type: ignore[attr-defined]
+
+
+@pytest.mark.postgres
+def test_postgres_fetch_autocommit_and_stale_connection_replaced(pg_db_url, monkeypatch) -> None:
+    """On PostgreSQL the one-statement path commits by itself (another connection sees the
+    counter at once), and a pooled connection the server dropped while idle is replaced
+    at checkout instead of failing the request (no ping on a busy pool)."""
+    import psycopg
+
+    from chipkit.cases import db as dbmod
+
+    db = open_database(pg_db_url, pool_size=2)
+    t = Throttle(db)
+    assert t.add("n", "a", 60, 1000) == 1
+    with psycopg.connect(pg_db_url) as c:
+        assert c.execute("SELECT count FROM ck_serve_throttle").fetchone() == (1,)
+    pings: list[int] = []
+    dialect = type(db.engine.dialect)
+    monkeypatch.setattr(dialect, "do_ping", lambda self, c: pings.append(1) or True)
+    for _ in range(20):  # a busy pool is not pinged at every checkout (a round trip each)
+        t.count("n", "a", 60, 1000)
+        with db.read() as conn:
+            conn.execute(select(throttle.c.count)).all()
+    assert not pings
+    monkeypatch.undo()
+    pids = {r["pid"] for r in db.fetch(select(func.pg_backend_pid().label("pid")), {})}
+    with psycopg.connect(pg_db_url, autocommit=True) as c:
+        for pid in pids:
+            c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    monkeypatch.setattr(dbmod, "PING_AFTER_IDLE_S", 0.0)
+    assert t.count("n", "a", 60, 1000) == 1  # a new connection, not an error
+    with db.read() as conn:
+        assert conn.execute(select(throttle.c.count)).scalar_one() == 1
+    db.dispose()

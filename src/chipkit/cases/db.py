@@ -87,7 +87,8 @@ class Database:
             _sqlite_discipline(self.engine)
         else:
             try:
-                self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=pool_size or 10)
+                self.engine = create_engine(self.url, pool_size=pool_size or 10)
+                _ping_when_idle(self.engine)
             except Exception as e:  # noqa: BLE001 - unknown dialect / driver
                 raise CasesError(f"cannot use database {redact(self.url)}: {e}") from None
         if migrate:
@@ -134,15 +135,19 @@ class Database:
         try:
             raw = self.engine.raw_connection()
             try:
-                cur = raw.cursor()
-                cur.execute(sql, args)
-                cols = [d[0] for d in cur.description or ()]
-                rows = cur.fetchall() if cols else []
-                cur.close()
-                if write:
-                    raw.commit()
+                if not self.is_sqlite:  # autocommit: no BEGIN/COMMIT round trips around it
+                    raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+                try:
+                    cur = raw.cursor()
+                    cur.execute(sql, args)
+                    cols = [d[0] for d in cur.description or ()]
+                    rows = cur.fetchall() if cols else []
+                    cur.close()
+                finally:
+                    if not self.is_sqlite:
+                        raw.driver_connection.autocommit = False  # type: ignore[union-attr]
             finally:
-                raw.close()  # back to the pool (which rolls back an unfinished transaction)
+                raw.close()  # back to the pool
         except DatabaseError as e:
             raise CasesError(f"database error ({redact(self.url)}): {e.orig}") from None
         except Exception as e:  # the driver's own errors (no SQLAlchemy wrapping here)
@@ -231,6 +236,35 @@ def _prepare_sqlite_file(path: Path, *, create: bool) -> None:
         raise CasesError(f"{path}: cannot read: {e.strerror or e}") from None
     if head and head != SQLITE_MAGIC:
         raise CasesError(f"{path}: not a cases database (not an SQLite file)")
+
+
+#: A pooled PostgreSQL connection idle longer than this is checked (``SELECT 1``) before
+#: use, and replaced if the server dropped it (a restart, an idle timeout). A busy pool is
+#: not pinged at every checkout (``pool_pre_ping`` cost a round trip per transaction).
+PING_AFTER_IDLE_S = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    import time
+
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_conn, record):  # type: ignore[no-untyped-def]
+        record.info["ck_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn, record, proxy):  # type: ignore[no-untyped-def]
+        since = record.info.get("ck_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return
+        try:
+            cur = dbapi_conn.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+            dbapi_conn.rollback()
+        except Exception as e:  # noqa: BLE001 - any failure: the pool opens a new connection
+            raise DisconnectionError(f"stale pooled connection: {type(e).__name__}") from None
 
 
 def _sqlite_discipline(engine: Engine) -> None:
