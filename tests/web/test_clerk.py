@@ -88,7 +88,7 @@ def _wait_text(browser, css: str, text: str, timeout: float = 15) -> str:
     return str(wait_for(browser, css).text)
 
 
-def test_clerk_issues_downloads_revokes_posts_and_exports(
+def test_clerk_issues_downloads_revokes_reissues_and_exports(
     browser, server, district, login, axe, console_errors, shot, tmp_path
 ):
     from selenium.webdriver.common.by import By
@@ -164,7 +164,7 @@ def test_clerk_issues_downloads_revokes_posts_and_exports(
     deadline = time.monotonic() + 10
     while not bundle.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
-    v = Verifier.load(bundle)
+    v = Verifier.load(bundle, office_fingerprint=district.keyring().office_fingerprint)
     assert v.check(found[GOOD[1]][1]).status.value == "ok"
     assert v.check(found[GOOD[0]][1]).status.value == "revoked"
 
@@ -186,6 +186,10 @@ def test_clerk_issues_downloads_revokes_posts_and_exports(
     browser.set_window_size(1280, 900)
     browser.execute_script("window.scrollTo(0, 0)")
     shot(browser, "clerk-desktop")
+    browser.get(server + "/clerk?lang=en")  # English on request, and still clean
+    assert wait_for(browser, "h1").text == "Clerk console"
+    assert "Check the register" in wait_for(browser, "#register-check").text
+    assert axe(browser) == []
     assert console_errors(browser) == []
 
 
