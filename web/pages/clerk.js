@@ -15,6 +15,7 @@ register({
     'reg.hint': '检查不会签发任何门牌，也不占用编号。', busy: '请稍候…',
     'reg.summary': '{file}：共 {good} 户可签发，{bad} 行有问题（编码 {enc}）。',
     'bad.caption': '有问题的行（修改后重新上传；其余行可以先签发）', 'bad.none': '没有问题行。',
+    'bad.more': '另有 {n} 行问题未列出：改好上面的行后重新上传即可看到。',
     'col.row': '行', 'col.column': '列', 'col.reason': '原因', 'col.cell': '单元格内容',
     sheet: '纸张', carrier: '码制', 'carrier.qr': '二维码（QR）', 'carrier.snowflake': '雪花码',
     'issue.btn': '签发 {n} 块门牌', 'issue.none': '没有可签发的行。',
@@ -46,6 +47,7 @@ register({
     'reg.summary': '{file}: {good} households ready to issue, {bad} bad rows (encoding {enc}).',
     'bad.caption': 'Bad rows (fix them and upload again; the other rows can be issued now)',
     'bad.none': 'No bad rows.',
+    'bad.more': '{n} more bad rows not listed: fix the rows above and upload again to see them.',
     'col.row': 'Row', 'col.column': 'Column', 'col.reason': 'Reason', 'col.cell': 'Cell',
     sheet: 'Paper', carrier: 'Symbol', 'carrier.qr': 'QR code', 'carrier.snowflake': 'Snowflake',
     'issue.btn': 'Issue {n} plates', 'issue.none': 'No rows to issue.',
@@ -163,8 +165,13 @@ function downloads(job) {
     }, label(name))));
 }
 
-function badRowsTable(problems) {
-  if (!problems.length) return h('p', { id: 'bad-none', class: 'notice-ok card' }, t('bad.none'));
+const MAX_ROWS_SHOWN = 300; // a register with thousands of bad rows stays usable on a phone
+
+function badRowsTable(all) {
+  if (!all.length) return h('p', { id: 'bad-none', class: 'notice-ok card' }, t('bad.none'));
+  const problems = all.slice(0, MAX_ROWS_SHOWN);
+  const more = all.length > problems.length
+    ? h('p', { id: 'bad-more', class: 'muted' }, t('bad.more', { n: all.length - problems.length })) : null;
   return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-labelledby': 'bad-caption' },
     h('table', { id: 'bad-rows' },
       h('caption', { id: 'bad-caption' }, t('bad.caption')),
@@ -174,7 +181,7 @@ function badRowsTable(problems) {
         h('td', { 'data-label': t('col.column') }, colName(p.column)),
         h('td', { 'data-label': t('col.reason') }, h('div', {}, reasonName(p.reason), h('br'), h('span', { class: 'muted small' }, p.detail))),
         h('td', { class: 'cell', 'data-label': t('col.cell') }, p.cell || '')))),
-    ));
+    ), more);
 }
 
 function select(id, options, value) {
