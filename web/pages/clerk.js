@@ -21,7 +21,7 @@ register({
     'issue.btn': '签发 {n} 块门牌', 'issue.none': '没有可签发的行。',
     'job.h': '签发进度', 'job.queued': '排队中…', 'job.running': '正在生成：{done}/{total}',
     'job.done': '完成：新签发 {issued}，补发 {reissued}，重印 {reprinted}，拒绝 {rejected}。',
-    'job.failed': '签发失败：{error}', 'job.stale': '任务中断，请重新签发（不会重复占用编号）。',
+    'job.failed': '签发失败：{error}', 'job.stale': '任务中断，正在恢复（不会重复占用编号）…',
     'dl.h': '下载', 'dl.pdf': '门牌 PDF：{name}', 'dl.manifest': '清单（Excel 可直接打开的 CSV）',
     'dl.rejected': '被拒绝的行（CSV）', 'dl.json': '清单（JSON）', 'dl.file': '文件：{name}',
     'rv.h': '2. 作废或补发门牌', 'rv.household': '户号', 'rv.reason': '原因',
@@ -54,7 +54,7 @@ register({
     'job.h': 'Progress', 'job.queued': 'Queued…', 'job.running': 'Rendering: {done}/{total}',
     'job.done': 'Done: {issued} issued, {reissued} reissued, {reprinted} reprinted, {rejected} rejected.',
     'job.failed': 'Issuing failed: {error}',
-    'job.stale': 'The job was interrupted; issue again (no serial is spent twice).',
+    'job.stale': 'The job was interrupted; resuming it (no serial is spent twice)…',
     'dl.h': 'Downloads', 'dl.pdf': 'Plates PDF: {name}', 'dl.manifest': 'Manifest (CSV for Excel)',
     'dl.rejected': 'Rejected rows (CSV)', 'dl.json': 'Manifest (JSON)', 'dl.file': 'File: {name}',
     'rv.h': '2. Revoke or reissue a plate', 'rv.household': 'Household id', 'rv.reason': 'Reason',
@@ -138,11 +138,13 @@ async function follow(jobId, panel) {
       panel.append(downloads(j));
       return j;
     }
-    if (j.state === 'failed' || j.state === 'stale') {
-      fail(text, { detail: j.state === 'stale' ? t('job.stale') : t('job.failed', { error: j.error }) });
+    if (j.state === 'failed') {
+      fail(text, { detail: t('job.failed', { error: j.error }) });
       return j;
     }
-    text.textContent = j.state === 'queued' ? t('job.queued') : t('job.running', { done: j.done, total: j.total || '…' });
+    // stale: its server process is gone; reading it makes the service resume it
+    const waiting = j.state === 'stale' ? t('job.stale') : j.state === 'queued' ? t('job.queued') : null;
+    text.textContent = waiting || t('job.running', { done: j.done, total: j.total || '…' });
     await new Promise((r) => setTimeout(r, 600));
   }
 }
