@@ -4,6 +4,7 @@ in 南一网格: its mean shows; two in 南二网格: hidden, "fewer than 5") an
 
 Kept apart from the other villages so the worker and clerk tests' queues and registers are
 untouched. ``seed_dashboard(district)`` runs once per test session (idempotent).
+``viewport(browser, w, h)``: a real phone-sized viewport for a test.
 """
 
 from __future__ import annotations
@@ -80,3 +81,12 @@ def seed_dashboard(district: Any) -> None:
         svc.checkin(w, chip, at=now - 5 * DAY + len(hid))
     svc.db.dispose()
     _done[str(district.db)] = True
+
+
+def viewport(browser: Any, width: int = 360, height: int = 640) -> None:
+    """A real ``width`` x ``height`` viewport (headless Chromium's window cannot be narrower
+    than 500 px, whatever --window-size says), as a phone (mobile) below 700 px."""
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )

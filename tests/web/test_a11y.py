@@ -15,20 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from dash_seed import seed_dashboard
+from dash_seed import seed_dashboard, viewport
 from pagetools import staff_client
 
 pytestmark = pytest.mark.browser
 
 V1 = "330703101001"
-
-
-def phone(browser: Any) -> None:
-    """A real 360 x 640 viewport (headless Chromium's window cannot be narrower than 500)."""
-    browser.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": 360, "height": 640, "deviceScaleFactor": 1, "mobile": True},
-    )
 
 
 def settle(browser: Any, timeout: float = 10.0) -> None:
@@ -87,7 +79,7 @@ def test_no_serious_violations(name, browser, server, district, login, axe, shot
     if not _served(server, route):
         pytest.skip(f"{route} is not served yet (its page has not landed)")
     path = where(server, district) if callable(where) else where
-    phone(browser)
+    viewport(browser)
     if role is not None:
         login(browser, role)
     browser.get(server + path)
