@@ -58,6 +58,7 @@ PAGES: dict[str, tuple[str, Where, str | None]] = {
     "refused": ("/c/1", lambda s, d: "/c/" + d.forged(f"{V1}-0003").digits, None),
     "household": ("/h", lambda s, d: "/c/" + d.chips[f"{V1}-0003"].digits, None),
     "worker": ("/w", "/w", "worker"),
+    "worker-queue": ("/w", "/w", "busy-worker"),  # 南村's worker: several open cases
     "worker-case": ("/w/cases/1", lambda s, d: f"/w/cases/{_case_id(s, d)}", "worker"),
     "checkin": ("/w/checkin", "/w/checkin", "worker"),
     "clerk": ("/clerk", "/clerk", "clerk"),
