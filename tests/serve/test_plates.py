@@ -89,8 +89,18 @@ def test_upload_dry_run_issue_download_revoke(keyed_app, tmp_path):
         ).status_code
         == 403
     )
+    # the household registered a phone and holds an open session; the neighbour too
+    acc = app.state.chipkit.accounts
+    _, phone = acc.new_token(household_id="H-0002", label="phone")
+    _, other_phone = acc.new_token(household_id="H-0001", label="phone")
+    sid, _ = acc.open_session("household", lifetime=600, household_id="H-0002")
+    osid, _ = acc.open_session("household", lifetime=600, household_id="H-0001")
     r = clerk.post("/api/v1/plates/revoke", json={"household_id": "H-0002", "reason": "lost"})
     assert r.status_code == 200 and len(r.json()["revoked"]) == 1
+    # no live plate: its phone and session stop with it; the neighbour's do not
+    assert r.json()["phones_revoked"] == 1
+    assert acc.device_household(phone) is None and acc.session(sid) is None
+    assert acc.device_household(other_phone) == "H-0001" and acc.session(osid) is not None
     before = app.state.chipkit.verifier
     assert r.json()["revoked"][0] in Keyring.open(kr_path).revoked
     with app.state.chipkit.db.read() as conn:

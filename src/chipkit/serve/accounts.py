@@ -449,5 +449,24 @@ class Accounts:
                 conn, "token.revoke", by, now, after=what | {"household_id": r.household_id}
             )
 
+    def forget_household(self, household_id: str, *, now: int | None = None, by: str = LOCAL) -> int:
+        """The household's plates are revoked (moved out, plate stolen): its registered phones
+        and open household sessions stop too, in one transaction with the audit event.
+        Returns how many phones were revoked."""
+        now = now if now is not None else _now()
+        live = (
+            (api_tokens.c.household_id == household_id)
+            & (api_tokens.c.kind == "device")
+            & api_tokens.c.revoked_at.is_(None)
+        )
+        mine = (sessions.c.kind == "household") & (sessions.c.household_id == household_id)
+        with self.db.write() as conn:
+            ids = [int(r.id) for r in conn.execute(select(api_tokens.c.id).where(live))]
+            conn.execute(update(api_tokens).where(live).values(revoked_at=now))
+            ended = conn.execute(delete(sessions).where(mine)).rowcount
+            what = {"household_id": household_id, "phones_revoked": ids, "sessions_ended": ended}
+            audit.append(conn, "household.forget", by, now, after=what)
+        return len(ids)
+
 
 __all__ = ["ROLES", "Accounts", "User", "check_password"]

@@ -326,7 +326,11 @@ def revoke(body: Revoke, request: Request) -> dict[str, Any]:
     kr = _keyring(svc)
     _own_household(svc, user, body.household_id)
     res = _revoke_audited(svc, user, kr, body)
-    return {"revoked": [p.serial for p in res.revoked], "already": list(res.already)}
+    # No live plate is left: the phones registered with the household's PIN and its open
+    # sessions must not outlive it (a reissue keeps them: same household, new plate).
+    phones = svc.accounts.forget_household(body.household_id, by=f"user:{user.username}")
+    revoked = [p.serial for p in res.revoked]
+    return {"revoked": revoked, "already": list(res.already), "phones_revoked": phones}
 
 
 def _revoke_audited(svc: Services, user: User, kr: Any, body: Revoke) -> Any:
