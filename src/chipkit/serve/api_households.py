@@ -89,14 +89,14 @@ def _page(request: Request, household_id: str, credential: str) -> dict[str, Any
             )
         }
         w = conn.execute(
-            select(workers.c.id, workers.c.name).where(workers.c.id == h.worker_id)
+            select(workers.c.id, workers.c.name, workers.c.phone).where(workers.c.id == h.worker_id)
         ).first()
     notices = svc.cases.notices_for(household_id=household_id, at=svc.now())["notices"]
     out: dict[str, Any] = {
         "credential": credential,
         "village": {"id": h.village_id, "name": names.get(h.village_id, "")},
         "grid": {"id": h.grid_id, "name": names.get(h.grid_id, "")},
-        "worker": {"id": w.id, "name": w.name} if w is not None else None,
+        "worker": {"id": w.id, "name": w.name, "phone": w.phone} if w is not None else None,
         "notices": [
             {k: n[k] for k in ("id", "unit_id", "title", "body", "posted_at", "expires_at")}
             for n in notices

@@ -18,6 +18,7 @@ from chipkit import __version__
 from chipkit.serve import (
     api_cases,
     api_households,
+    api_photos,
     api_plates,
     api_staff,
     api_tools,
@@ -54,7 +55,7 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     )
     app.state.chipkit = services
     errors.install(app)
-    routers = (api_staff, api_households, api_cases, api_tools, api_plates, open311)
+    routers = (api_staff, api_households, api_cases, api_photos, api_tools, api_plates, open311)
     for r in (m.router for m in routers):
         app.include_router(r)
     app.include_router(pages.router)  # the web pages (issue 13) and their built assets
