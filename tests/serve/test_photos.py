@@ -68,3 +68,9 @@ def test_request_photo_refusals(resident, staff, chips):
     staff("w1").post(f"/api/v1/cases/{cid2}/accept")
     r = c.post(f"/api/v1/household/cases/{cid2}/photos", files={"photo": ("a.jpg", _jpeg())})
     assert r.status_code == 409
+
+
+def test_a_photo_without_a_chip_is_no_chip_not_a_refusal(anon):
+    """The page's scanner keeps trying on no_chip (422) and stops on a refused chip (403)."""
+    r = anon().post("/api/v1/households/session/photo", files={"photo": ("x.jpg", _jpeg())})
+    assert r.status_code == 422 and r.json()["error"] == "no_chip"

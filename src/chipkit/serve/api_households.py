@@ -190,7 +190,10 @@ async def open_session_photo(
     addr, _ = client(request)
     limit(request, "photo-addr", addr, 60, 60)
     data = await run_in_threadpool(read_upload, request, photo)
-    chip = await run_in_threadpool(token_from_photo, data)
+    try:
+        chip = await run_in_threadpool(token_from_photo, data)
+    except ChipRefused as e:  # nothing readable in the photo: not a refused chip (scanners retry)
+        raise ApiError(422, "no_chip", str(e)) from None
     body = OpenSession(chip="photo", pin=pin)
     out: dict[str, Any] = await run_in_threadpool(_open, request, response, chip, body)
     return out
