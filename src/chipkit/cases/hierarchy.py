@@ -126,7 +126,8 @@ def _upsert(
 
 
 class Hierarchy(ServiceBase):
-    """``import_register``, ``load_register``, ``list_workers``, ``list_households``."""
+    """``import_register``, ``load_register``, ``list_workers``, ``list_households``,
+    ``unit_path``."""
 
     def import_register(
         self, path: str | Path, *, actor: Actor | None = None, skip_bad_rows: bool = False
@@ -206,6 +207,24 @@ class Hierarchy(ServiceBase):
                     or_(households.c.grid_id.in_(inside), households.c.village_id.in_(inside))
                 )
             return [from_row(Household, r).to_dict() for r in conn.execute(q).mappings()]
+
+    def unit_path(self, unit: str) -> list[dict[str, Any]]:
+        """The unit and its ancestors from the top down: ``[{id, kind, name}, ...]`` (a
+        village gives district, town, village). An unknown unit is NotFound."""
+        u = units.c
+        q = select(u.id, u.kind, u.parent_id, u.name)
+        path: list[dict[str, Any]] = []
+        with self.db.read() as conn:
+            at: str | None = unit
+            while at is not None and len(path) < len(_ORDER):
+                row = conn.execute(q.where(u.id == at)).first()
+                if row is None:
+                    break
+                path.append({"id": row.id, "kind": row.kind, "name": row.name or ""})
+                at = row.parent_id
+        if not path:
+            raise NotFound(f"unknown unit {unit}")
+        return path[::-1]
 
     def _need_unit(self, conn: Connection, unit: str) -> None:
         if conn.execute(select(units.c.id).where(units.c.id == unit)).first() is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from chipkit.cases import audit
 from chipkit.cases.base import Actor, ServiceBase, clean_text
@@ -19,10 +19,11 @@ from chipkit.cases.errors import (
     BadInput,
     ConcurrentUpdate,
     InvalidTransition,
+    NotFound,
     WrongActor,
 )
-from chipkit.cases.models import cases, ratings, workers
-from chipkit.cases.records import Case
+from chipkit.cases.models import cases, ratings, units, workers
+from chipkit.cases.records import Case, Worker, from_row
 from chipkit.cases.states import (
     CLOSED_CONFIRMED,
     CLOSED_STATES,
@@ -183,6 +184,44 @@ class Lifecycle(ServiceBase):
                 ch["worker_id"] = wid
             c = self._commit(conn, c, t, acting, now, ch, extra)
         return c.to_dict()
+
+    # ------------------------------------------------------------ what may be done
+    #: the operations a worker or officer performs from a case page, in the order offered
+    STAFF_OPS = ("accept", "start", "wait", "resume", "resolve", "transfer", "escalate", "reject")
+
+    def allowed(self, case_id: int, worker_id: str) -> list[str]:
+        """The operations of ``STAFF_OPS`` this worker may perform on the case now: the
+        table's states and roles, checked by the same code the operations run (so a page
+        offers exactly what would be accepted; the operation still decides)."""
+        actor = Actor.worker(worker_id)
+        out: list[str] = []
+        with self.db.read() as conn:
+            c = self._load_case(conn, case_id)
+            for op in self.STAFF_OPS:
+                t = TRANSITIONS[op]
+                if c.state not in t.sources or (op == "escalate" and c.level not in ESCALATION):
+                    continue
+                try:
+                    self._authorise(conn, c, t, actor)
+                except (WrongActor, NotFound):
+                    continue
+                out.append(op)
+        return out
+
+    def transfer_targets(self, case_id: int) -> list[dict[str, Any]]:
+        """The active workers and officers a case may be transferred to (its village's grid
+        workers and the officers over the village), its assigned worker excepted."""
+        with self.db.read() as conn:
+            c = self._load_case(conn, case_id)
+            grids = select(units.c.id).where(units.c.parent_id == c.village_id)
+            near = or_(
+                workers.c.unit_id.in_(grids),
+                workers.c.unit_id.in_((c.village_id, c.town_id, c.district_id)),
+            )
+            q = select(workers).where(workers.c.active, near).order_by(workers.c.role, workers.c.id)
+            ws = [from_row(Worker, r) for r in conn.execute(q).mappings()]
+            ok = [w for w in ws if w.id != c.worker_id and self._in_village(conn, w, c.village_id)]
+        return [w.to_dict() for w in ok]
 
     # ------------------------------------------------------------ worker steps
     def accept(self, case_id: int, worker_id: str, *, at: int | None = None) -> dict[str, Any]:

@@ -4,7 +4,7 @@
 part           module                      methods
 =============  ==========================  ===============================================
 hierarchy      ``chipkit.cases.hierarchy``  import_register, load_register, list_workers,
-                                           list_households
+                                           list_households, unit_path
 intake         ``chipkit.cases.intake``     submit
 lifecycle      ``chipkit.cases.lifecycle``  accept, start, wait, resume, resolve, rate,
                                            transfer, escalate, reject (the table of

@@ -3,6 +3,7 @@ rating window (a resolved case not rated in time closes unconfirmed)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -11,7 +12,40 @@ from chipkit.cases.base import Actor
 from chipkit.cases.errors import ConcurrentUpdate
 from chipkit.cases.lifecycle import Lifecycle
 from chipkit.cases.models import cases
-from chipkit.cases.states import ACCEPTED, ESCALATION, IN_PROGRESS, OPEN_STATES, RESOLVED, SUBMITTED
+from chipkit.cases.records import Case, CaseType, from_row
+from chipkit.cases.states import (
+    ACCEPTED,
+    ESCALATION,
+    IN_PROGRESS,
+    OPEN_STATES,
+    RESOLVED,
+    SUBMITTED,
+    WAITING,
+)
+
+
+def due(case: Mapping[str, Any], sla: CaseType, now: int) -> dict[str, Any] | None:
+    """The SLA timer running on an open case, by the sweep's own rule: a submitted case is
+    due to be accepted ``accept_secs`` after it was created; an accepted or in-progress one
+    due to be resolved ``resolve_secs`` after it was created plus the time it waited on the
+    resident. While it waits the clock is paused: its deadline moves with ``now``.
+
+    Returns ``{"timer": "accept"|"resolve", "at": due time, "left": seconds left (negative:
+    overdue by that much), "overdue": bool, "paused": bool}``, or None for a case with no
+    timer running (resolved or closed)."""
+    state = case["state"]
+    created = int(case["created_at"])
+    if state == SUBMITTED:
+        timer, at, paused = "accept", created + int(sla.accept_secs), False
+    elif state in (ACCEPTED, IN_PROGRESS, WAITING):
+        paused = state == WAITING
+        held = int(case.get("paused_secs") or 0)
+        if paused and case.get("paused_since") is not None:
+            held += max(0, now - int(case["paused_since"]))
+        timer, at = "resolve", created + held + int(sla.resolve_secs)
+    else:
+        return None
+    return {"timer": timer, "at": at, "left": at - now, "overdue": at < now, "paused": paused}
 
 
 class Sla(Lifecycle):
@@ -71,6 +105,24 @@ class Sla(Lifecycle):
             if c.worker_id == before:
                 out["officer"] = None  # nobody at the new level: the case stays where it was
         return out
+
+    def queue(self, worker_id: str, *, at: int | None = None) -> list[dict[str, Any]]:
+        """The open cases assigned to ``worker_id``, soonest SLA deadline first (so overdue
+        cases lead, the most overdue first); each case dict gains ``due`` (see ``due``).
+        A reopened case (rated "not solved") is open again and in the queue."""
+        now = self._time(at)
+        types = self.case_types()
+        q = (
+            select(cases)
+            .where(cases.c.worker_id == worker_id, cases.c.state.in_(OPEN_STATES))
+            .order_by(cases.c.id)
+        )
+        with self.db.read() as conn:
+            self._worker(conn, worker_id, active=False)
+            rows = [from_row(Case, r).to_dict() for r in conn.execute(q).mappings()]
+        for c in rows:
+            c["due"] = due(c, types[c["type"]], now)
+        return sorted(rows, key=lambda c: (c["due"]["at"], c["id"]))
 
     def sweep(self, *, at: int | None = None) -> list[dict[str, Any]]:
         """SLA timers and the rating window. Each breach is recorded and escalates one level;

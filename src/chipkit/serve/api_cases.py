@@ -1,4 +1,4 @@
-"""Staff case handling, visits, notices and reports: the CLI's cases commands over HTTP, each
+"""Staff case handling, visits and notices: the CLI's cases commands over HTTP, each
 checked against the caller's scope, then handed to chipkit.cases, which applies its rules."""
 
 from __future__ import annotations
@@ -238,20 +238,6 @@ def post_notice(body: NewNotice, request: Request) -> dict[str, Any]:
 def withdraw_notice(notice_id: int, request: Request) -> dict[str, Any]:
     wid = scope.worker_of(need_staff(request))
     return services(request).cases.withdraw_notice(notice_id, wid)
-
-
-# ---------------------------------------------------------------- reports
-@router.get("/reports", summary="Assessment report for my unit (officers)")
-def report(
-    request: Request,
-    level: Literal["town", "village", "grid", "worker"] = "village",
-    since: int | None = Query(default=None, ge=0, lt=2**62),
-    until: int | None = Query(default=None, ge=0, lt=2**62),
-) -> dict[str, Any]:
-    user = need_staff(request, *scope.OFFICERS)
-    rep = services(request).cases.report(level, scope=user.unit_id, since=since, until=until)
-    out: dict[str, Any] = rep.to_dict()
-    return out
 
 
 # ---------------------------------------------------------------- households (staff)

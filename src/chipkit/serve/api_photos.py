@@ -1,19 +1,16 @@
 """Photos attached to a resident's request (the household page's optional photo).
 
 The household session that can file a request may add up to ``MAX_PHOTOS`` photos to its
-own household's case while the case is still ``submitted``. Each photo is checked from its
-header before a pixel is decoded (size, elongation, decompression bombs), then re-encoded
-as a JPEG of at most ``MAX_SIDE`` pixels: the stored file carries no EXIF (no GPS position,
-no phone model) and no bytes of the upload itself. Staff read them within their case scope
+own household's case while the case is still ``submitted``. Each photo goes through
+``photos.normalise`` (dimensions checked before decoding, re-encoded as a metadata-free
+JPEG: no EXIF position, no bytes of the upload itself). Staff read them within their case scope
 (the same check as the case itself).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from chipkit.serve import scope
+from chipkit.serve import photos, scope
 from chipkit.serve.deps import client, limit, need_household, need_staff, services
 from chipkit.serve.errors import ApiError, not_found
 from chipkit.serve.uploads import read_upload
@@ -29,8 +26,6 @@ from chipkit.serve.uploads import read_upload
 router = APIRouter(prefix="/api/v1", tags=["photos"])
 
 MAX_PHOTOS = 3
-MAX_SIDE = 1600
-MAX_PIXELS = 50_000_000
 PHOTOS_PER_ADDR = (30, 3600)
 _NAME = re.compile(r"^[0-9a-f]{16}\.jpg$")
 
@@ -43,35 +38,6 @@ def _listing(folder: Path) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(p.name for p in folder.iterdir() if _NAME.match(p.name))
-
-
-def clean_jpeg(data: bytes) -> bytes:
-    """A safe re-encoded copy of an uploaded photo (ApiError 422 when it is not one)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    from chipkit.scan import ImageError
-    from chipkit.scan._image import check_size
-
-    old = Image.MAX_IMAGE_PIXELS
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-            with Image.open(io.BytesIO(data)) as im:
-                check_size(im.size[0], im.size[1], MAX_PIXELS)  # before decoding a pixel
-                im.draft("RGB", (MAX_SIDE, MAX_SIDE))
-                out = ImageOps.exif_transpose(im) or im
-                out = out.convert("RGB")
-                out.thumbnail((MAX_SIDE, MAX_SIDE))
-                buf = io.BytesIO()
-                out.save(buf, "JPEG", quality=85, optimize=True)  # no EXIF copied
-                return buf.getvalue()
-    except (ImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ApiError(422, "bad_photo", f"photo refused: {e}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
-        raise ApiError(422, "bad_photo", "photo refused: not a readable image") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = old
 
 
 @router.post(
@@ -95,7 +61,7 @@ async def add_photo(
     if len(_listing(folder)) >= MAX_PHOTOS:
         raise ApiError(409, "conflict", f"at most {MAX_PHOTOS} photos per request")
     data = await run_in_threadpool(read_upload, request, photo)
-    jpeg = await run_in_threadpool(clean_jpeg, data)
+    jpeg = await run_in_threadpool(photos.normalise, data, photo.filename or "photo")
     name = hashlib.sha256(jpeg).hexdigest()[:16] + ".jpg"
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{name}.part"

@@ -20,8 +20,10 @@ from chipkit.serve import (
     api_households,
     api_photos,
     api_plates,
+    api_reports,
     api_staff,
     api_tools,
+    api_worker,
     errors,
     open311,
     pages,
@@ -55,7 +57,17 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     )
     app.state.chipkit = services
     errors.install(app)
-    routers = (api_staff, api_households, api_cases, api_photos, api_tools, api_plates, open311)
+    routers = (
+        api_staff,
+        api_households,
+        api_cases,
+        api_photos,
+        api_worker,
+        api_reports,
+        api_tools,
+        api_plates,
+        open311,
+    )
     for r in (m.router for m in routers):
         app.include_router(r)
     app.include_router(pages.router)  # the web pages (issue 13) and their built assets

@@ -4,7 +4,8 @@
   plausibility flags, which are for their supervisor);
 * a village / town / district officer: cases and visits of their unit and below;
 * a clerk: their village's register and plates, no cases;
-* an admin: accounts and tokens, no cases.
+* an admin: accounts and tokens, and the assessment reports of every unit (aggregates only,
+  no cases).
 
 Reading outside one's scope answers 404 (the case's existence is not revealed); acting on a
 case one may read but not act on answers 403 (the case rules in chipkit.cases decide that).
@@ -64,3 +65,13 @@ def check_case(user: User, case: dict[str, Any]) -> dict[str, Any]:
     if not sees_case(user, case):
         raise not_found(f"unknown case {case.get('id')}")
     return case
+
+
+def report_root(user: User) -> str | None:
+    """The unit an officer's reports start from (theirs; units below it are in scope too);
+    None for an admin, who reads every unit's report."""
+    if user.role == "admin":
+        return None
+    if user.role in OFFICERS and user.unit_id:
+        return user.unit_id
+    raise forbidden(f"a {user.role} account does not read reports")

