@@ -37,17 +37,17 @@ def test_request_photo_is_cleaned_and_scoped(resident, staff, chips):
     assert r.status_code == 201, r.text
     name = r.json()["photo"]
     w1 = staff("w1")
-    assert w1.get(f"/api/v1/cases/{cid}/photos").json()["photos"] == [name]
-    got = w1.get(f"/api/v1/cases/{cid}/photos/{name}")
+    assert w1.get(f"/api/v1/cases/{cid}/request-photos").json()["photos"] == [name]
+    got = w1.get(f"/api/v1/cases/{cid}/request-photos/{name}")
     assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
     assert b"PhoneMaker" not in got.content and not Image.open(io.BytesIO(got.content)).getexif()
     # another grid's worker and another household see nothing
-    assert staff("w3").get(f"/api/v1/cases/{cid}/photos").status_code == 404
-    assert staff("w3").get(f"/api/v1/cases/{cid}/photos/{name}").status_code == 404
+    assert staff("w3").get(f"/api/v1/cases/{cid}/request-photos").status_code == 404
+    assert staff("w3").get(f"/api/v1/cases/{cid}/request-photos/{name}").status_code == 404
     other = resident(chips["H-0004"])
     r = other.post(f"/api/v1/household/cases/{cid}/photos", files={"photo": ("a.jpg", raw)})
     assert r.status_code == 404
-    assert w1.get(f"/api/v1/cases/{cid}/photos/..%2f..%2fcases.sqlite").status_code == 404
+    assert w1.get(f"/api/v1/cases/{cid}/request-photos/..%2f..%2fcases.sqlite").status_code == 404
 
 
 def test_request_photo_refusals(resident, staff, chips):
@@ -74,3 +74,12 @@ def test_a_photo_without_a_chip_is_no_chip_not_a_refusal(anon):
     """The page's scanner keeps trying on no_chip (422) and stops on a refused chip (403)."""
     r = anon().post("/api/v1/households/session/photo", files={"photo": ("x.jpg", _jpeg())})
     assert r.status_code == 422 and r.json()["error"] == "no_chip"
+
+
+def test_the_worker_case_view_lists_the_request_photos(resident, staff, chips):
+    c = resident(chips["H-0001"])
+    cid = _new_case(c)
+    c.post(f"/api/v1/household/cases/{cid}/photos", files={"photo": ("a.jpg", _jpeg())})
+    view = staff("w1").get(f"/api/v1/worker/cases/{cid}").json()
+    assert len(view["photos"]) == 1 and "/request-photos/" in view["photos"][0]
+    assert staff("w1").get(view["photos"][0]).status_code == 200

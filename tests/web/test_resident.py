@@ -66,7 +66,7 @@ def test_snowflake_plate_by_camera_to_a_reopened_case(
     w1 = api_as("worker")
     case = next(c for c in w1.get("/api/v1/cases").json() if c["title"] == "楼道电线松动")
     assert case["household_id"] == hid and case["details"]["severity"] == "high"
-    assert len(w1.get(f"/api/v1/cases/{case['id']}/photos").json()["photos"]) == 1
+    assert len(w1.get(f"/api/v1/cases/{case['id']}/request-photos").json()["photos"]) == 1
     for step, body in (("accept", None), ("start", None), ("resolve", {"note": "已更换电线"})):
         r = w1.post(f"/api/v1/cases/{case['id']}/{step}", json=body)
         assert r.status_code == 200, r.text
@@ -107,7 +107,7 @@ def test_qr_plate_by_url_and_no_other_household(
     for path in (
         f"/api/v1/household/cases/{other['id']}",
         f"/api/v1/cases/{other['id']}",
-        f"/api/v1/cases/{other['id']}/photos",
+        f"/api/v1/cases/{other['id']}/request-photos",
     ):
         assert _fetch_status(browser, path) in (403, 404), path
     assert console_errors(browser) == []

@@ -70,20 +70,28 @@ async def add_photo(
     return {"case_id": case_id, "photo": name, "photos": _listing(folder)}
 
 
+def request_photo_urls(request: Request, case_id: int) -> list[str]:
+    """The addresses of a case's resident photos (for pages listing a case's photos)."""
+    return [
+        f"/api/v1/cases/{int(case_id)}/request-photos/{n}"
+        for n in _listing(photo_dir(request, case_id))
+    ]
+
+
 def _staff_case(request: Request, case_id: int) -> None:
     user = need_staff(request)
     scope.check_case(user, services(request).cases.get(case_id, private=True))
 
 
-@router.get("/cases/{case_id}/photos", summary="The photos the resident added to a case")
+@router.get("/cases/{case_id}/request-photos", summary="The photos the resident added to a case")
 def list_photos(case_id: int, request: Request) -> dict[str, Any]:
     _staff_case(request, case_id)
     return {"case_id": case_id, "photos": _listing(photo_dir(request, case_id))}
 
 
 @router.get(
-    "/cases/{case_id}/photos/{name}",
-    summary="One photo of a case (JPEG)",
+    "/cases/{case_id}/request-photos/{name}",
+    summary="One photo the resident added to a case (JPEG)",
     response_class=FileResponse,
     responses={200: {"content": {"image/jpeg": {}}}},
 )
