@@ -129,5 +129,5 @@ def test_resolve_with_photo_evidence(staff):
     stored = Image.open(io.BytesIO(got.content))
     assert max(stored.size) == 1600 and not stored.getexif()  # shrunk, metadata gone
     assert staff("w3").get(url).status_code == 404
-    assert w1.get(f"/api/v1/cases/{cid}/photos/{'0' * 64}").status_code == 404
-    assert w1.get(f"/api/v1/cases/{cid}/photos/..%2F..%2Fetc").status_code == 404
+    assert w1.get(f"/api/v1/cases/{cid}/evidence/{'0' * 64}").status_code == 404
+    assert w1.get(f"/api/v1/cases/{cid}/evidence/..%2F..%2Fetc").status_code == 404

@@ -117,7 +117,7 @@ def case_view(case_id: int, request: Request) -> dict[str, Any]:
             {"id": w["id"], "name": w["name"], "role": w["role"], "unit_id": w["unit_id"]}
             for w in targets
         ],
-        "photos": [f"/api/v1/cases/{case_id}/photos/{d}" for d in photos.refs(c.get("evidence"))]
+        "photos": [f"/api/v1/cases/{case_id}/evidence/{d}" for d in photos.refs(c.get("evidence"))]
         + request_photo_urls(request, case_id),  # the resident's, with the request
     }
 
@@ -148,8 +148,8 @@ async def resolve_photo(
 
 
 @router.get(
-    "/cases/{case_id}/photos/{digest}",
-    summary="A photo of a case (its evidence), as stored (JPEG)",
+    "/cases/{case_id}/evidence/{digest}",
+    summary="A photo of a case's resolution evidence (JPEG)",
     response_class=FileResponse,
 )
 def case_photo(case_id: int, digest: str, request: Request) -> FileResponse:
