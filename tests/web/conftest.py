@@ -317,7 +317,7 @@ def make_browser(tmp_path: Path) -> Iterator[Callable[..., Any]]:
         # the viewport of a 360x640 phone (headless windows have a larger minimum width)
         d.execute_cdp_cmd(
             "Emulation.setDeviceMetricsOverride",
-            {"width": 360, "height": 640, "deviceScaleFactor": 1, "mobile": True},
+            {"width": 360, "height": 640, "deviceScaleFactor": 1, "mobile": False},
         )
         d.set_page_load_timeout(30)
         d.set_script_timeout(30)
