@@ -81,7 +81,13 @@ def test_snowflake_plate_by_camera_to_a_reopened_case(
     b.find_element(By.ID, f"unsolved-{case['id']}").click()
     b.find_element(By.CSS_SELECTOR, f"#rate-{case['id']} button[type=submit]").click()
     WebDriverWait(b, 10).until(
-        lambda d: d.find_element(By.ID, f"case-{case['id']}").get_attribute("data-state") in OPEN
+        lambda d: (
+            d.execute_script(
+                "const c = document.getElementById(arguments[0]); return c && c.dataset.state;",
+                f"case-{case['id']}",
+            )
+            in OPEN
+        )
     )
     again = w1.get(f"/api/v1/cases/{case['id']}").json()
     assert again["state"] in OPEN and again["reopen_count"] == 1
@@ -144,7 +150,11 @@ def httpx_path(browser) -> str:
 
 def test_scan_page_without_a_camera_offers_the_photo_fallback(browser, server, axe, console_errors):
     browser.get(server + "/scan")
-    assert "拍照" in wait_for(browser, "#scanner-guide").text  # no camera: take a photo instead
+    wait_for(browser, "#scanner-guide")
+    # no camera: the guidance says to take a photo instead
+    WebDriverWait(browser, 10).until(
+        lambda d: "拍照" in d.find_element(By.ID, "scanner-guide").text
+    )
     assert browser.find_element(By.ID, "scanner-file").get_attribute("capture") == "environment"
     assert axe(browser) == []
     assert console_errors(browser) == []
