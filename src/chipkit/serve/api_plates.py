@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select
 from starlette.concurrency import run_in_threadpool
 
-from chipkit.serve import jobs
+from chipkit.errors import ChipkitError
+from chipkit.serve import errors, jobs
 from chipkit.serve.accounts import User
 from chipkit.serve.deps import Services, need_staff, services
 from chipkit.serve.errors import ApiError, forbidden, not_found
@@ -151,6 +152,15 @@ def issue(upload_id: str, body: Issue, request: Request) -> JSONResponse:
     user = need_staff(request, *PLATE_ROLES)
     svc = services(request)
     kr = _keyring(svc)
+    reg = _rows(svc, user, upload_id, body)
+    params = body.model_dump() | {"upload_id": upload_id}
+    jid = jobs.new_job(svc.db, "plates", user.username, params, svc.now())
+    jobs.start(svc.db, jid, _work(svc, kr, reg, body, jid), svc.now)
+    return JSONResponse({"job_id": jid, "state": "queued"}, status_code=202)
+
+
+def _rows(svc: Services, user: User, upload_id: str, body: Issue) -> Any:
+    """The uploaded register, cut to the rows this user may issue and asked for."""
     path, name = _upload(svc, user, upload_id)
     reg = _read(path, name)
     keep = [
@@ -161,9 +171,10 @@ def issue(upload_id: str, body: Issue, request: Request) -> JSONResponse:
     ]
     if not keep:
         raise ApiError(422, "bad_input", f"{name}: no household rows to issue")
-    reg = dataclasses.replace(reg, households=keep)
-    params = body.model_dump() | {"upload_id": upload_id}
-    jid = jobs.new_job(svc.db, "plates", user.username, params, svc.now())
+    return dataclasses.replace(reg, households=keep)
+
+
+def _work(svc: Services, kr: Any, reg: Any, body: Issue, jid: str) -> jobs.Work:
     out = jobs.job_dir(_data(svc), jid)
 
     def work(progress: Any) -> dict[str, Any]:
@@ -186,19 +197,65 @@ def issue(upload_id: str, body: Issue, request: Request) -> JSONResponse:
                 p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".")
             ),
             "seconds": round(res.seconds, 2),
+            "recovered": res.recovered,
         }
 
-    jobs.start(svc.db, jid, work)
-    return JSONResponse({"job_id": jid, "state": "queued"}, status_code=202)
+    return work
+
+
+def resume_stale(svc: Services, jid: str) -> None:
+    """Take over a job whose process is gone (its lease expired) and resume it: the plate
+    batch's journal and ledger make the re-run complete it without a second plate per
+    household. When it cannot be resumed here, the job is marked failed, saying why."""
+    now = svc.now()
+    if not jobs.reclaim(svc.db, jid, now):
+        return  # another process took it, or it is alive after all
+    j = jobs.get(svc.db, jid, now)
+    try:
+        if j["kind"] != "plates":
+            raise ApiError(409, "conflict", f"jobs of kind {j['kind']} are not resumable")
+        user = svc.accounts.get(j["owner"])
+        if not user.active:
+            raise ApiError(403, "forbidden", f"the account {user.username} is disabled")
+        params = dict(j["params"])
+        upload_id = str(params.pop("upload_id", ""))
+        body = Issue(**params)
+        kr = _keyring(svc)
+        reg = _rows(svc, user, upload_id, body)
+    except (ApiError, ChipkitError, ValueError) as e:
+        why = e.detail if isinstance(e, ApiError) else str(e)
+        jobs.fail(
+            svc.db,
+            jid,
+            now,
+            f"the server process running this job stopped ({j['done']} of {j['total']} "
+            f"plates done) and it cannot be resumed: {why}. Issue the upload again: "
+            "households that already got a plate are not minted twice",
+        )
+        return
+    errors.log.warning("resuming plates job %s after its process stopped", jid[:8])
+    jobs.start(svc.db, jid, _work(svc, kr, reg, body, jid), svc.now)
+
+
+def resume_all_stale(svc: Services) -> int:
+    """Resume every job whose process is gone (run by each process's periodic sweep)."""
+    ids = jobs.stale_ids(svc.db, svc.now())
+    for jid in ids:
+        resume_stale(svc, jid)
+    return len(ids)
 
 
 def _job(request: Request, jid: str) -> dict[str, Any]:
     user = need_staff(request)
     if not _ID.match(jid):
         raise not_found("unknown job")
-    j = jobs.get(services(request).db, jid, services(request).now())
+    svc = services(request)
+    j = jobs.get(svc.db, jid, svc.now())
     if user.role != "admin" and j["owner"] != user.username:
         raise not_found("unknown job")
+    if j["state"] == "stale":  # its process is gone: resume it here (or say why not)
+        resume_stale(svc, jid)
+        j = jobs.get(svc.db, jid, svc.now())
     return j
 
 
