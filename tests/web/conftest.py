@@ -126,7 +126,8 @@ def _chip(kr: Keyring, household_id: str, village: str) -> Chip:
 
 
 def _seed_cases(svc: CaseService, chips: dict[str, Chip]) -> None:
-    """A few cases, ratings and visits so lists and the dashboard have data."""
+    """A few cases, ratings, visits and a village and a town notice, so lists, the
+    household page and the dashboard have data."""
     h2, h4 = chips[f"{V1}-0002"], chips[f"{V1}-0004"]
     c = svc.submit("proxy", "代办医保", "帮忙续缴医保", {"service": "医保"}, token=h2.text)
     svc.accept(c["id"], "W1")
@@ -135,6 +136,8 @@ def _seed_cases(svc: CaseService, chips: dict[str, Chip]) -> None:
     svc.rate(c["id"], 5, True, household_id=h2.household_id, credential="household")
     svc.submit("dispute", "邻里纠纷", "", {"parties": ["甲", "乙"]}, token=h4.text)
     svc.submit("hazard", "路灯不亮", "", {"severity": "low"}, token=chips[f"{V2}-0001"].text)
+    svc.post_notice(V1, "停水通知", "明天上午8点至12点东村停水", "V1")
+    svc.post_notice(TOWN, "防汛提醒", "孝顺镇近日有暴雨，请注意安全", "T1")
     svc.checkin("W1", h2.text, gps="29.1005,119.7,10")
     svc.checkin("W3", chips[f"{V2}-0002"].text, gps="29.2005,119.8,12")
 

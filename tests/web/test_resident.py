@@ -104,6 +104,8 @@ def test_qr_plate_by_url_and_no_other_household(
     wait_url(browser, "/h")
     assert "东村" in wait_for(browser, "#place").text
     assert _session_cookie(browser) is not None
+    notices = browser.find_element(By.ID, "notices").text  # the village's and the town's
+    assert "停水通知" in notices and "防汛提醒" in notices
     _give_pin(browser, district.pins[hid])
     assert axe(browser) == []
     # another household's case: not by link, not by an edited URL
