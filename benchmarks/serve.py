@@ -608,7 +608,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=6, help="seconds per load phase")
     ap.add_argument("--rounds", type=int, default=2, help="paired anchor/service rounds")
     ap.add_argument("--conc", type=int, default=64, help="concurrent connections")
-    ap.add_argument("--workers", type=int, default=1, help="uvicorn workers (service and anchor)")
+    ap.add_argument(
+        "--workers", type=int, default=2, help="uvicorn workers, the service and the anchor alike"
+    )
     ap.add_argument("--scans", type=int, default=20)
     ap.add_argument("--cases", type=int, default=600, help="workflow cases (one per household)")
     ap.add_argument("--limit", type=float, default=60.0, help="workflow time limit (s)")
