@@ -85,6 +85,7 @@ _PAGE = (
         _G.c.name.label("grid_name"),
         workers.c.id.label("wid"),
         workers.c.name.label("wname"),
+        workers.c.phone.label("wphone"),
     )
     .select_from(
         households.outerjoin(_V, _V.c.id == households.c.village_id)
@@ -111,7 +112,9 @@ def _page(
         "credential": credential,
         "village": {"id": h["village_id"], "name": h["village_name"] or ""},
         "grid": {"id": h["grid_id"], "name": h["grid_name"] or ""},
-        "worker": {"id": h["wid"], "name": h["wname"]} if h["wid"] is not None else None,
+        "worker": {"id": h["wid"], "name": h["wname"], "phone": h["wphone"]}
+        if h["wid"] is not None
+        else None,
         "notices": [
             {k: n[k] for k in ("id", "unit_id", "title", "body", "posted_at", "expires_at")}
             for n in notices
@@ -236,7 +239,10 @@ async def open_session_photo(
     addr, _ = client(request)
     limit(request, "photo-addr", addr, 60, 60)
     data = await run_in_threadpool(read_upload, request, photo)
-    chip = await run_in_threadpool(token_from_photo, data)
+    try:
+        chip = await run_in_threadpool(token_from_photo, data)
+    except ChipRefused as e:  # nothing readable in the photo: not a refused chip (scanners retry)
+        raise ApiError(422, "no_chip", str(e)) from None
     body = OpenSession(chip="photo", pin=pin)
     out: dict[str, Any] = await run_in_threadpool(_open, request, response, chip, body)
     return out
