@@ -1,19 +1,21 @@
 # ruff: noqa: E402
-"""Service benchmark: `chipkit serve` under bounded load from a client on the same machine.
+"""Service benchmark: `chipkit serve` under bounded load from `wrk` on the same machine.
 
-    .venv/bin/python benchmarks/serve.py                      # SQLite parts (+ PostgreSQL if
-                                                              #   CHIPKIT_TEST_PG_URL is set)
-    .venv/bin/python benchmarks/serve.py --pg postgresql://…  # the two-process workflow too
-    .venv/bin/python benchmarks/serve.py --write-docs         # also refresh docs/performance.md
+    .venv/bin/python benchmarks/serve.py --write-docs   # everything; refresh docs/performance.md
+    .venv/bin/python benchmarks/serve.py --pg postgresql://…   # workflow on that server
+    .venv/bin/python benchmarks/serve.py --no-pg               # SQLite parts only
+    .venv/bin/python benchmarks/serve.py --only load|workflow  # one part (development)
 
-Loopback only; every phase has a fixed request count and a time limit. The anchor is measured
-in the same run, interleaved with the service (anchor, service, anchor, service; medians): a
-bare uvicorn app returning a constant JSON body, under the same uvicorn settings and the same
-client. Goals (issue 12): POST /verify >= 50% of the bare app's request rate and p99 < 50 ms
-at 64 concurrent clients; the resident page (chip -> household page) p99 < 100 ms at 64;
-POST /scan of a 12 MP JPEG p95 < 400 ms; the mixed workflow on PostgreSQL with two server
-processes >= 300 transitions/s, and afterwards every action the client saw succeed is in the
-database and the audit chain verifies.
+Needs `wrk` (apt-get install wrk; exits 2 saying so when missing). Loopback only; every load
+phase has a fixed duration and a per-request timeout. The anchor (a bare ASGI app returning a
+constant, run by uvicorn with the same options and worker count as `chipkit serve`, default 2)
+is measured in the same run, interleaved with the service (anchor, service, ...; medians).
+Without --pg (or $CHIPKIT_TEST_PG_URL) the workflow runs on a throwaway cluster from
+scripts/pg_test_server.sh. Prints PASS/FAIL per bar. Goals (issue 12): POST /verify >= 50% of
+the bare app's request rate and p99 < 50 ms at 64 concurrent clients; the resident page (chip
+-> household page) p99 < 100 ms at 64; POST /scan of a 12 MP JPEG p95 < 400 ms; the mixed
+workflow on PostgreSQL with two server processes >= 300 transitions/s, and afterwards every
+action the client saw succeed is in the database and the audit chain verifies. ~4-5 minutes.
 """
 
 from __future__ import annotations
