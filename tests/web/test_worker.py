@@ -108,6 +108,10 @@ def test_queue_case_resolve_and_refusal(
     errors = console_errors(browser)  # only the refusal's own 404
     assert all(f"/w/cases/{foreign} " in e and "404" in e for e in errors), errors
 
+    browser.get(f"{server}/w?lang=en")  # English available
+    assert wait_for(browser, "h1").text == "My queue" and fresh in _queue_ids(browser)
+    assert "left" in browser.find_element("css selector", f'li[data-case-id="{fresh}"]').text
+
 
 def browser_cookies(browser) -> dict[str, str]:
     return {c["name"]: c["value"] for c in browser.get_cookies()}
