@@ -252,7 +252,9 @@ def pins(
     if not out.parent.is_dir():
         fail(f"{out.parent}: no such folder")
     db = open_database(db_url)
-    made = issue_pins(db, list(hids) or None, village=village)
+    from chipkit_cli.users import _by
+
+    made = issue_pins(db, list(hids) or None, village=village, by=_by())
     if not made:
         fail("no households matched (import the register first)", 1)
     if out.suffix.lower() == ".csv":

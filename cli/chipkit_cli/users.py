@@ -26,6 +26,16 @@ def _accounts(db_url: str | None):  # type: ignore[no-untyped-def]
     return Accounts(open_database(db_url))
 
 
+def _by() -> str:
+    """The audit actor of a change made at the server's shell: the operating-system user."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid{os.getuid()}"
+
+
 def _password(confirm: bool = True) -> str:
     env = os.environ.get("CHIPKIT_USER_PASSWORD")
     if env:
@@ -85,6 +95,7 @@ def add(
         role=role,
         unit_id=unit_id,
         display_name=display_name,
+        by=_by(),
     )
     click.echo(
         f"chipkit: user {u.username} ({u.role}{' of ' + u.unit_id if u.unit_id else ''}) created"
@@ -106,7 +117,7 @@ def from_register(db_url: str | None, out: Path) -> None:
 
     if not out.parent.is_dir():
         fail(f"{out.parent}: no such folder")
-    made = _accounts(db_url).from_register()
+    made = _accounts(db_url).from_register(by=_by())
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as f:
         w = csv.writer(f)
@@ -124,7 +135,7 @@ def passwd(db_url: str | None, username: str) -> None:
     """Set a new password (ends the user's sessions)."""
     acc = _accounts(db_url)
     acc.get(username)
-    acc.set_password(username, _password())
+    acc.set_password(username, _password(), by=_by())
     click.echo(f"chipkit: password of {username} changed")
 
 
@@ -135,7 +146,7 @@ def passwd(db_url: str | None, username: str) -> None:
 @handle_errors
 def disable(db_url: str | None, username: str, enable: bool) -> None:
     """Disable an account (ends its sessions, revokes its API tokens)."""
-    _accounts(db_url).set_active(username, enable)
+    _accounts(db_url).set_active(username, enable, by=_by())
     click.echo(f"chipkit: user {username} {'enabled' if enable else 'disabled'}")
 
 

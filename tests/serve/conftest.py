@@ -3,10 +3,14 @@ logged-in HTTP clients (httpx through Starlette's TestClient, i.e. against the A
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -81,8 +85,7 @@ def clock() -> Clock:
     return Clock()
 
 
-def prepare(url: str | Path, tmp_path: Path) -> dict[str, str]:
-    """Register imported, staff accounts made, PINs issued; returns the PINs."""
+def _prepare(url: str | Path, tmp_path: Path) -> dict[str, str]:
     db = open_database(url)
     reg = tmp_path / "register.csv"
     reg.write_text(REGISTER, encoding="utf-8")
@@ -93,6 +96,28 @@ def prepare(url: str | Path, tmp_path: Path) -> dict[str, str]:
     pins = dict(issue_pins(db, hasher=CHEAP))
     db.dispose()
     return pins
+
+
+_TEMPLATE: dict[str, tuple[Path, dict[str, str]]] = {}
+
+
+def prepare(url: str | Path, tmp_path: Path) -> dict[str, str]:
+    """Register imported, staff accounts made, PINs issued; returns the PINs.
+
+    Migrating and filling a database costs most of a test's setup, so an SQLite database is
+    a copy of one prepared once per test process (the same rows, the same PINs; every test
+    still gets its own file). PostgreSQL databases are prepared for real."""
+    if str(url).startswith("postgresql"):
+        return _prepare(url, tmp_path)
+    if "db" not in _TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="chipkit-serve-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _TEMPLATE["db"] = (folder / "template.sqlite", _prepare(folder / "template.sqlite", folder))
+    template, pins = _TEMPLATE["db"]
+    with sqlite3.connect(template) as src, sqlite3.connect(url) as dst:
+        src.backup(dst)  # a consistent copy, WAL or not
+    (tmp_path / "register.csv").write_text(REGISTER, encoding="utf-8")
+    return dict(pins)
 
 
 @pytest.fixture()

@@ -162,3 +162,76 @@ def test_security_log_names_users_never_secrets(anon, staff, password, caplog):
     assert f"API token {tok['id']} created by w1" in text and "revoked by w1" in text
     assert "wrong password 42" not in text and password not in text and tok["token"] not in text
     assert c.cookies["ck_session"] not in text
+
+
+def test_account_changes_are_audit_events_naming_the_actor(
+    app, staff, resident, chips, pins, password, tmp_path
+):
+    """Changes to who can act are in the tamper-evident audit chain with the authenticated
+    actor; failed logins stay in the security log only (volume, not state)."""
+    from click.testing import CliRunner
+
+    from chipkit.cases import CaseService
+    from chipkit.cases.models import events
+    from chipkit_cli.main import cli
+
+    db = app.state.chipkit.db
+    with db.read() as conn:
+        start = conn.execute(select(events.c.seq).order_by(events.c.seq.desc())).scalar() or 0
+    c = staff("v1")
+    tok = c.post("/api/v1/tokens", json={"label": "城市311"}).json()
+    admin = staff("admin")
+    assert admin.delete(f"/api/v1/tokens/{tok['id']}").status_code == 200
+    r = c.post(
+        "/api/v1/auth/password", json={"old_password": password, "new_password": "new password 1"}
+    )
+    assert r.status_code == 200
+    home = resident(chips["H-0001"])
+    assert home.post("/api/v1/households/device", json={"pin": pins["H-0001"]}).status_code == 201
+    failed = staff("w1").post("/api/v1/auth/login", json={"username": "w1", "password": "bad"})
+    assert failed.status_code == 401  # a failed login: the security log, no audit event
+    env = {"CHIPKIT_USER_PASSWORD": password}
+    url = db.url
+    for args in (
+        ["users", "add", "clerk2", "--role", "clerk", "--unit", "330703101002"],
+        ["users", "disable", "w2"],
+        ["households", "pins", "--household", "H-0004", "--out", str(tmp_path / "slips.csv")],
+    ):
+        out = CliRunner().invoke(cli, [*args, "--db", url], env=env)
+        assert out.exit_code == 0, out.output
+    with db.read() as conn:
+        got = conn.execute(
+            select(events.c.kind, events.c.actor, events.c.after)
+            .where(events.c.seq > start)
+            .order_by(events.c.seq)
+        ).all()
+    kinds = [(k, a) for k, a, _ in got]
+    assert ("token.create", "user:v1") in kinds and ("token.revoke", "user:admin") in kinds
+    assert ("account.password", "user:v1") in kinds
+    assert ("token.create", "household:H-0001") in kinds
+    by_cli = [k for k, a in kinds if a.startswith("cli:")]
+    assert by_cli == ["account.add", "account.disable", "household.pins"]
+    assert not any(k.startswith("login") for k, _ in kinds)
+    text = " ".join(str(a) for _, _, a in got)
+    assert tok["token"] not in text and "$argon2" not in text and password not in text
+    assert CaseService(db).audit_verify().ok
+
+
+def test_production_hashing_defaults_stay_strong():
+    """The suite hashes with tiny Argon2 costs (conftest CHEAP, passed explicitly); a server
+    started without them, as `chipkit serve` starts it, uses the strong defaults."""
+    from argon2 import Type, extract_parameters
+
+    from chipkit.serve import ServeConfig
+    from chipkit.serve.accounts import DEFAULT_HASHER
+    from chipkit.serve.pins import PIN_HASHER
+    from chipkit_cli.serve import _config
+
+    cfg = _config({"db": "sqlite:///x.sqlite"})
+    assert cfg.password_hasher is None and cfg.pin_hasher is None
+    assert ServeConfig().password_hasher is None and ServeConfig().pin_hasher is None
+    assert Accounts(None).hasher is DEFAULT_HASHER  # type: ignore[arg-type]
+    pw = extract_parameters(DEFAULT_HASHER.hash("x" * 12))
+    assert pw.type is Type.ID and pw.time_cost >= 3 and pw.memory_cost >= 64 * 1024
+    pin = extract_parameters(PIN_HASHER.hash("12345678"))
+    assert pin.type is Type.ID and pin.time_cost >= 2 and pin.memory_cost >= 19 * 1024

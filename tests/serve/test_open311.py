@@ -99,3 +99,46 @@ def _refusals(root, key, chips):
     assert httpx.get(root + "/requests.json", params={"start_date": "yesterday"}).status_code == 400
     r = httpx.get(root + "/services/nope.xml")
     assert r.status_code == 404 and r.content.startswith(b"<?xml") and b"<errors>" in r.content
+
+
+def test_open311_post_by_registered_device(open311, chips, password):
+    """A resident request carries the household's registered phone (device_id) instead of
+    the chip; unknown and revoked phones are refused; the device id never comes back."""
+    base, key, pins = open311
+    root = base + "/open311/v2"
+    with httpx.Client(base_url=base) as c:
+        r = c.post("/api/v1/households/session", json={"chip": chips["H-0002"]})
+        c.headers["X-CSRF-Token"] = r.json()["csrf"]
+        r = c.post("/api/v1/households/device", json={"pin": pins["H-0002"], "label": "手机"})
+        assert r.status_code == 201, r.text
+        device, device_tid = r.json()["device_token"], r.json()["id"]
+    post = {"api_key": key, "service_code": "other", "description": "路灯坏了", "device_id": device}
+    r = httpx.post(root + "/requests.json", data=post)
+    assert r.status_code == 201, r.text
+    rid = r.json()[0]["service_request_id"]
+    for fmt in ("json", "xml"):
+        one = georeport.GeoReport(root, output_format=fmt).get_service_request(rid)
+        assert one["status"] == "open" and device not in str(one)
+    # the same phone through the JSON API (its device token as Bearer)
+    r = httpx.post(
+        base + "/api/v1/household/cases",
+        json={"type": "proxy", "title": "代办医保"},
+        headers={"Authorization": f"Bearer {device}"},
+    )
+    assert r.status_code == 201, r.text
+    with httpx.Client(base_url=base) as admin:
+        r = admin.post("/api/v1/auth/login", json={"username": "v1", "password": password})
+        admin.headers["X-CSRF-Token"] = r.json()["csrf"]
+        mine = admin.get("/api/v1/cases").json()
+        filed = {c["id"]: c for c in mine if c["household_id"] == "H-0002"}
+        assert {c["channel"] for c in filed.values()} == {"household"}
+        assert int(rid) in filed
+        admin.post("/api/v1/auth/logout")
+        r = admin.post("/api/v1/auth/login", json={"username": "admin", "password": password})
+        admin.headers["X-CSRF-Token"] = r.json()["csrf"]
+        assert admin.delete(f"/api/v1/tokens/{device_tid}").status_code == 200
+    for bad in (device, "ck_not-a-registered-phone", key):  # revoked, unknown, a staff token
+        r = httpx.post(root + "/requests.json", data={**post, "device_id": bad})
+        assert r.status_code == 403 and "device_id" in r.json()[0]["description"], r.text
+    r = httpx.post(root + "/requests.xml", data={**post, "device_id": ""})
+    assert r.status_code == 400 and b"device_id" in r.content

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 
 from chipkit import Verifier
@@ -130,3 +131,68 @@ def test_bad_register_is_a_clear_error(keyed_app):
 def test_plates_need_a_keyring(app, staff):
     r = staff("clerk1").post("/api/v1/registers/" + "0" * 32 + "/issue", json={})
     assert r.status_code == 503 and r.json()["error"] == "no_keyring"
+
+
+class _Killed(BaseException):
+    """The server process dies mid-job (nothing in the job runner catches it)."""
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_job_whose_process_died_is_resumed_without_a_second_serial(keyed_app, clock, monkeypatch):
+    import chipkit.plates as plates
+    from chipkit.plates.ledger import Ledger
+    from chipkit.serve import create_app, jobs
+
+    app = keyed_app
+    kr_path = app.state.chipkit.keyring.path
+    real = plates.run_batch
+
+    def dies_after_first_chunk(reg, kr, opts, *, progress):
+        def beat(done, total):
+            progress(done, total)
+            if done:  # the chunk's plates are in the ledger; the manifest is not written
+                raise _Killed
+
+        return real(reg, kr, opts, progress=beat)
+
+    monkeypatch.setattr(plates, "run_batch", dies_after_first_chunk)
+    clerk = _login(app, "clerk1")
+    files = {"file": ("r.csv", PLATES_REGISTER.encode("utf-8"), "text/csv")}
+    up = clerk.post("/api/v1/registers", files=files).json()["upload_id"]
+    jid = clerk.post(f"/api/v1/registers/{up}/issue", json={}).json()["job_id"]
+    deadline = time.time() + 60
+    while (jobs.running_here(jid) or clerk.get(f"/api/v1/jobs/{jid}").json()["done"] == 0) and (
+        time.time() < deadline
+    ):
+        time.sleep(0.1)
+    monkeypatch.undo()
+    spent = Keyring.open(kr_path).next_serial - 1
+    assert spent == 3  # the first (only) chunk was issued before the process died
+    assert clerk.get(f"/api/v1/jobs/{jid}").json()["state"] == "running"  # lease still held
+
+    clock.advance(jobs.LEASE_SECS + 1)  # no heartbeat since: the lease expires
+    restarted = create_app(app.state.chipkit.config)
+    try:
+        clerk2 = _login(restarted, "clerk1")
+        j = _wait(clerk2, jid)
+        assert j["state"] == "done", j
+        assert j["result"]["counts"] == {**j["result"]["counts"], "issued": 0, "existing": 3}
+        assert "manifest.csv" in j["result"]["files"]
+        assert Keyring.open(kr_path).next_serial - 1 == 3  # no serial spent twice
+        issued = [r for r in Ledger(kr_path).records() if r.get("event") == "issued"]
+        assert sorted(r["household_id"] for r in issued) == ["H-0001", "H-0002", "H-0003"]
+    finally:
+        restarted.state.chipkit.db.dispose()
+
+
+def test_stale_job_that_cannot_resume_fails_saying_why(keyed_app, clock):
+    from chipkit.serve import jobs
+
+    svc = keyed_app.state.chipkit
+    params = {"format": "pdf", "upload_id": "f" * 32}  # its upload is gone
+    jid = jobs.new_job(svc.db, "plates", "clerk1", params, svc.now())
+    clerk = _login(keyed_app, "clerk1")
+    assert clerk.get(f"/api/v1/jobs/{jid}").json()["state"] == "queued"
+    clock.advance(jobs.LEASE_SECS + 1)
+    j = clerk.get(f"/api/v1/jobs/{jid}").json()
+    assert j["state"] == "failed" and "stopped" in j["error"] and "again" in j["error"], j

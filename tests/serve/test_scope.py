@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from chipkit.cases.models import events
 
-V1, V2 = "330703101001", "330703101002"
+V1, V2, TOWN = "330703101001", "330703101002", "330703101"
 
 
 def _case(staff, household_id: str, worker: str = "w1", **extra) -> int:
@@ -125,15 +125,43 @@ def test_notices_by_scope(staff, resident, chips):
     assert r.status_code == 201
     r = staff("v2").post("/api/v1/notices", json={"unit_id": V1, "title": "x", "body": "y"})
     assert r.status_code == 403
+    page = resident(chips["H-0001"]).get("/api/v1/household").json()
+    assert [n["title"] for n in page["notices"]] == ["停水"]
+    assert resident(chips["H-0004"]).get("/api/v1/household").json()["notices"] == []
+
+
+def test_clerk_posts_and_withdraws_own_village_notices(app, staff, resident, chips):
+    clerk = staff("clerk1")  # the clerk of V1
+    r = clerk.post("/api/v1/notices", json={"unit_id": V1, "title": "领门牌", "body": "周五村委"})
+    assert r.status_code == 201, r.text
+    mine = r.json()["id"]
+    assert r.json()["posted_by"] == "clerk:clerk1"
+    page = resident(chips["H-0001"]).get("/api/v1/household").json()
+    assert [n["title"] for n in page["notices"]] == ["领门牌"]
+    # another village, or the town: refused
+    for unit in (V2, TOWN):
+        r = clerk.post("/api/v1/notices", json={"unit_id": unit, "title": "x", "body": "y"})
+        assert r.status_code == 403, r.text
+    theirs = staff("v2").post("/api/v1/notices", json={"unit_id": V2, "title": "x", "body": "y"})
+    assert clerk.post(f"/api/v1/notices/{theirs.json()['id']}/withdraw").status_code == 403
+    # a notice of their village posted by the village officer, and their own: withdrawn
+    officer = staff("v1").post("/api/v1/notices", json={"unit_id": V1, "title": "o", "body": "b"})
+    for nid in (officer.json()["id"], mine):
+        r = clerk.post(f"/api/v1/notices/{nid}/withdraw")
+        assert r.status_code == 200 and r.json()["withdrawn"], r.text
+    assert resident(chips["H-0001"]).get("/api/v1/household").json()["notices"] == []
     assert (
-        staff("clerk1")
+        staff("admin")
         .post("/api/v1/notices", json={"unit_id": V1, "title": "x", "body": "y"})
         .status_code
         == 403
     )
-    page = resident(chips["H-0001"]).get("/api/v1/household").json()
-    assert [n["title"] for n in page["notices"]] == ["停水"]
-    assert resident(chips["H-0004"]).get("/api/v1/household").json()["notices"] == []
+    with app.state.chipkit.db.read() as conn:
+        actors = conn.execute(
+            select(events.c.kind, events.c.actor).where(events.c.kind.like("notice.%"))
+        ).all()
+    assert ("notice.post", "clerk:clerk1") in actors
+    assert actors.count(("notice.withdraw", "clerk:clerk1")) == 2
 
 
 def test_households_by_scope(staff):

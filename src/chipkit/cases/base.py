@@ -29,15 +29,23 @@ class ChipVerifier(Protocol):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a worker (grid worker or village/town/district officer), a household, or the
-    system (the SLA sweep). ``str(actor)`` (``worker:ID``) is what audit events record."""
+    """Who acts: a worker (grid worker or village/town/district officer), a village clerk
+    (notices only), a household, or the system (the SLA sweep). ``str(actor)`` (``worker:ID``) is what audit events record."""
 
     kind: str
     id: str
+    #: a clerk's village (a clerk is a service account, not a register worker)
+    unit: str | None = None
 
     @classmethod
     def worker(cls, worker_id: str) -> Actor:
         return cls("worker", str(worker_id))
+
+    @classmethod
+    def clerk(cls, username: str, village: str) -> Actor:
+        """The clerk of ``village`` (account ``username``): posts and withdraws that
+        village's notices; audit events name ``clerk:USERNAME``."""
+        return cls("clerk", str(username), str(village))
 
     @classmethod
     def household(cls, household_id: str) -> Actor:

@@ -69,6 +69,7 @@ class Intake(ServiceBase):
         token: str | None,
         household_id: str | None,
         worker_id: str | None,
+        credential: str | None = None,
     ) -> tuple[Household, int | None, str, str]:
         """(household, chip serial, channel, created_by) of who files the case."""
         if token is not None:
@@ -76,6 +77,11 @@ class Intake(ServiceBase):
                 raise BadInput("give either a chip token (resident) or worker + household")
             v, h = self._verify_chip(conn, token)
             return h, v.claims.serial, "chip", str(Actor.household(h.id))
+        if credential is not None:
+            if credential != "household" or household_id is None or worker_id is not None:
+                raise BadInput('credential="household" goes with household_id alone')
+            h = self._household(conn, household_id)
+            return h, None, "household", str(Actor.household(h.id))
         if worker_id is None or household_id is None:
             raise BadInput("a case needs a scanned chip token, or a worker filing for a household")
         w = self._worker(conn, worker_id)
@@ -96,11 +102,14 @@ class Intake(ServiceBase):
         token: str | None = None,
         household_id: str | None = None,
         worker_id: str | None = None,
+        credential: str | None = None,
         at: int | None = None,
     ) -> dict[str, Any]:
-        """Open a case: by the resident (``token``: a scanned chip that verifies) or by a
-        worker on a resident's behalf (``worker_id`` + ``household_id``). The case goes to
-        the household's linked worker. Returns the case as a dict (``Case.to_dict``)."""
+        """Open a case: by the resident (``token``: a scanned chip that verifies; or
+        ``household_id`` + ``credential="household"`` when the caller checked the household's
+        own credential, its PIN or a phone registered with it) or by a worker on a resident's
+        behalf (``worker_id`` + ``household_id``). The case goes to the household's linked
+        worker. Returns the case as a dict (``Case.to_dict``)."""
         if case_type not in CASE_TYPES:
             raise BadInput(f"unknown case type {case_type!r}; one of {', '.join(CASE_TYPES)}")
         title = clean_text(title, "title", MAX_TITLE, required=True)
@@ -108,7 +117,9 @@ class Intake(ServiceBase):
         det = validate_details(case_type, details)
         now = self._time(at)
         with self.db.write() as conn:
-            h, serial, channel, created_by = self._requester(conn, token, household_id, worker_id)
+            h, serial, channel, created_by = self._requester(
+                conn, token, household_id, worker_id, credential
+            )
             town, district = self._chain(conn, h.village_id)
             row: dict[str, Any] = {
                 "type": case_type,

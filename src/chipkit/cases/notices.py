@@ -16,10 +16,32 @@ MAX_TITLE = 200
 MAX_BODY = 4000
 
 
+def _actor(w: Worker | Actor) -> str:
+    return str(w) if isinstance(w, Actor) else str(Actor.worker(w.id))
+
+
+def _who(w: Worker | Actor) -> str:
+    return f"clerk {w.id} of {w.unit}" if isinstance(w, Actor) else f"worker {w.id}"
+
+
 class Notices(ServiceBase):
     """``post_notice``, ``withdraw_notice``, ``notices_for``, ``list_notices``."""
 
-    def _may_post(self, conn: Connection, w: Worker, u: Unit) -> bool:
+    def _poster(self, conn: Connection, who: str | Actor) -> Worker | Actor:
+        """A register worker (by id or ``Actor.worker``) or a village clerk."""
+        if isinstance(who, Actor):
+            if who.kind == "clerk":
+                if not who.unit or not who.id or len(str(who)) > 64:
+                    raise BadInput(f"clerk {who.id!r}: a user name (≤ 58 characters) and a village")
+                return who
+            if who.kind != "worker":
+                raise WrongActor(f"a {who.kind} does not post notices")
+            who = who.id
+        return self._worker(conn, who)
+
+    def _may_post(self, conn: Connection, w: Worker | Actor, u: Unit) -> bool:
+        if isinstance(w, Actor):  # a clerk: their own village's notices only
+            return w.kind == "clerk" and u.kind == "village" and w.unit == u.id
         if u.kind == "village":
             if w.role == "grid":
                 return self._unit_parent(conn, w.unit_id) == u.id
@@ -33,13 +55,13 @@ class Notices(ServiceBase):
         unit_id: str,
         title: str,
         body: str,
-        worker_id: str,
+        worker_id: str | Actor,
         *,
         expires_at: int | None = None,
         at: int | None = None,
     ) -> dict[str, Any]:
         """A village or town notice, posted by an officer of that unit or above (or, for a
-        village, one of its grid workers)."""
+        village, one of its grid workers or its clerk: ``Actor.clerk(username, village)``)."""
         title = clean_text(title, "title", MAX_TITLE, required=True)
         body = clean_text(body, "body", MAX_BODY, required=True)
         now = self._time(at)
@@ -52,14 +74,14 @@ class Notices(ServiceBase):
             u = from_row(Unit, row)
             if u.kind not in ("village", "town"):
                 raise BadInput(f"notices are for a village or a town; {unit_id} is a {u.kind}")
-            w = self._worker(conn, worker_id)
+            w = self._poster(conn, worker_id)
             if not self._may_post(conn, w, u):
-                raise WrongActor(f"worker {w.id} may not post notices for {u.kind} {u.id}")
+                raise WrongActor(f"{_who(w)} may not post notices for {u.kind} {u.id}")
             new: dict[str, Any] = {
                 "unit_id": u.id,
                 "title": title,
                 "body": body,
-                "posted_by": w.id,
+                "posted_by": w.id if isinstance(w, Worker) else str(w),
                 "posted_at": now,
                 "expires_at": expires_at,
                 "withdrawn": False,
@@ -67,13 +89,13 @@ class Notices(ServiceBase):
             pk = conn.execute(insert(notices).values(**new)).inserted_primary_key
             assert pk is not None
             new["id"] = int(pk[0])
-            audit.append(conn, "notice.post", str(Actor.worker(w.id)), now, after=new)
+            audit.append(conn, "notice.post", _actor(w), now, after=new)
         return Notice(**new).to_dict()
 
     def withdraw_notice(
-        self, notice_id: int, worker_id: str, *, at: int | None = None
+        self, notice_id: int, worker_id: str | Actor, *, at: int | None = None
     ) -> dict[str, Any]:
-        """Hide a notice (its poster, or an officer)."""
+        """Hide a notice (its poster, an officer, or the clerk of the notice's village)."""
         now = self._time(at)
         if not isinstance(notice_id, int) or not 0 < notice_id < 2**31:
             raise NotFound(f"unknown notice {notice_id}")
@@ -82,8 +104,11 @@ class Notices(ServiceBase):
             if row is None:
                 raise NotFound(f"unknown notice {notice_id}")
             n = from_row(Notice, row)
-            w = self._worker(conn, worker_id)
-            if w.id != n.posted_by and w.role == "grid":
+            w = self._poster(conn, worker_id)
+            if isinstance(w, Actor):
+                if w.unit != n.unit_id:
+                    raise WrongActor(f"{_who(w)} may not withdraw notice {notice_id}")
+            elif w.id != n.posted_by and w.role == "grid":
                 raise WrongActor(f"worker {w.id} did not post notice {notice_id}")
             if n.withdrawn:
                 raise InvalidTransition(f"notice {notice_id} is already withdrawn")
@@ -91,7 +116,7 @@ class Notices(ServiceBase):
             audit.append(
                 conn,
                 "notice.withdraw",
-                str(Actor.worker(w.id)),
+                _actor(w),
                 now,
                 before={"withdrawn": False, "id": n.id},
                 after={"withdrawn": True, "id": n.id},

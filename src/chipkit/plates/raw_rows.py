@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from chipkit.register import Register, SheetCell, csvtext, xlsx
+from chipkit.register import Register, RowProblem, SheetCell, csvtext, xlsx
 
 log = logging.getLogger(__name__)
 
@@ -71,4 +71,19 @@ def raw_rows(
     return header, out
 
 
-__all__ = ["raw_rows"]
+def problem_cells(
+    register: Register, problems: list[RowProblem], sheet: str | None = None
+) -> list[str]:
+    """The cell each problem is about, as the file holds it ("" when the problem names no
+    single column, or the row cannot be re-read): what a clerk sees beside the reason."""
+    header, rows = raw_rows(register, {p.row for p in problems}, sheet)
+    out = []
+    for p in problems:
+        written = register.columns.get(p.column)
+        cells = rows.get(p.row, [])
+        i = header.index(written) if written in header else -1
+        out.append(cells[i] if 0 <= i < len(cells) else "")
+    return out
+
+
+__all__ = ["problem_cells", "raw_rows"]

@@ -5,6 +5,13 @@ tokens are 256-bit random values; only their SHA-256 digests are stored, so a co
 database opens no session. Accounts come from the register's worker rows (a grid worker or a
 village/town/district officer keeps the role and unit the register gives) or are made by hand
 (clerk of a village, admin).
+
+Changes to who can act (an account added, disabled or enabled, a password set, an API token
+or a household phone registered or revoked) are events of the cases audit chain, in the same
+transaction as the change, naming the actor (``user:NAME`` through the service,
+``household:ID`` for a phone, ``cli:OSUSER`` from ``chipkit users``): tamper evident, and
+``chipkit cases audit`` verifies them. Logins and failed logins are volume, not state: they
+go to the ``chipkit.serve.security`` log only.
 """
 
 from __future__ import annotations
@@ -17,14 +24,16 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
-from chipkit.cases import BadInput, Database, NotFound
+from chipkit.cases import BadInput, Database, NotFound, audit
 from chipkit.cases.models import units, workers
 from chipkit.serve.models import ROLES, api_tokens, sessions, users
 from chipkit.serve.store import digest
 
 STAFF_SESSION_SECS = 8 * 3600
+#: the audit actor of an account change made by a direct library call that names nobody
+LOCAL = "system:local"
 MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[^\s/\\:\x00-\x1f]{1,80}$")
 
@@ -70,6 +79,43 @@ def check_password(password: str) -> str:
     return password
 
 
+def _role(
+    conn: Connection,
+    worker_id: str | None,
+    role: str | None,
+    unit_id: str | None,
+    display_name: str,
+) -> tuple[str, str | None, str]:
+    """(role, unit, display name) of a new account: a register worker's from the register; a
+    clerk's village checked; an admin has no unit."""
+    if worker_id is not None:
+        w = conn.execute(select(workers).where(workers.c.id == worker_id)).first()
+        if w is None:
+            raise NotFound(f"unknown worker {worker_id} (import the register first)")
+        if role not in (None, w.role):
+            raise BadInput(f"worker {worker_id} is a {w.role} in the register, not {role}")
+        role, unit_id, display_name = w.role, w.unit_id, display_name or w.name
+        taken = conn.execute(
+            select(users.c.username).where(users.c.worker_id == worker_id)
+        ).scalar()
+        if taken is not None:
+            # the audit trail names the worker: one account per worker keeps it exact
+            raise BadInput(f"worker {worker_id} already has the account {taken}")
+    elif role in ("clerk",):
+        u = conn.execute(select(units).where(units.c.id == (unit_id or ""))).first()
+        if u is None or u.kind != "village":
+            raise BadInput(f"a clerk needs --unit VILLAGE (a village code), got {unit_id!r}")
+    elif role == "admin":
+        unit_id = None
+    else:
+        raise BadInput(
+            f"role {role!r}: give --worker ID for grid workers and officers, "
+            "or --role clerk --unit VILLAGE, or --role admin"
+        )
+    assert role is not None
+    return role, unit_id, display_name
+
+
 class Accounts:
     """Users, sessions and API tokens over one database."""
 
@@ -89,6 +135,7 @@ class Accounts:
         unit_id: str | None = None,
         display_name: str = "",
         now: int | None = None,
+        by: str = LOCAL,
     ) -> User:
         """A new account: for a register worker (``worker_id``; role and unit from the
         register) or a ``clerk`` of a village / an ``admin``."""
@@ -99,32 +146,7 @@ class Accounts:
         with self.db.write() as conn:
             if conn.execute(select(users.c.username).where(users.c.username == username)).first():
                 raise BadInput(f"user {username} already exists")
-            if worker_id is not None:
-                w = conn.execute(select(workers).where(workers.c.id == worker_id)).first()
-                if w is None:
-                    raise NotFound(f"unknown worker {worker_id} (import the register first)")
-                if role not in (None, w.role):
-                    raise BadInput(f"worker {worker_id} is a {w.role} in the register, not {role}")
-                role, unit_id, display_name = w.role, w.unit_id, display_name or w.name
-                taken = conn.execute(
-                    select(users.c.username).where(users.c.worker_id == worker_id)
-                ).scalar()
-                if taken is not None:
-                    # the audit trail names the worker: one account per worker keeps it exact
-                    raise BadInput(f"worker {worker_id} already has the account {taken}")
-            elif role in ("clerk",):
-                u = conn.execute(select(units).where(units.c.id == (unit_id or ""))).first()
-                if u is None or u.kind != "village":
-                    raise BadInput(
-                        f"a clerk needs --unit VILLAGE (a village code), got {unit_id!r}"
-                    )
-            elif role == "admin":
-                unit_id = None
-            else:
-                raise BadInput(
-                    f"role {role!r}: give --worker ID for grid workers and officers, "
-                    "or --role clerk --unit VILLAGE, or --role admin"
-                )
+            role, unit_id, display_name = _role(conn, worker_id, role, unit_id, display_name)
             conn.execute(
                 insert(users).values(
                     username=username,
@@ -138,9 +160,11 @@ class Accounts:
                     password_changed_at=now,
                 )
             )
+            who = {"username": username, "role": role, "worker_id": worker_id, "unit_id": unit_id}
+            audit.append(conn, "account.add", by, now, after=who)
         return self.get(username)
 
-    def from_register(self, *, now: int | None = None) -> list[tuple[User, str]]:
+    def from_register(self, *, now: int | None = None, by: str = LOCAL) -> list[tuple[User, str]]:
         """An account for every active register worker that has none; returns (user, initial
         password) pairs: hand each password to its owner, who changes it."""
         with self.db.read() as conn:
@@ -155,7 +179,7 @@ class Accounts:
         out = []
         for w in todo:
             pw = secrets.token_urlsafe(12)
-            out.append((self.add(w.id, pw, worker_id=w.id, now=now), pw))
+            out.append((self.add(w.id, pw, worker_id=w.id, now=now, by=by), pw))
         return out
 
     def get(self, username: str) -> User:
@@ -171,7 +195,9 @@ class Accounts:
                 User.from_row(r) for r in conn.execute(select(users).order_by(users.c.username))
             ]
 
-    def set_password(self, username: str, password: str, *, now: int | None = None) -> None:
+    def set_password(
+        self, username: str, password: str, *, now: int | None = None, by: str = LOCAL
+    ) -> None:
         """A new password; every session of the user ends."""
         check_password(password)
         now = now if now is not None else _now()
@@ -184,22 +210,32 @@ class Accounts:
             if res.rowcount != 1:
                 raise NotFound(f"unknown user {username}")
             conn.execute(delete(sessions).where(sessions.c.username == username))
+            audit.append(conn, "account.password", by, now, after={"username": username})
 
-    def set_active(self, username: str, active: bool) -> None:
+    def set_active(
+        self, username: str, active: bool, *, now: int | None = None, by: str = LOCAL
+    ) -> None:
         """Disable (or re-enable) an account; disabling ends its sessions and API tokens."""
+        now = now if now is not None else _now()
         with self.db.write() as conn:
-            res = conn.execute(
-                update(users).where(users.c.username == username).values(active=active)
-            )
-            if res.rowcount != 1:
+            was = conn.execute(select(users.c.active).where(users.c.username == username)).first()
+            if was is None:
                 raise NotFound(f"unknown user {username}")
+            conn.execute(update(users).where(users.c.username == username).values(active=active))
+            revoked: list[int] = []
             if not active:
                 conn.execute(delete(sessions).where(sessions.c.username == username))
-                conn.execute(
-                    update(api_tokens)
-                    .where(api_tokens.c.username == username, api_tokens.c.revoked_at.is_(None))
-                    .values(revoked_at=_now())
-                )
+                live = (api_tokens.c.username == username) & api_tokens.c.revoked_at.is_(None)
+                revoked = [r.id for r in conn.execute(select(api_tokens.c.id).where(live))]
+                conn.execute(update(api_tokens).where(live).values(revoked_at=now))
+            audit.append(
+                conn,
+                "account.enable" if active else "account.disable",
+                by,
+                now,
+                before={"username": username, "active": bool(was.active)},
+                after={"username": username, "active": active, "tokens_revoked": revoked},
+            )
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The user if the password is right and the account active, else None (the same
@@ -293,6 +329,7 @@ class Accounts:
         household_id: str | None = None,
         label: str = "",
         now: int | None = None,
+        by: str = LOCAL,
     ) -> tuple[int, str]:
         """A machine-client token (for a user) or a registered phone (for a household);
         returns (id, token). Only its digest is stored: show it once."""
@@ -316,6 +353,9 @@ class Accounts:
             pk = res.inserted_primary_key
             assert pk is not None
             tid = int(pk[0])
+            kind = "staff" if username else "device"
+            what = {"id": tid, "kind": kind, "username": username, "household_id": household_id}
+            audit.append(conn, "token.create", by, now, after=what | {"label": label[:200]})
         return tid, tok
 
     def token(self, tok: str, *, now: int | None = None) -> dict[str, Any] | None:
@@ -332,6 +372,14 @@ class Accounts:
             )
         return dict(r) if r is not None else None
 
+    def device_household(self, tok: str, *, now: int | None = None) -> str | None:
+        """The household whose registered phone this token is; None when it is unknown,
+        revoked or a staff token."""
+        row = self.token(tok, now=now) if tok else None
+        if row is None or row["kind"] != "device":
+            return None
+        return str(row["household_id"])
+
     def list_tokens(self, username: str | None = None) -> list[dict[str, Any]]:
         q = select(
             api_tokens.c.id,
@@ -347,13 +395,27 @@ class Accounts:
         with self.db.read() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    def revoke_token(self, token_id: int, *, username: str | None = None) -> None:
+    def revoke_token(
+        self,
+        token_id: int,
+        *,
+        username: str | None = None,
+        now: int | None = None,
+        by: str = LOCAL,
+    ) -> None:
+        """Revoke an API token or a registered phone (``username``: only if it is theirs)."""
+        now = now if now is not None else _now()
         q = update(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
         if username is not None:
             q = q.where(api_tokens.c.username == username)
         with self.db.write() as conn:
-            if conn.execute(q.values(revoked_at=_now())).rowcount != 1:
+            if conn.execute(q.values(revoked_at=now)).rowcount != 1:
                 raise NotFound(f"no active token {token_id}")
+            r = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).one()
+            what = {"id": token_id, "kind": r.kind, "username": r.username}
+            audit.append(
+                conn, "token.revoke", by, now, after=what | {"household_id": r.household_id}
+            )
 
 
 __all__ = ["ROLES", "Accounts", "User", "check_password"]

@@ -226,18 +226,20 @@ def list_notices(
     return services(request).cases.list_notices(unit_id)
 
 
-@router.post("/notices", status_code=201, summary="Post a village or town notice")
+@router.post(
+    "/notices", status_code=201, summary="Post a village or town notice (officers, workers, clerks)"
+)
 def post_notice(body: NewNotice, request: Request) -> dict[str, Any]:
-    wid = scope.worker_of(need_staff(request))
+    who = scope.notice_poster(need_staff(request))
     return services(request).cases.post_notice(
-        body.unit_id, body.title, body.body, wid, expires_at=body.expires_at
+        body.unit_id, body.title, body.body, who, expires_at=body.expires_at
     )
 
 
 @router.post("/notices/{notice_id}/withdraw", summary="Withdraw a notice")
 def withdraw_notice(notice_id: int, request: Request) -> dict[str, Any]:
-    wid = scope.worker_of(need_staff(request))
-    return services(request).cases.withdraw_notice(notice_id, wid)
+    who = scope.notice_poster(need_staff(request))
+    return services(request).cases.withdraw_notice(notice_id, who)
 
 
 # ---------------------------------------------------------------- households (staff)

@@ -145,8 +145,7 @@ def _open(request: Request, response: Response, chip: str | bytes, body: OpenSes
             raise forbidden("wrong PIN for this household")
         credential = "household"
     elif body.device_token is not None:
-        row = svc.accounts.token(body.device_token, now=now)
-        if row is None or row["kind"] != "device" or row["household_id"] != hid:
+        if device_household(request, body.device_token) != hid:
             raise forbidden("this phone is not registered for this household")
         credential = "household"
     sid, csrf = svc.accounts.open_session(
@@ -161,6 +160,37 @@ def _open(request: Request, response: Response, chip: str | bytes, body: OpenSes
     out = _page(request, hid, credential)
     out.update(csrf=csrf, expires_in=SESSION_SECS)
     return out
+
+
+def device_household(request: Request, device_token: str) -> str | None:
+    """The household of a registered phone (its device token), or None (unknown, revoked)."""
+    svc = services(request)
+    return svc.accounts.device_household(device_token, now=svc.now())
+
+
+def file_request(
+    request: Request,
+    case_type: str,
+    title: str,
+    description: str,
+    details: dict[str, Any],
+    *,
+    chip: str | bytes | None = None,
+    household_id: str | None = None,
+) -> dict[str, Any]:
+    """A resident's request, from the phone pages, the JSON API or Open311: by the door chip
+    (the chip knocks: limited per chip) or by the household's registered phone (limited per
+    household). The case rules are chipkit.cases'."""
+    cases = services(request).cases
+    if chip is not None:
+        limit(request, "submit-chip", _store_chip(chip), *SUBMITS_PER_CHIP)
+        return cases.submit(case_type, title, description, details, token=chip)  # type: ignore[arg-type]
+    if household_id is None:
+        raise forbidden("a request needs the door chip or a registered phone")
+    limit(request, "submit-household", household_id, *SUBMITS_PER_CHIP)
+    return cases.submit(
+        case_type, title, description, details, household_id=household_id, credential="household"
+    )
 
 
 def _store_chip(chip: str | bytes) -> str:
@@ -212,7 +242,10 @@ def register_device(body: Device, request: Request) -> dict[str, Any]:
     assert p.household_id is not None
     if not _pin_ok(request, p.household_id, body.pin):
         raise forbidden("wrong PIN for this household")
-    tid, tok = services(request).accounts.new_token(household_id=p.household_id, label=body.label)
+    svc = services(request)
+    tid, tok = svc.accounts.new_token(
+        household_id=p.household_id, label=body.label, now=svc.now(), by=p.actor
+    )
     return {"id": tid, "device_token": tok}
 
 
@@ -223,19 +256,27 @@ def page(request: Request) -> dict[str, Any]:
     return _page(request, p.household_id, p.credential)
 
 
-@router.post("/household/cases", status_code=201, summary="Open a request (the chip is enough)")
+@router.post(
+    "/household/cases",
+    status_code=201,
+    summary="Open a request (the chip is enough; or a registered phone's device token)",
+)
 def submit(body: HouseholdCase, request: Request) -> dict[str, Any]:
     p = need_household(request)
-    if not p.chip:
+    if p.chip:
+        chip = _chip_of(p.chip)
+        c = file_request(request, body.type, body.title, body.description, body.details, chip=chip)
+    elif p.credential == "household":  # a registered phone (its device token as Bearer)
+        c = file_request(
+            request,
+            body.type,
+            body.title,
+            body.description,
+            body.details,
+            household_id=p.household_id,
+        )
+    else:
         raise forbidden("open the session with the chip text to file a request")
-    limit(request, "submit-chip", p.chip, *SUBMITS_PER_CHIP)
-    c = services(request).cases.submit(
-        body.type,
-        body.title,
-        body.description,
-        body.details,
-        token=_chip_of(p.chip),  # type: ignore[arg-type]
-    )
     return _resident_view(c)
 
 

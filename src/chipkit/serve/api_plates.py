@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 import secrets
 import tempfile
@@ -18,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select
 from starlette.concurrency import run_in_threadpool
 
-from chipkit.serve import jobs
+from chipkit.errors import ChipkitError
+from chipkit.serve import errors, jobs
 from chipkit.serve.accounts import User
 from chipkit.serve.deps import Services, need_staff, services
 from chipkit.serve.errors import ApiError, forbidden, not_found
@@ -78,6 +80,17 @@ def _village_problems(user: User, reg: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _add_cells(reg: Any, problems: list[dict[str, Any]]) -> None:
+    """Each bad row's cell as the file holds it (``cell``), beside its reason."""
+    from chipkit.plates.raw_rows import problem_cells
+    from chipkit.register import RowProblem
+
+    keys = ("row", "column", "reason", "detail", "household_id")
+    rows = [RowProblem(**{k: p[k] for k in keys}) for p in problems]
+    for p, cell in zip(problems, problem_cells(reg, rows), strict=True):
+        p["cell"] = cell[:200]
+
+
 def _read(path: Path, name: str) -> Any:
     from chipkit.register import read_register_bytes
 
@@ -97,6 +110,7 @@ def upload_register(request: Request, file: UploadFile = File(...)) -> dict[str,
     path.write_bytes(data)
     reg = _read(path, name)  # RegisterError -> 400 with the file named
     problems = [p.to_dict() for p in reg.problems] + _village_problems(user, reg)
+    _add_cells(dataclasses.replace(reg, path=path), problems)
     with svc.db.write() as conn:
         conn.execute(
             insert(uploads).values(
@@ -138,6 +152,15 @@ def issue(upload_id: str, body: Issue, request: Request) -> JSONResponse:
     user = need_staff(request, *PLATE_ROLES)
     svc = services(request)
     kr = _keyring(svc)
+    reg = _rows(svc, user, upload_id, body)
+    params = body.model_dump() | {"upload_id": upload_id}
+    jid = jobs.new_job(svc.db, "plates", user.username, params, svc.now())
+    jobs.start(svc.db, jid, _work(svc, kr, reg, body, jid), svc.now)
+    return JSONResponse({"job_id": jid, "state": "queued"}, status_code=202)
+
+
+def _rows(svc: Services, user: User, upload_id: str, body: Issue) -> Any:
+    """The uploaded register, cut to the rows this user may issue and asked for."""
     path, name = _upload(svc, user, upload_id)
     reg = _read(path, name)
     keep = [
@@ -148,9 +171,10 @@ def issue(upload_id: str, body: Issue, request: Request) -> JSONResponse:
     ]
     if not keep:
         raise ApiError(422, "bad_input", f"{name}: no household rows to issue")
-    reg = dataclasses.replace(reg, households=keep)
-    params = body.model_dump() | {"upload_id": upload_id}
-    jid = jobs.new_job(svc.db, "plates", user.username, params, svc.now())
+    return dataclasses.replace(reg, households=keep)
+
+
+def _work(svc: Services, kr: Any, reg: Any, body: Issue, jid: str) -> jobs.Work:
     out = jobs.job_dir(_data(svc), jid)
 
     def work(progress: Any) -> dict[str, Any]:
@@ -173,19 +197,65 @@ def issue(upload_id: str, body: Issue, request: Request) -> JSONResponse:
                 p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".")
             ),
             "seconds": round(res.seconds, 2),
+            "recovered": res.recovered,
         }
 
-    jobs.start(svc.db, jid, work)
-    return JSONResponse({"job_id": jid, "state": "queued"}, status_code=202)
+    return work
+
+
+def resume_stale(svc: Services, jid: str) -> None:
+    """Take over a job whose process is gone (its lease expired) and resume it: the plate
+    batch's journal and ledger make the re-run complete it without a second plate per
+    household. When it cannot be resumed here, the job is marked failed, saying why."""
+    now = svc.now()
+    if not jobs.reclaim(svc.db, jid, now):
+        return  # another process took it, or it is alive after all
+    j = jobs.get(svc.db, jid, now)
+    try:
+        if j["kind"] != "plates":
+            raise ApiError(409, "conflict", f"jobs of kind {j['kind']} are not resumable")
+        user = svc.accounts.get(j["owner"])
+        if not user.active:
+            raise ApiError(403, "forbidden", f"the account {user.username} is disabled")
+        params = dict(j["params"])
+        upload_id = str(params.pop("upload_id", ""))
+        body = Issue(**params)
+        kr = _keyring(svc)
+        reg = _rows(svc, user, upload_id, body)
+    except (ApiError, ChipkitError, ValueError) as e:
+        why = e.detail if isinstance(e, ApiError) else str(e)
+        jobs.fail(
+            svc.db,
+            jid,
+            now,
+            f"the server process running this job stopped ({j['done']} of {j['total']} "
+            f"plates done) and it cannot be resumed: {why}. Issue the upload again: "
+            "households that already got a plate are not minted twice",
+        )
+        return
+    errors.log.warning("resuming plates job %s after its process stopped", jid[:8])
+    jobs.start(svc.db, jid, _work(svc, kr, reg, body, jid), svc.now)
+
+
+def resume_all_stale(svc: Services) -> int:
+    """Resume every job whose process is gone (run by each process's periodic sweep)."""
+    ids = jobs.stale_ids(svc.db, svc.now())
+    for jid in ids:
+        resume_stale(svc, jid)
+    return len(ids)
 
 
 def _job(request: Request, jid: str) -> dict[str, Any]:
     user = need_staff(request)
     if not _ID.match(jid):
         raise not_found("unknown job")
-    j = jobs.get(services(request).db, jid, services(request).now())
+    svc = services(request)
+    j = jobs.get(svc.db, jid, svc.now())
     if user.role != "admin" and j["owner"] != user.username:
         raise not_found("unknown job")
+    if j["state"] == "stale":  # its process is gone: resume it here (or say why not)
+        resume_stale(svc, jid)
+        j = jobs.get(svc.db, jid, svc.now())
     return j
 
 
@@ -227,25 +297,89 @@ def job_file(job_id: str, name: str, request: Request) -> FileResponse:
     return FileResponse(path, media_type=media, filename=name)
 
 
-@router.post("/plates/revoke", summary="Revoke every live plate of a household")
-def revoke(body: Revoke, request: Request) -> dict[str, Any]:
-    user = need_staff(request, *PLATE_ROLES)
-    svc = services(request)
-    kr = _keyring(svc)
+def _own_household(svc: Services, user: User, household_id: str) -> None:
+    """A clerk acts on their own village's households only (as the cases register says)."""
     if user.role == "clerk":
         with svc.db.read() as conn:
             from chipkit.cases.models import households
 
             v = conn.execute(
-                select(households.c.village_id).where(households.c.id == body.household_id)
+                select(households.c.village_id).where(households.c.id == household_id)
             ).scalar()
         if v != user.unit_id:
-            raise forbidden(f"household {body.household_id} is not in your village")
+            raise forbidden(f"household {household_id} is not in your village")
+
+
+@router.post("/plates/revoke", summary="Revoke every live plate of a household")
+def revoke(body: Revoke, request: Request) -> dict[str, Any]:
+    user = need_staff(request, *PLATE_ROLES)
+    svc = services(request)
+    kr = _keyring(svc)
+    _own_household(svc, user, body.household_id)
     from chipkit.issuance import revoke_checked
 
     res = revoke_checked(kr, [], body.reason, households=[body.household_id])
     svc.refresh_verifier(force=True)
     return {"revoked": [p.serial for p in res.revoked], "already": list(res.already)}
+
+
+class Reissue(Revoke):
+    upload_id: str | None = Field(default=None, max_length=32)
+    format: Literal["pdf", "png", "svg"] = "pdf"
+    sheet: Literal["a4", "a3"] = "a4"
+    carrier: Literal["qr", "snowflake"] = "qr"
+
+
+def _upload_with(svc: Services, user: User, household_id: str, upload_id: str | None) -> str:
+    """The upload to print the new plate from: the one named, else the caller's latest
+    (of their last five) whose register lists the household."""
+    if upload_id is None:
+        with svc.db.read() as conn:
+            q = select(uploads.c.id).where(uploads.c.owner == user.username)
+            ids = [r[0] for r in conn.execute(q.order_by(uploads.c.created_at.desc()).limit(5))]
+    else:
+        ids = [upload_id]
+    for uid in ids:
+        path, name = _upload(svc, user, uid)
+        if any(h.household_id == household_id for h in _read(path, name).households):
+            return str(uid)
+    where = f"upload {upload_id}" if upload_id else "your recent uploads"
+    raise ApiError(
+        422, "bad_input", f"household {household_id} is not in {where}: upload its register"
+    )
+
+
+@router.post(
+    "/plates/reissue",
+    status_code=202,
+    summary="Reissue a household's plate: revoke the live one with a reason, print a new one",
+)
+def reissue(body: Reissue, request: Request) -> JSONResponse:
+    user = need_staff(request, *PLATE_ROLES)
+    svc = services(request)
+    kr = _keyring(svc)
+    _own_household(svc, user, body.household_id)
+    uid = _upload_with(svc, user, body.household_id, body.upload_id)
+    from chipkit.issuance import live_serials, revoke_checked
+    from chipkit.plates.ledger import Ledger
+
+    with Ledger(kr.path) as ledger:
+        live = live_serials(ledger, kr, body.household_id)
+    revoked: list[int] = []
+    if live:
+        res = revoke_checked(kr, [], body.reason, households=[body.household_id])
+        revoked = [p.serial for p in res.revoked]
+        svc.refresh_verifier(force=True)
+    opts = Issue(
+        format=body.format,
+        sheet=body.sheet,
+        carrier=body.carrier,
+        reissue=True,
+        households=[body.household_id],
+    )
+    started = issue(uid, opts, request)
+    job = json.loads(bytes(started.body))
+    return JSONResponse(job | {"upload_id": uid, "revoked": revoked}, status_code=202)
 
 
 @router.get("/verifier-bundle", summary="Export a signed verifier bundle (clerk: own village)")
@@ -263,8 +397,6 @@ async def bundle(request: Request, village: str | None = None) -> JSONResponse:
             out = Path(d) / "bundle.json"
             kr.export_verifier(out, village=village)
             return out.read_bytes()
-
-    import json
 
     data = await run_in_threadpool(export)
     return JSONResponse(

@@ -93,7 +93,9 @@ def change_password(body: PasswordChange, request: Request, response: Response) 
     limit(request, "password-change", user.username, 10, 3600)
     if svc.accounts.authenticate(user.username, body.old_password) is None:
         raise ApiError(403, "forbidden", "the old password is wrong")
-    svc.accounts.set_password(user.username, body.new_password, now=svc.now())
+    svc.accounts.set_password(
+        user.username, body.new_password, now=svc.now(), by=f"user:{user.username}"
+    )
     security.info("password changed by %s", user.username)
     sid, csrf = svc.accounts.open_session(
         "staff", lifetime=STAFF_SESSION_SECS, username=user.username, now=svc.now()
@@ -105,7 +107,10 @@ def change_password(body: PasswordChange, request: Request, response: Response) 
 @router.post("/tokens", summary="New API token for my account (shown once)")
 def new_token(body: NewToken, request: Request) -> dict[str, Any]:
     user = need_staff(request)
-    tid, tok = services(request).accounts.new_token(username=user.username, label=body.label)
+    svc = services(request)
+    tid, tok = svc.accounts.new_token(
+        username=user.username, label=body.label, now=svc.now(), by=f"user:{user.username}"
+    )
     security.info("API token %d created by %s", tid, user.username)
     return {"id": tid, "token": tok, "label": body.label}
 
@@ -121,6 +126,7 @@ def list_tokens(request: Request) -> list[dict[str, Any]]:
 def revoke_token(token_id: int, request: Request) -> dict[str, Any]:
     user = need_staff(request)
     who = None if user.role == "admin" else user.username
-    services(request).accounts.revoke_token(token_id, username=who)
+    svc = services(request)
+    svc.accounts.revoke_token(token_id, username=who, now=svc.now(), by=f"user:{user.username}")
     security.info("API token %d revoked by %s", token_id, user.username)
     return {"ok": True, "id": token_id}

@@ -91,7 +91,8 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
 
 
 def _sweeper(services: Services) -> Any:
-    """While the server runs: the cases SLA sweep every ``sweep_secs`` in a thread."""
+    """While the server runs: the cases SLA sweep every ``sweep_secs`` in a thread, and the
+    check for background jobs whose process is gone (resumed here)."""
     import threading
     from contextlib import asynccontextmanager
 
@@ -106,6 +107,10 @@ def _sweeper(services: Services) -> Any:
                     services.cases.sweep()
                 except Exception as e:  # noqa: BLE001 - logged, the next round retries
                     errors.log.warning("SLA sweep failed: %s", type(e).__name__)
+                try:  # background jobs whose process is gone: resumed (or failed, saying why)
+                    api_plates.resume_all_stale(services)
+                except Exception as e:  # noqa: BLE001 - logged, the next round retries
+                    errors.log.warning("stale job check failed: %s", type(e).__name__)
 
         th = threading.Thread(target=loop, name="chipkit-sla-sweep", daemon=True)
         if every > 0:

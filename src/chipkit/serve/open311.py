@@ -4,7 +4,9 @@
   their fields (hazard severity and location, dispute parties, ...) and ``chip``, the door
   chip text a resident's request carries;
 * ``requests.json|xml`` GET (filters ``service_request_id``, ``service_code``, ``status``,
-  ``start_date``, ``end_date``) and POST (needs ``api_key``: a staff API token);
+  ``start_date``, ``end_date``) and POST (needs ``api_key``: a staff API token; the resident
+  is the door chip in ``attribute[chip]``, or ``device_id``: the device token of a phone the
+  household registered with its PIN, ``POST /api/v1/households/device``);
 * ``requests/{id}.json|xml``.
 
 Case states map to ``open``/``closed`` with ``status_notes``; ``expected_datetime`` comes
@@ -27,6 +29,7 @@ from sqlalchemy import select
 from chipkit.cases import CasesError
 from chipkit.cases.models import cases as cases_table
 from chipkit.errors import ChipkitError
+from chipkit.serve.api_households import device_household, file_request
 from chipkit.serve.deps import client, limit, services
 from chipkit.serve.errors import ApiError, chipkit_error
 
@@ -79,8 +82,9 @@ ATTRIBUTES: dict[str, list[dict[str, Any]]] = {
 CHIP_ATTR = {
     "code": "chip",
     "datatype": "string",
-    "required": True,
-    "description": "The door chip text read from the household's plate (the resident's key)",
+    "required": False,
+    "description": "The door chip text read from the household's plate (the resident's key); "
+    "required unless device_id is a phone the household registered with its PIN",
 }
 OPEN = ("submitted", "accepted", "in_progress", "waiting_on_resident")
 NOTES = {
@@ -325,7 +329,10 @@ def get_request(request_id: str, ext: str, request: Request) -> Response:
     return _guard(fmt, run)
 
 
-@router.post("/requests.{ext}", summary="Open311: a resident's request (api_key + the chip)")
+@router.post(
+    "/requests.{ext}",
+    summary="Open311: a resident's request (api_key + the chip or a registered device_id)",
+)
 async def post_request(ext: str, request: Request) -> Response:
     fmt = _fmt(ext)
     form = await request.form()
@@ -345,14 +352,14 @@ async def post_request(ext: str, request: Request) -> Response:
             for k, v in fields.items()
             if k.startswith("attribute[") and k.endswith("]")
         }
-        chip = attrs.pop("chip", None)
-        if not chip:
-            raise ApiError(400, "bad_input", "attribute[chip]: the door chip text is required")
-        limit(request, "submit-chip", chip, 10, 86400)
+        chip = attrs.pop("chip", None) or None
+        hid = None
+        if chip is None:
+            hid = _device(request, fields.get("device_id", ""))
         details: dict[str, Any] = {k: v for k, v in attrs.items() if v != ""}
         desc = fields.get("description", "").strip()
         title = (desc.splitlines()[0] if desc else NAMES.get(code, (code, ""))[0])[:60]
-        c = svc.cases.submit(code, title, desc, details, token=chip)
+        c = file_request(request, code, title, desc, details, chip=chip, household_id=hid)
         out = [{"service_request_id": str(c["id"]), "service_notice": "", "account_id": ""}]
         return _answer(fmt, "service_requests", "request", out, 201)
 
@@ -361,6 +368,22 @@ async def post_request(ext: str, request: Request) -> Response:
     except CasesError as e:  # pragma: no cover - _guard handles them
         body, status = chipkit_error(e)
         return _error(fmt, status, body["detail"])
+
+
+def _device(request: Request, device_id: str) -> str:
+    """The household of a registered phone: ``device_id`` is the device token that
+    ``POST /api/v1/households/device`` returned (the PIN registered it)."""
+    if not device_id:
+        raise ApiError(
+            400,
+            "bad_input",
+            "attribute[chip] (the door chip text) or device_id (a phone the household "
+            "registered with its PIN) is required",
+        )
+    hid = device_household(request, device_id)
+    if hid is None:
+        raise ApiError(403, "forbidden", "device_id: not a registered phone (unknown or revoked)")
+    return hid
 
 
 async def _in_thread(fmt: str, fn: Any) -> Response:

@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, insert, select
 
-from chipkit.cases import Database, NotFound
+from chipkit.cases import Database, NotFound, audit
 from chipkit.cases.models import households
 from chipkit.serve.models import household_pins
 
@@ -40,9 +40,11 @@ def issue_pins(
     village: str | None = None,
     hasher: PasswordHasher | None = None,
     now: int | None = None,
+    by: str = "system:local",
 ) -> list[tuple[str, str]]:
     """New PINs for the given households (or every household of ``village``, or all);
-    returns (household_id, PIN) pairs to print on slips. An old PIN stops working."""
+    returns (household_id, PIN) pairs to print on slips. An old PIN stops working. One
+    ``household.pins`` audit event names ``by`` (never a PIN)."""
     hasher = hasher or PIN_HASHER
     now = now if now is not None else int(time.time())
     with db.read() as conn:
@@ -67,6 +69,13 @@ def issue_pins(
                 )
             )
             conn.execute(insert(household_pins), chunk)
+        ids = [h for h, _ in out]
+        what = {
+            "count": len(ids),
+            "village": village,
+            "households": ids if len(ids) <= 100 else None,
+        }
+        audit.append(conn, "household.pins", by, now, after=what)
     return out
 
 

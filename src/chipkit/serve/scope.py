@@ -3,7 +3,7 @@
 * a grid worker: cases assigned to them or filed in their grid; their own visits (without the
   plausibility flags, which are for their supervisor);
 * a village / town / district officer: cases and visits of their unit and below;
-* a clerk: their village's register and plates, no cases;
+* a clerk: their village's register, plates and notices, no cases;
 * an admin: accounts and tokens, and the assessment reports of every unit (aggregates only,
   no cases).
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chipkit.cases import Actor
 from chipkit.serve.accounts import User
 from chipkit.serve.errors import forbidden, not_found
 
@@ -53,6 +54,14 @@ def worker_of(user: User) -> str:
     if user.role not in CASE_ROLES or not user.worker_id:
         raise forbidden(f"a {user.role} account does not handle cases")
     return user.worker_id
+
+
+def notice_poster(user: User) -> str | Actor:
+    """Who posts or withdraws a notice: a register worker (the library checks their unit)
+    or a village clerk (``Actor.clerk``: the library allows their own village only)."""
+    if user.role == "clerk" and user.unit_id:
+        return Actor.clerk(user.username, user.unit_id)
+    return worker_of(user)
 
 
 def need_case_role(user: User) -> None:
