@@ -24,7 +24,7 @@ from benchmarks.compare import run as R
 from benchmarks.compare.scene import ROOT
 
 WORK = ROOT / "benchmarks" / "_work" / "compare"
-PARTS = ("levels", "robust", "small", "print")
+PARTS = ("levels", "robust", "small", "big", "print")
 
 
 def factors(rec: dict[str, Any]) -> dict[str, bool]:
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=100, help="paired scenes per level (default 100)")
     ap.add_argument("--n-robust", type=int, default=40, help="scenes per robustness row")
     ap.add_argument("--n-small", type=int, default=30, help="scenes per pitch in the small-symbol sweep")
+    ap.add_argument("--n-big", type=int, default=10, help="paired 12 MP scenes")
     ap.add_argument("--n-print", type=int, default=2000, help="households per printing batch")
     ap.add_argument("--levels", default="0,1,2,3,4")
     ap.add_argument("--parts", default=",".join(PARTS),
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parts = set(a.parts.split(","))
     if a.quick:
-        a.n, a.n_robust, a.n_small, a.n_print = 2, 1, 1, 40
+        a.n, a.n_robust, a.n_small, a.n_big, a.n_print = 2, 1, 1, 1, 40
     seeds = C.dev(a.n, a.start) if a.dev else C.held_out(a.n)
     t0 = time.perf_counter()
     b = R.Bench()
@@ -122,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
                                          misses=misses if a.study else None)  # fmt: skip
     if "small" in parts:
         res["small"] = R.run_small(b, a.n_small, start=a.start if a.dev else R.SMALL_START)
+    if "big" in parts:
+        from benchmarks.compare.big import BIG_START, run_big
+
+        res["big"] = run_big(b, a.n_big, start=a.start + 500 if a.dev else BIG_START)
     if "print" in parts and not a.dev:
         from benchmarks.compare.printing import run_printing
 
@@ -135,11 +140,11 @@ def main(argv: list[str] | None = None) -> int:
             (WORK / "fails" / f"robust-{tag}-s{m['seed']}.jpg").write_bytes(m["jpeg"])
             print(f"robust miss: {m['case']} seed {m['seed']} grey {m['grey']}")
     res["load"].append(os.getloadavg()[0])
-    res["load_for"] = sorted(k for k in ("levels", "robust", "small", "printing") if k in res)
+    res["load_for"] = sorted(k for k in ("levels", "robust", "small", "big", "printing") if k in res)
     res["minutes"] = (time.perf_counter() - t0) / 60
     print(f"(took {time.perf_counter() - t0:.0f} s)")
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    res["when"] = {k: now for k in ("levels", "robust", "small", "printing") if k in res}
+    res["when"] = {k: now for k in ("levels", "robust", "small", "big", "printing") if k in res}
     new_load, new_minutes, new_for = res["load"], res["minutes"], res["load_for"]
     saved = WORK / "heldout.pkl"
     if parts != set(PARTS) and not a.dev and not a.quick and saved.exists():
@@ -167,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _command(a: argparse.Namespace) -> str:
     cmd = ".venv/bin/python -m benchmarks.compare --write"
-    defaults = dict(n=100, n_robust=40, n_small=30, n_print=2000)
+    defaults = dict(n=100, n_robust=40, n_small=30, n_big=10, n_print=2000)
     for k, d in defaults.items():
         if getattr(a, k) != d:
             cmd += f" --{k.replace('_', '-')} {getattr(a, k)}"

@@ -64,11 +64,12 @@ STAGE_ERRORS: Counter[str] = Counter()
 #: tried once as a whole: at phone-capture sizes (0.5 MP) a symbol too blurred for the
 #: texture detector can still read; on bigger photos that try costs more than it finds.
 WHOLE_PHOTO_MAX_PIXELS = 1_000_000
-#: The snowflake reader (coarse search on a 1024-px copy, then full-resolution decode)
-#: runs on the whole photo up to this size: scanned plate sheets (A4 at 150-200 dpi) fit.
-#: Bigger phone photos get it on candidate regions only, which keeps chip-less 12 MP photos
-#: cheap (measured: +57 ms per chip-less 12 MP photo if it ran on the whole photo).
-SNOWFLAKE_WHOLE_MAX_PIXELS = 4_000_000
+#: The snowflake reader (a coarse look at a ~1000-px copy, then a search at up to 1600 px,
+#: decoding at full resolution) runs on the whole photo up to this size: plate sheets and
+#: 12 MP (and 48 MP) phone photos. On 12 MP it reads a plate that fills a fair part of the
+#: frame directly (the texture crops hold parts of it, or a glare-joined frame the crop
+#: search cannot cut) and costs a chip-less photo about 40 ms (benchmarks/compare/big.py).
+SNOWFLAKE_WHOLE_MAX_PIXELS = 50_000_000
 #: Photos above this size hold more symbol-like background texture: the slow decoders
 #: run on texture evidence at most COSTLY_PER_BIG_PHOTO times there, COSTLY_PER_PHOTO
 #: times on smaller photos (regions zxing-cpp itself located always get them).
@@ -159,30 +160,36 @@ def _snowflake_stage(
 
 
 def _snowflake_codes(
-    crop: np.ndarray, ox: int, oy: int, skip: list[np.ndarray] | None = None
-) -> tuple[list[Code], bool, list[np.ndarray]]:
+    crop: np.ndarray, ox: int, oy: int, skip: Any = None
+) -> tuple[list[Code], bool, Any]:
     """The snowflake reader's codes in photo coordinates, whether its search was complete
-    (it decoded every symbol-shaped outline it saw), and the outlines it failed on (photo
-    coordinates). ``skip``: outlines (photo coordinates) already failed on these pixels."""
+    (it decoded every symbol-shaped outline it saw), and its reading (None without one).
+    ``skip``: the reading of the whole photo (``crop`` is a part of it at ``ox, oy``): the
+    outlines it failed on are not decoded again, and a crop centred on a symbol that
+    failed there as often as the reader allows is not searched at all."""
     sf = _snowflake()
     if sf is None:
-        return [], False, []
+        return [], False, None
     read_image = getattr(sf, "read_image", None)
-    off = np.array([ox, oy], dtype=np.float64)
-    failed: list[np.ndarray] = []
+    reading = None
     if read_image is None:  # a reader without the completeness report
         dets, complete = sf.decode_image(crop), False
     else:
-        reading = read_image(crop, [c - off for c in skip or []])
+        if skip is not None:
+            centre = (ox + crop.shape[1] / 2.0, oy + crop.shape[0] / 2.0)
+            if skip.exhausted(centre):
+                return [], False, None
+        off = np.array([ox, oy], dtype=np.float64)
+        failed = [c - off for c in skip.failed] if skip is not None else []
+        reading = read_image(crop, failed)
         dets, complete = reading.detections, reading.complete
-        failed = [np.asarray(c, dtype=np.float64) + off for c in reading.failed]
     out = []
     for det in dets:
         pts = np.asarray(det.corners, dtype=float).reshape(-1, 2)
         q = tuple((float(x) + ox, float(y) + oy) for x, y in pts)  # the hexagon's corners
         raw = bytes(det.payload)
         out.append(Code("Snowflake", _safe_text(raw) or "", raw, q, "snowflake", "snowflake"))
-    return out, complete, failed
+    return out, complete, reading
 
 
 _SNOWFLAKE: Any = None
@@ -237,9 +244,15 @@ class _Reader:
         self.codes: list[Code] = []
         self.regions: list[Region] = []
         self.errors: list[str] = []
-        #: outlines the whole-photo snowflake search decoded without success (photo
+        #: the whole-photo snowflake search (its ``failed`` outlines are in photo
         #: coordinates): the snowflake stage on crops does not decode them again
-        self.snowflake_failed: list[np.ndarray] = []
+        self.snowflake_reading: Any = None
+
+    @property
+    def snowflake_failed(self) -> list[np.ndarray]:
+        """Outlines the whole-photo snowflake search decoded without success."""
+        reading = self.snowflake_reading
+        return [np.asarray(c, dtype=np.float64) for c in reading.failed] if reading else []
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
@@ -290,9 +303,8 @@ class _Reader:
         return errs
 
     def whole_snowflake(self, stages: Iterable[str] | None) -> bool:
-        """The snowflake reader on the whole photo when small (~30 ms) and no QR was read;
-        big photos (~100 ms on 12 MP, more than the QR budget) get it on crops only.
-        True when its search was complete: it read a symbol and every symbol-shaped
+        """The snowflake reader on the whole photo (up to SNOWFLAKE_WHOLE_MAX_PIXELS) when
+        no QR was read. True when its search was complete: it read a symbol and every symbol-shaped
         outline it saw decoded, so the texture search has no snowflake left to find."""
         wanted = stages is None or "snowflake" in set(stages)
         if not (wanted and not self.codes and _snowflake() is not None):
@@ -303,7 +315,7 @@ class _Reader:
 
         def whole(crop: np.ndarray, ox: int, oy: int, side: float, quad: Any) -> list[Code]:
             nonlocal complete
-            found, complete, self.snowflake_failed = _snowflake_codes(crop, ox, oy)
+            found, complete, self.snowflake_reading = _snowflake_codes(crop, ox, oy)
             return found
 
         read = self.run_stage("snowflake", whole, self.gray, 0, 0, 0.0, None)
@@ -314,7 +326,7 @@ class _Reader:
     ) -> list[Code]:
         """The snowflake stage on a crop, skipping the outlines the whole-photo search
         already failed on (same pixels, same result)."""
-        return _snowflake_codes(crop, ox, oy, self.snowflake_failed)[0]
+        return _snowflake_codes(crop, ox, oy, self.snowflake_reading)[0]
 
     def qr_only_stage(self, fn: Stage) -> Stage:
         """``fn`` (a QR-only decoder: WeChat, ZBar), except on a crop centred on a
@@ -369,6 +381,8 @@ class _Reader:
         max_costly = COSTLY_PER_BIG_PHOTO if big else COSTLY_PER_PHOTO
         best_tex = max((r.score for r in self.regions if r.source == "texture"), default=0.0)
         for r in todo:
+            if r.source == "texture" and r.score < self._alike_floor():
+                continue  # less plate-like than every plate read so far (as in candidates)
             crop, cx0, cy0 = self._crop(r)
             if crop.size == 0:
                 continue
@@ -384,6 +398,12 @@ class _Reader:
                 if self.run_stage(name, fn, crop, cx0, cy0, side, r.quad):
                     r.read = True
                     break
+
+    def _alike_floor(self) -> float:
+        """Texture regions scoring under this are not climbed: ALIKE_SCORE_SHARE of the
+        lowest-scoring texture region read so far (0 before any)."""
+        read = [r.score for r in self.regions if r.read and r.source == "texture"]
+        return ALIKE_SCORE_SHARE * min(read) if read else 0.0
 
     def _costly_allowed(
         self, r: Region, crop: np.ndarray, calls: int, max_costly: int, best_tex: float
