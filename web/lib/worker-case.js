@@ -187,7 +187,7 @@ function render(view) {
       h('h2', {}, t('household')), h('p', { id: 'household' }, hh.address || '', ' ', h('span', { class: 'muted small' }, c.household_id)),
       c.description ? [h('h2', {}, t('description')), h('p', { class: 'prewrap' }, c.description)] : null,
       details(c),
-      gallery(view.requestPhotos, 'request-photos', t('photos.asked'), c.id),
+      gallery(view.request_photos, 'request-photos', t('photos.asked'), c.id),
       c.resolution_note ? [h('h2', {}, t('resolution')), h('p', { class: 'prewrap' }, c.resolution_note)] : null,
       gallery(view.photos, 'evidence-photos', t('photos'), c.id)),
     h('section', { class: 'actions', 'aria-labelledby': 'actions-h' }, h('h2', { id: 'actions-h' }, t('actions')), actions(view)),
@@ -197,12 +197,7 @@ function render(view) {
 export async function showCase(id) {
   caseId = id;
   try {
-    const [view, asked] = await Promise.all([
-      api(`worker/cases/${id}`),
-      api(`cases/${id}/photos`).catch(() => ({ photos: [] })), // the resident's request photos
-    ]);
-    view.requestPhotos = (asked.photos || []).map((n) => `/api/v1/cases/${id}/photos/${encodeURIComponent(n)}`);
-    render(view);
+    render(await api(`worker/cases/${id}`));
   } catch (e) {
     if (e.status === 401) window.location.assign('/login?next=' + encodeURIComponent(window.location.pathname));
     else mount(...topbar(''), h('p', { class: 'card notice-bad', role: 'alert' }, errorText(e)), h('p', {}, h('a', { href: '/w' }, t('back'))));
