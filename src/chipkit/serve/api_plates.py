@@ -325,6 +325,13 @@ def revoke(body: Revoke, request: Request) -> dict[str, Any]:
     svc = services(request)
     kr = _keyring(svc)
     _own_household(svc, user, body.household_id)
+    res = _revoke_audited(svc, user, kr, body)
+    return {"revoked": [p.serial for p in res.revoked], "already": list(res.already)}
+
+
+def _revoke_audited(svc: Services, user: User, kr: Any, body: Revoke) -> Any:
+    """Revoke every live plate of the household (the keyring and its ledger), then the audit
+    event naming the account."""
     from chipkit.issuance import revoke_checked
 
     res = revoke_checked(kr, [], body.reason, households=[body.household_id])
@@ -332,7 +339,7 @@ def revoke(body: Revoke, request: Request) -> dict[str, Any]:
     serials = [p.serial for p in res.revoked]
     what = {"household_id": body.household_id, "serials": serials, "reason": body.reason}
     _audit(svc, user, "plates.revoke", what)
-    return {"revoked": [p.serial for p in res.revoked], "already": list(res.already)}
+    return res
 
 
 class Reissue(Revoke):
@@ -372,16 +379,14 @@ def reissue(body: Reissue, request: Request) -> JSONResponse:
     kr = _keyring(svc)
     _own_household(svc, user, body.household_id)
     uid = _upload_with(svc, user, body.household_id, body.upload_id)
-    from chipkit.issuance import live_serials, revoke_checked
+    from chipkit.issuance import live_serials
     from chipkit.plates.ledger import Ledger
 
     with Ledger(kr.path) as ledger:
         live = live_serials(ledger, kr, body.household_id)
     revoked: list[int] = []
     if live:
-        res = revoke_checked(kr, [], body.reason, households=[body.household_id])
-        revoked = [p.serial for p in res.revoked]
-        svc.refresh_verifier(force=True)
+        revoked = [p.serial for p in _revoke_audited(svc, user, kr, body).revoked]
     opts = Issue(
         format=body.format,
         sheet=body.sheet,
