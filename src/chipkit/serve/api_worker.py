@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from chipkit.serve import photos, scope
+from chipkit.serve.api_photos import request_photo_urls
 from chipkit.serve.deps import need_staff, services
 from chipkit.serve.errors import ApiError, not_found
 from chipkit.serve.uploads import read_upload
@@ -117,6 +118,7 @@ def case_view(case_id: int, request: Request) -> dict[str, Any]:
             for w in targets
         ],
         "photos": [f"/api/v1/cases/{case_id}/evidence/{d}" for d in photos.refs(c.get("evidence"))],
+        "request_photos": request_photo_urls(request, case_id),  # the resident's, with the request
     }
 
 
