@@ -124,3 +124,29 @@ def test_serve_bad_input_is_one_line(tmp_path):
         cli, ["serve", "--public-url", "ftp://x", "--db", str(tmp_path / "a.sqlite")]
     )
     assert r.exit_code == 2 and "public-url" in r.output
+
+
+def test_users_and_pins_use_the_served_database(tmp_path, register_file, password, monkeypatch):
+    """After `make demo`, `chipkit users` and `chipkit households pins` with no --db act on the
+    database `chipkit serve` serves (demo-out/cases.sqlite); elsewhere a missing database is
+    a one-line error, never a new empty one."""
+    monkeypatch.delenv("CHIPKIT_DB", raising=False)
+    monkeypatch.chdir(tmp_path)
+    env = {"CHIPKIT_USER_PASSWORD": password}
+    r = ck("users", "from-register", "--out", "initial.csv", env=env)
+    assert r.exit_code == 2 and "no such cases database" in r.output, r.output
+    r = ck("households", "pins", "--out", "slips.csv")
+    assert r.exit_code == 2 and "no such cases database" in r.output, r.output
+    assert not list(tmp_path.glob("*.sqlite")) and not (tmp_path / "initial.csv").exists()
+    (tmp_path / "demo-out").mkdir()
+    demo = "demo-out/cases.sqlite"
+    assert ck("cases", "import", str(register_file), "--db", demo).exit_code == 0
+    r = ck("users", "from-register", "--out", "initial.csv", env=env)
+    assert r.exit_code == 0 and "7 account(s) created" in r.output, r.output
+    assert ck("households", "pins", "--out", "slips.csv").exit_code == 0
+    from chipkit.serve import Accounts
+    from chipkit.serve.store import open_database
+
+    db = open_database(demo, create=False)
+    assert len(Accounts(db).all()) == 7
+    db.dispose()

@@ -24,7 +24,7 @@ from chipkit.cases.errors import CasesError
 DEFAULT_SQLITE = "chipkit-cases.sqlite"
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "ck_alembic_version"
-HEAD = "0002"
+HEAD = "0003"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 

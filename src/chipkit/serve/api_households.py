@@ -92,7 +92,7 @@ def _page(
             )
         }
         w = conn.execute(
-            select(workers.c.id, workers.c.name).where(workers.c.id == h.worker_id)
+            select(workers.c.id, workers.c.name, workers.c.phone).where(workers.c.id == h.worker_id)
         ).first()
     if notices is None:
         notices = svc.cases.notices_for(household_id=household_id, at=svc.now())["notices"]
@@ -100,7 +100,7 @@ def _page(
         "credential": credential,
         "village": {"id": h.village_id, "name": names.get(h.village_id, "")},
         "grid": {"id": h.grid_id, "name": names.get(h.grid_id, "")},
-        "worker": {"id": w.id, "name": w.name} if w is not None else None,
+        "worker": {"id": w.id, "name": w.name, "phone": w.phone} if w is not None else None,
         "notices": [
             {k: n[k] for k in ("id", "unit_id", "title", "body", "posted_at", "expires_at")}
             for n in notices
@@ -225,7 +225,10 @@ async def open_session_photo(
     addr, _ = client(request)
     limit(request, "photo-addr", addr, 60, 60)
     data = await run_in_threadpool(read_upload, request, photo)
-    chip = await run_in_threadpool(token_from_photo, data)
+    try:
+        chip = await run_in_threadpool(token_from_photo, data)
+    except ChipRefused as e:  # nothing readable in the photo: not a refused chip (scanners retry)
+        raise ApiError(422, "no_chip", str(e)) from None
     body = OpenSession(chip="photo", pin=pin)
     out: dict[str, Any] = await run_in_threadpool(_open, request, response, chip, body)
     return out

@@ -18,6 +18,7 @@ from chipkit import __version__
 from chipkit.serve import (
     api_cases,
     api_households,
+    api_photos,
     api_plates,
     api_reports,
     api_staff,
@@ -62,6 +63,7 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
         api_tools,
         api_households,
         api_cases,
+        api_photos,
         api_worker,
         api_staff,
         api_reports,

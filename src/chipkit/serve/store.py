@@ -54,9 +54,12 @@ def migrate(db: Database) -> str:
     return HEAD
 
 
-def open_database(url: str | os.PathLike[str] | None, *, pool_size: int | None = None) -> Database:
-    """The cases database with both schemas migrated (``pool_size``: see ``Database``)."""
-    db = Database(url, pool_size=pool_size)
+def open_database(
+    url: str | os.PathLike[str] | None, *, pool_size: int | None = None, create: bool = True
+) -> Database:
+    """The cases database with both schemas migrated (``pool_size``: see ``Database``;
+    ``create=False``: a missing SQLite file is an error, not a new empty database)."""
+    db = Database(url, pool_size=pool_size, create=create)
     migrate(db)
     return db
 
