@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from dash_seed import seed_dashboard, viewport
+from dash_seed import seed_dashboard
 from pagetools import staff_client
 
 pytestmark = pytest.mark.browser
@@ -80,7 +80,6 @@ def test_no_serious_violations(name, browser, server, district, login, axe, shot
     if not _served(server, route):
         pytest.skip(f"{route} is not served yet (its page has not landed)")
     path = where(server, district) if callable(where) else where
-    viewport(browser)
     if role is not None:
         login(browser, role)
     browser.get(server + path)
