@@ -1,19 +1,21 @@
 # ruff: noqa: E402
-"""Service benchmark: `chipkit serve` under bounded load from a client on the same machine.
+"""Service benchmark: `chipkit serve` under bounded load from `wrk` on the same machine.
 
-    .venv/bin/python benchmarks/serve.py                      # SQLite parts (+ PostgreSQL if
-                                                              #   CHIPKIT_TEST_PG_URL is set)
-    .venv/bin/python benchmarks/serve.py --pg postgresql://…  # the two-process workflow too
-    .venv/bin/python benchmarks/serve.py --write-docs         # also refresh docs/performance.md
+    .venv/bin/python benchmarks/serve.py --write-docs   # everything; refresh docs/performance.md
+    .venv/bin/python benchmarks/serve.py --pg postgresql://…   # workflow on that server
+    .venv/bin/python benchmarks/serve.py --no-pg               # SQLite parts only
+    .venv/bin/python benchmarks/serve.py --only load|workflow  # one part (development)
 
-Loopback only; every phase has a fixed request count and a time limit. The anchor is measured
-in the same run, interleaved with the service (anchor, service, anchor, service; medians): a
-bare uvicorn app returning a constant JSON body, under the same uvicorn settings and the same
-client. Goals (issue 12): POST /verify >= 50% of the bare app's request rate and p99 < 50 ms
-at 64 concurrent clients; the resident page (chip -> household page) p99 < 100 ms at 64;
-POST /scan of a 12 MP JPEG p95 < 400 ms; the mixed workflow on PostgreSQL with two server
-processes >= 300 transitions/s, and afterwards every action the client saw succeed is in the
-database and the audit chain verifies.
+Needs `wrk` (apt-get install wrk; exits 2 saying so when missing). Loopback only; every load
+phase has a fixed duration and a per-request timeout. The anchor (a bare ASGI app returning a
+constant, run by uvicorn with the same options and worker count as `chipkit serve`, default 2)
+is measured in the same run, interleaved with the service (anchor, service, ...; medians).
+Without --pg (or $CHIPKIT_TEST_PG_URL) the workflow runs on a throwaway cluster from
+scripts/pg_test_server.sh. Prints PASS/FAIL per bar. Goals (issue 12): POST /verify >= 50% of
+the bare app's request rate and p99 < 50 ms at 64 concurrent clients; the resident page (chip
+-> household page) p99 < 100 ms at 64; POST /scan of a 12 MP JPEG p95 < 400 ms; the mixed
+workflow on PostgreSQL with two server processes >= 300 transitions/s, and afterwards every
+action the client saw succeed is in the database and the audit chain verifies. ~4-5 minutes.
 """
 
 from __future__ import annotations
@@ -608,7 +610,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=6, help="seconds per load phase")
     ap.add_argument("--rounds", type=int, default=2, help="paired anchor/service rounds")
     ap.add_argument("--conc", type=int, default=64, help="concurrent connections")
-    ap.add_argument("--workers", type=int, default=1, help="uvicorn workers (service and anchor)")
+    ap.add_argument(
+        "--workers", type=int, default=2, help="uvicorn workers, the service and the anchor alike"
+    )
     ap.add_argument("--scans", type=int, default=20)
     ap.add_argument("--cases", type=int, default=600, help="workflow cases (one per household)")
     ap.add_argument("--limit", type=float, default=60.0, help="workflow time limit (s)")

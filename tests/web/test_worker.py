@@ -4,6 +4,7 @@ fake camera and a fake position (the visit's flags reach the town officer, not t
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
@@ -43,6 +44,22 @@ def _queue_ids(browser) -> list[int]:
     ]
 
 
+def _jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (800, 600), (40, 120, 60)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def _loaded(browser, css: str) -> None:
+    """The image is shown (fetched and decoded)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    img = wait_for(browser, css)
+    WebDriverWait(browser, 10).until(
+        lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img)
+    )
+
+
 def _phone(browser) -> None:
     """A 360 x 640 phone viewport, whatever size the headless window came up at."""
     browser.execute_cdp_cmd(
@@ -71,8 +88,18 @@ def test_queue_case_resolve_and_refusal(
     assert axe(browser) == []
     shot(browser, "worker-queue")
 
+    with httpx.Client(base_url=server) as home:  # the resident adds a photo to the request
+        r = home.post(
+            "/api/v1/households/session", json={"chip": district.chips[f"{V1}-0003"].text}
+        )
+        home.headers["X-CSRF-Token"] = r.json()["csrf"]
+        r = home.post(
+            f"/api/v1/household/cases/{overdue}/photos", files={"photo": ("p.jpg", _jpeg())}
+        )
+        assert r.status_code == 201, r.text
     card.find_element("css selector", "a").click()
     assert "楼道电线裸露" in wait_for(browser, "h1").text
+    _loaded(browser, "#request-photos img")  # "photo if any"
     assert axe(browser) == []
     shot(browser, "worker-case")
     _click(browser, "#do-accept")
@@ -81,12 +108,11 @@ def test_queue_case_resolve_and_refusal(
     _click(browser, "#action-resolve > summary")
     wait_for(browser, "#resolve-note").send_keys("已更换电线")
     photo = tmp_path / "fixed.jpg"
-    Image.new("RGB", (800, 600), (40, 120, 60)).save(photo)
+    photo.write_bytes(_jpeg())
     browser.find_element("id", "resolve-photo").send_keys(str(photo))
     _click(browser, "#form-resolve button[type=submit]")
     wait_for(browser, "#no-actions")
-    img = wait_for(browser, ".photos img")
-    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img)
+    _loaded(browser, "#evidence-photos img")
     assert "已办结" in browser.find_element("css selector", "main").text
     assert [
         e.get_attribute("data-kind") for e in browser.find_elements("css selector", "#timeline li")
@@ -108,6 +134,46 @@ def test_queue_case_resolve_and_refusal(
     errors = console_errors(browser)  # only the refusal's own 404
     assert all(f"/w/cases/{foreign} " in e and "404" in e for e in errors), errors
 
+    browser.get(f"{server}/w?lang=en")  # English available
+    assert wait_for(browser, "h1").text == "My queue" and fresh in _queue_ids(browser)
+    assert "left" in browser.find_element("css selector", f'li[data-case-id="{fresh}"]').text
+
 
 def browser_cookies(browser) -> dict[str, str]:
     return {c["name"]: c["value"] for c in browser.get_cookies()}
+
+
+def test_checkin_by_scanning_the_plate(
+    server, district, make_browser, login, api_as, axe, shot, console_errors, tmp_path: Path
+):
+    from fakecam import plate_video
+
+    plate = district.plates.get("snowflake") or district.plates["qr"]
+    browser = make_browser(fake_video=plate_video(plate, tmp_path / "plate.y4m"))
+    _phone(browser)
+    # far from the household (29.1, 119.7): the library flags the visit gps_far
+    browser.execute_cdp_cmd(
+        "Browser.grantPermissions", {"origin": server, "permissions": ["geolocation"]}
+    )
+    browser.execute_cdp_cmd(
+        "Emulation.setGeolocationOverride",
+        {"latitude": 29.3, "longitude": 119.9, "accuracy": 12},
+    )
+    login(browser, "worker")
+    browser.get(server + "/w/checkin")
+    assert "±12" in wait_for(browser, "#gps[data-accuracy]").text  # the accuracy shown
+    assert axe(browser) == []
+    _click(browser, "#start-scan")
+    done = wait_for(browser, "#checkin-done", timeout=30)
+    assert "东村1号" in done.text
+    shot(browser, "worker-checkin")
+    page = browser.find_element("css selector", "main").text
+    assert "gps_far" not in page and "flag" not in page.lower()
+    assert console_errors(browser) == []
+
+    hid = f"{V1}-0001"
+    mine = api_as("worker").get("/api/v1/visits").json()
+    visit = next(v for v in mine if v["household_id"] == hid)
+    assert "flags" not in visit and visit["accuracy"] == 12
+    seen = api_as("town").get("/api/v1/visits").json()  # the supervisor's view
+    assert "gps_far" in next(v for v in seen if v["id"] == visit["id"])["flags"]

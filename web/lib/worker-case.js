@@ -8,7 +8,7 @@ import { dueBadge, errorText, stateBadge, topbar } from './worker-common.js';
 
 register({
   'zh-CN': {
-    back: '← 返回待办', household: '住户', description: '情况说明', details: '详细信息', photos: '照片',
+    back: '← 返回待办', household: '住户', description: '情况说明', details: '详细信息', photos: '办结照片', 'photos.asked': '居民上传的照片',
     timeline: '办理记录', actions: '办理', noactions: '您当前不能对此事项进行操作。',
     'd.severity': '严重程度', 'd.location': '位置', 'd.parties': '当事人', 'd.service': '代办事项', 'd.category': '类别',
     'a.accept': '受理', 'a.start': '开始办理', 'a.resume': '继续办理', 'a.wait': '等待居民…', 'a.resolve': '办结…',
@@ -18,7 +18,7 @@ register({
     'r.duplicate': '重复事项', 'r.not_responsible': '不属于本网格职责', submit: '提交',
     'done.accept': '已受理', 'done.start': '已开始办理', 'done.resume': '已继续办理', 'done.wait': '已标记为等待居民',
     'done.resolve': '已办结，等待居民确认', 'done.transfer': '已转交', 'done.escalate': '已上报',
-    'done.reject': '已驳回', 'resolution': '办理结果', 'photo.alt': '事项 {id} 的照片 {n}',
+    'done.reject': '已驳回', 'resolution': '办理结果',
     'k.submit': '提交', 'k.accept': '受理', 'k.start': '开始办理', 'k.wait': '等待居民', 'k.resume': '继续办理',
     'k.resolve': '办结', 'k.confirm': '居民确认已解决', 'k.reopen': '居民评价：未解决，重新办理',
     'k.transfer': '转交', 'k.escalate': '上报', 'k.reject': '驳回', 'k.expire': '评价期满，关闭', 'k.sla_breach': '超出时限',
@@ -26,7 +26,7 @@ register({
     'role.grid': '网格员', 'role.village': '村干部', 'role.town': '镇干部', 'role.district': '区干部',
   },
   en: {
-    back: '← Back to my queue', household: 'Household', description: 'Description', details: 'Details', photos: 'Photos',
+    back: '← Back to my queue', household: 'Household', description: 'Description', details: 'Details', photos: 'Resolution photos', 'photos.asked': 'Photos from the resident',
     timeline: 'Timeline', actions: 'Actions', noactions: 'There is nothing you can do on this case now.',
     'd.severity': 'Severity', 'd.location': 'Location', 'd.parties': 'Parties', 'd.service': 'Service', 'd.category': 'Category',
     'a.accept': 'Accept', 'a.start': 'Start', 'a.resume': 'Resume', 'a.wait': 'Wait on resident…', 'a.resolve': 'Resolve…',
@@ -36,7 +36,7 @@ register({
     'r.duplicate': 'Duplicate', 'r.not_responsible': 'Not ours to handle', submit: 'Submit',
     'done.accept': 'Accepted', 'done.start': 'Started', 'done.resume': 'Resumed', 'done.wait': 'Waiting on the resident',
     'done.resolve': 'Resolved; the resident confirms', 'done.transfer': 'Transferred', 'done.escalate': 'Escalated',
-    'done.reject': 'Rejected', 'resolution': 'Resolution', 'photo.alt': 'Photo {n} of case {id}',
+    'done.reject': 'Rejected', 'resolution': 'Resolution',
     'k.submit': 'Submitted', 'k.accept': 'Accepted', 'k.start': 'Started', 'k.wait': 'Waiting on resident', 'k.resume': 'Resumed',
     'k.resolve': 'Resolved', 'k.confirm': 'Resident confirmed', 'k.reopen': 'Resident: not solved, reopened',
     'k.transfer': 'Transferred', 'k.escalate': 'Escalated', 'k.reject': 'Rejected', 'k.expire': 'Rating window over, closed',
@@ -168,6 +168,12 @@ function details(c) {
   return rows.length ? h('table', { class: 'details' }, h('tbody', {}, rows)) : null;
 }
 
+function gallery(urls, id, title, cid) {
+  if (!urls || !urls.length) return null;
+  return [h('h2', {}, title), h('div', { class: 'photos', id }, urls.map((src, i) =>
+    h('a', { href: src, target: '_blank', rel: 'noopener' }, h('img', { src, alt: `${title} ${i + 1} (#${cid})`, loading: 'lazy' }))))];
+}
+
 function render(view) {
   const c = view.case;
   const hh = view.household || {};
@@ -181,9 +187,9 @@ function render(view) {
       h('h2', {}, t('household')), h('p', { id: 'household' }, hh.address || '', ' ', h('span', { class: 'muted small' }, c.household_id)),
       c.description ? [h('h2', {}, t('description')), h('p', { class: 'prewrap' }, c.description)] : null,
       details(c),
+      gallery(view.request_photos, 'request-photos', t('photos.asked'), c.id),
       c.resolution_note ? [h('h2', {}, t('resolution')), h('p', { class: 'prewrap' }, c.resolution_note)] : null,
-      view.photos.length ? [h('h2', {}, t('photos')), h('div', { class: 'photos' }, view.photos.map((src, i) =>
-        h('a', { href: src, target: '_blank', rel: 'noopener' }, h('img', { src, alt: t('photo.alt', { id: c.id, n: i + 1 }), loading: 'lazy' }))))] : null),
+      gallery(view.photos, 'evidence-photos', t('photos'), c.id)),
     h('section', { class: 'actions', 'aria-labelledby': 'actions-h' }, h('h2', { id: 'actions-h' }, t('actions')), actions(view)),
     h('section', { 'aria-labelledby': 'timeline-h' }, h('h2', { id: 'timeline-h' }, t('timeline')), timeline(c.history)));
 }

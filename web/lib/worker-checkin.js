@@ -88,11 +88,16 @@ async function startScan(btn, scanBox, result) {
   try {
     const { openScanner } = await import('./scanner.js');
     handle = await openScanner(scanBox, {
-      purpose: 'checkin',
+      purpose: 'staff',
       onChip(text) {
         if (done) return;
         done = true;
         checkIn(text, result, scanBox, () => handle);
+      },
+      onRefused() {
+        btn.disabled = false;
+        btn.classList.remove('hidden');
+        result.replaceChildren(h('p', { class: 'card notice-bad', id: 'checkin-error', role: 'alert' }, t('c.refused', { why: t('c.chip') })));
       },
     });
     btn.classList.add('hidden');

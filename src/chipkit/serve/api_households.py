@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from starlette.concurrency import run_in_threadpool
 
 from chipkit.cases import Actor, ChipRefused
@@ -75,32 +75,46 @@ class Rating(Strict):
     solved: bool
 
 
+_V, _G = units.alias("v"), units.alias("g")
+# the household with its village's and grid's names and its worker, in one indexed lookup
+_PAGE = (
+    select(
+        households.c.village_id,
+        households.c.grid_id,
+        _V.c.name.label("village_name"),
+        _G.c.name.label("grid_name"),
+        workers.c.id.label("wid"),
+        workers.c.name.label("wname"),
+        workers.c.phone.label("wphone"),
+    )
+    .select_from(
+        households.outerjoin(_V, _V.c.id == households.c.village_id)
+        .outerjoin(_G, _G.c.id == households.c.grid_id)
+        .outerjoin(workers, workers.c.id == households.c.worker_id)
+    )
+    .where(households.c.id == bindparam("hid"))
+)
+
+
 def _page(
     request: Request, household_id: str, credential: str, notices: list[Any] | None = None
 ) -> dict[str, Any]:
     """What the household page shows: village, grid, the grid worker, the notices (given
     when the caller has just read them)."""
     svc = services(request)
-    with svc.db.read() as conn:
-        h = conn.execute(select(households).where(households.c.id == household_id)).first()
-        if h is None:
-            raise not_found("unknown household")
-        names = {
-            r.id: r.name
-            for r in conn.execute(
-                select(units.c.id, units.c.name).where(units.c.id.in_([h.village_id, h.grid_id]))
-            )
-        }
-        w = conn.execute(
-            select(workers.c.id, workers.c.name, workers.c.phone).where(workers.c.id == h.worker_id)
-        ).first()
+    rows = svc.db.fetch(_PAGE, {"hid": household_id})  # one statement: a consistent view
+    if not rows:
+        raise not_found("unknown household")
+    h = rows[0]
     if notices is None:
         notices = svc.cases.notices_for(household_id=household_id, at=svc.now())["notices"]
     out: dict[str, Any] = {
         "credential": credential,
-        "village": {"id": h.village_id, "name": names.get(h.village_id, "")},
-        "grid": {"id": h.grid_id, "name": names.get(h.grid_id, "")},
-        "worker": {"id": w.id, "name": w.name, "phone": w.phone} if w is not None else None,
+        "village": {"id": h["village_id"], "name": h["village_name"] or ""},
+        "grid": {"id": h["grid_id"], "name": h["grid_name"] or ""},
+        "worker": {"id": h["wid"], "name": h["wname"], "phone": h["wphone"]}
+        if h["wid"] is not None
+        else None,
         "notices": [
             {k: n[k] for k in ("id", "unit_id", "title", "body", "posted_at", "expires_at")}
             for n in notices

@@ -117,8 +117,8 @@ def case_view(case_id: int, request: Request) -> dict[str, Any]:
             {"id": w["id"], "name": w["name"], "role": w["role"], "unit_id": w["unit_id"]}
             for w in targets
         ],
-        "photos": [f"/api/v1/cases/{case_id}/evidence/{d}" for d in photos.refs(c.get("evidence"))]
-        + request_photo_urls(request, case_id),  # the resident's, with the request
+        "photos": [f"/api/v1/cases/{case_id}/evidence/{d}" for d in photos.refs(c.get("evidence"))],
+        "request_photos": request_photo_urls(request, case_id),  # the resident's, with the request
     }
 
 
