@@ -177,3 +177,10 @@ def test_checkin_by_scanning_the_plate(
     assert "flags" not in visit and visit["accuracy"] == 12
     seen = api_as("town").get("/api/v1/visits").json()  # the supervisor's view
     assert "gps_far" in next(v for v in seen if v["id"] == visit["id"])["flags"]
+
+
+def test_worker_pages_need_a_case_handling_staff_session(server, api_as):
+    r = httpx.get(server + "/w/cases/1", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/w/cases/1"
+    r = api_as("clerk").get("/w")  # a clerk handles no cases: a refusal page, not the queue
+    assert r.status_code == 403 and '"reason":"role"' in r.text
