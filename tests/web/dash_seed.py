@@ -79,9 +79,17 @@ def seed_dashboard(district: Any) -> None:
     _case(svc, hh[9], "W5", now - 12 * DAY, "hazard", "asrn", rating=1)
     _case(svc, hh[10], "W5", now - 4 * DAY, "other", "")
     _case(svc, hh[11], "W5", now - 2 * DAY, "other", "x")
-    # visits: most of 南一, one of 南二
+    # visits: most of 南一, one of 南二; the plates join district.chips (南村 is ours alone:
+    # no other page test revokes them or spends their rate limits)
+    from chipkit import token as tk
+
+    some = next(iter(district.chips.values()))
+    prefix = some.url[: -len(some.digits)]
     for hid, w in [*[(h, "W4") for h in hh[:6]], (hh[8], "W5")]:
-        chip, _ = kr.seal(hid, V3)
+        chip, claims = kr.seal(hid, V3)
+        raw = tk.from_text(chip)
+        url = tk.to_text(raw, prefix)
+        district.chips[hid] = type(some)(hid, V3, int(claims.serial), chip, raw, url)
         svc.checkin(w, chip, at=now - 5 * DAY + len(hid))
     # 南村's first grid worker gets an account (role "busy-worker"): a queue with cases in it
     from argon2 import PasswordHasher

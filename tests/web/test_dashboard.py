@@ -1,6 +1,7 @@
 """/dash in a real browser: the district officer's charts (drawn by ECharts, with data, no
 console errors), drill-down by a table row and by a bar, the breadcrumb back, a period change
-that re-queries, the CSV download with a BOM; a village officer refused another village."""
+that re-queries, the CSV download with a BOM; a village officer refused another village, a
+grid worker told the dashboard is not for them."""
 
 from __future__ import annotations
 
@@ -160,7 +161,9 @@ def test_district_officer_charts_drill_period_csv(
     assert console_errors(browser) == []  # (an HTML tooltip's style attributes would show here)
 
 
-def test_village_officer_sees_only_their_village(browser, server, seeded, login, console_errors):
+def test_village_officer_sees_only_their_village_worker_none(
+    browser, server, seeded, login, console_errors
+):
     assert login(browser, "village")["path"] == "/dash"
     _ready(browser, "")
     assert _rows(browser) == [f"{V1}-第一网格", f"{V1}-第二网格"]
@@ -170,6 +173,13 @@ def test_village_officer_sees_only_their_village(browser, server, seeded, login,
         _ready(browser, unit)
         assert "不在您的管辖范围" in browser.find_element("id", "dash-error").text
         assert not browser.find_elements("id", "report-table")
+    # a grid worker has no dashboard: a plain message and the way to their own page
+    login(browser, "worker")
+    browser.get(f"{server}/dash")
+    _ready(browser, "")
+    error = browser.find_element("id", "dash-error")
+    assert "不能查看考核报表" in error.text
+    assert error.find_element("tag name", "a").get_attribute("href").endswith("/w")
     assert console_errors(browser) == []
 
 
