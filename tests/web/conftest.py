@@ -235,6 +235,21 @@ def server(district: District) -> Iterator[str]:
     app.state.chipkit.db.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_counters(request: pytest.FixtureRequest) -> None:
+    """Every page test starts with empty rate-limit counters. All browsers of one test process
+    come from 127.0.0.1 and share the session's server, so the sessions, refused chips and
+    photos of earlier tests (which ones depends on how xdist splits them) would otherwise
+    count against a later test. The limits themselves are tested in tests/serve."""
+    if "server" not in request.fixturenames:
+        return
+    import sqlite3
+
+    district: District = request.getfixturevalue("district")
+    with sqlite3.connect(district.db) as conn:
+        conn.execute("DELETE FROM ck_serve_throttle")
+
+
 @pytest.fixture()
 def api_as(server: str, district: District) -> Iterator[Callable[[str], httpx.Client]]:
     """api_as("worker") -> an httpx client logged in as that role (closed after the test)."""
