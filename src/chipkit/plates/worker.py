@@ -64,10 +64,13 @@ def init_worker(issuer: Issuer, cfg: WorkerConfig) -> None:
 
 
 def _seal(w: _Worker, item: PlanItem) -> tuple[str, bytes]:
-    """The plate's chip: the live token again, or a fresh one sealed for its serial."""
-    if item.token:
-        return item.token, tk.from_text(item.token)
+    """The plate's chip: the live token again (in this batch's text form: a reprint with
+    ``--url-prefix`` puts the same chip behind the URL), or a fresh one sealed for its
+    serial."""
     h, cfg = item.household, w.cfg
+    if item.token:
+        raw = tk.from_text(item.token)
+        return tk.to_text(raw, cfg.url_prefix), raw
     claims = tk.Claims(h.household_id, h.village_code, item.serial, cfg.issued, cfg.expires)
     raw = w.issuer.seal_bytes(claims)
     return tk.to_text(raw, cfg.url_prefix), raw
