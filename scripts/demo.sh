@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the bundled samples, as a clerk and a field tester would run it:
 #   1. an issuing keyring (DEMO ONLY: no passphrase),
-#   2. door plates for every household in samples/households.csv (PNG and a PDF sheet),
+#   2. door plates for every household in samples/households.csv (PNG and a PDF sheet, with
+#      the default snowflake symbol), and URL-form QR plates for two of them (the form a
+#      stock phone camera opens without chipkit's page),
 #   3. a verifier bundle for scanning devices,
 #   4. every plate image scanned and verified, and one chip sealed and verified by hand,
 #   5. a resident's request opened with a scanned chip, handled, rated, and a report.
@@ -23,6 +25,10 @@ fi
 step "2. plates for samples/households.csv"
 "$CK" plates samples/households.csv --keys "$OUT/keys" --out "$OUT/plates-png" --format png
 "$CK" plates samples/households.csv --keys "$OUT/keys" --out "$OUT/plates-pdf" --format pdf --sheet a4
+# the same chips for two households as URL-form QR plates (reprinted: no new serial)
+head -n 3 samples/households.csv > "$OUT/two-households.csv"
+"$CK" plates "$OUT/two-households.csv" --keys "$OUT/keys" --out "$OUT/plates-url" --format png \
+  --carrier qr --url-prefix "HTTP://127.0.0.1:8000/C/"
 
 step "3. verifier bundle for phones"
 "$CK" keys export-verifier "$OUT/keys" "$OUT/verifier-bundle.json" | tee "$OUT/export.txt"
@@ -33,6 +39,8 @@ step "4. scan every plate image with the bundle"
 "$CK" scan "$OUT/plates-png" --keys "$OUT/verifier-bundle.json" > "$OUT/scan.txt" || true
 cat "$OUT/scan.txt" | head -5
 echo "... $(grep -c ' ok ' "$OUT/scan.txt" || true) plates read ok of $(ls "$OUT"/plates-png/*.png | wc -l)"
+url_plate="$OUT/plates-url/$(ls "$OUT/plates-url" | grep -m1 '\.png$')"
+resident_url=$("$CK" scan "$url_plate" --keys "$OUT/verifier-bundle.json" --json 2>/dev/null | "${VENV:-.venv}/bin/python" -c "import json,sys; print(json.loads(sys.stdin.readline())['chip'])")
 # one hand-sealed chip, recorded in the keyring's ledger like any plate: sealed on the
 # first run only (a second `seal` for the household is refused without --reissue)
 if [ ! -s "$OUT/sealed-chip.txt" ]; then
@@ -60,5 +68,7 @@ worker=$(echo "$case_json" | "${VENV:-.venv}/bin/python" -c "import json,sys; pr
 "$CK" cases audit
 
 echo
-echo "done: plates in $OUT/plates-png and $OUT/plates-pdf, manifest in $OUT/plates-png/manifest.json"
+echo "done: plates in $OUT/plates-png and $OUT/plates-pdf (snowflake), $OUT/plates-url (URL-form QR), manifest in $OUT/plates-png/manifest.json"
+echo "resident address (what a phone camera opens from $url_plate, once chipkit serve runs):"
+echo "  $resident_url"
 echo "next: ${VENV:-.venv}/bin/chipkit serve   # the demo district's service on http://127.0.0.1:8000 (docs/serve.md)"
