@@ -6,7 +6,8 @@
 #      stock phone camera opens without chipkit's page),
 #   3. a verifier bundle for scanning devices,
 #   4. every plate image scanned and verified, and one chip sealed and verified by hand,
-#   5. a resident's request opened with a scanned chip, handled, rated, and a report.
+#   5. a resident's request opened with a scanned chip, handled, rated, and a report,
+#   6. staff accounts and a PIN slip for the pages (DEMO ONLY passwords), and their addresses.
 # Outputs go to demo-out/ (delete it to start over).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,10 @@ else
 fi
 
 step "2. plates for samples/households.csv"
-"$CK" plates samples/households.csv --keys "$OUT/keys" --out "$OUT/plates-png" --format png
+# the PNG plates carry the chip as a URL (a phone camera opens the resident page of
+# `chipkit serve` on this machine); the PDF sheets carry the same plates in CK1: form
+URL_PREFIX="${CHIPKIT_DEMO_URL_PREFIX:-HTTP://127.0.0.1:8000/C/}"
+"$CK" plates samples/households.csv --keys "$OUT/keys" --out "$OUT/plates-png" --format png --url-prefix "$URL_PREFIX"
 "$CK" plates samples/households.csv --keys "$OUT/keys" --out "$OUT/plates-pdf" --format pdf --sheet a4
 # the same chips for two households as URL-form QR plates (reprinted: no new serial)
 head -n 3 samples/households.csv > "$OUT/two-households.csv"
@@ -67,8 +71,36 @@ worker=$(echo "$case_json" | "${VENV:-.venv}/bin/python" -c "import json,sys; pr
 "$CK" cases report --level village
 "$CK" cases audit
 
+step "6. the pages: staff accounts and PIN slips (DEMO ONLY passwords)"
+# DEMO ONLY: one known password for every demo account; never do this for real accounts
+export CHIPKIT_USER_PASSWORD="demo-only-password"
+village=$(echo "$case_json" | "${VENV:-.venv}/bin/python" -c "import json,sys; print(json.load(sys.stdin)['village_id'])")
+"$CK" users add demo-worker --worker "$worker" --name "demo grid worker"
+"$CK" users add demo-clerk --role clerk --unit "$village" --name "demo clerk"
+"$CK" users add demo-admin --role admin --name "demo admin"
+hid=$(echo "$case_json" | "${VENV:-.venv}/bin/python" -c "import json,sys; print(json.load(sys.stdin)['household_id'])")
+"$CK" households pins --household "$hid" --out "$OUT/pin-slips.csv"
+pin=$("${VENV:-.venv}/bin/python" -c "import csv,sys; print(next(csv.DictReader(open(sys.argv[1], encoding='utf-8-sig')))['pin'])" "$OUT/pin-slips.csv")
+case "$chip" in
+  HTTP*) scheme="${URL_PREFIX%%://*}"; resident="${scheme,,}://${URL_PREFIX#*://}${chip##*/}" ;;
+  *) resident="http://127.0.0.1:8000/scan   (this plate is in CK1: form: scan $plate with the page)" ;;
+esac
+cat > "$OUT/pages.txt" <<PAGES
+After \`${VENV:-.venv}/bin/chipkit serve\`, open in a browser (DEMO ONLY accounts and PIN):
+  resident page of household $hid (its door plate $plate opens this URL):
+    $resident
+  its household PIN (from the slip $OUT/pin-slips.csv; needed to see and rate requests): $pin
+  any plate, with the page's own scanner:  http://127.0.0.1:8000/scan
+  staff login:  http://127.0.0.1:8000/login   password for all: $CHIPKIT_USER_PASSWORD
+    demo-worker (grid worker of that household -> /w)
+    demo-clerk  (clerk of village $village -> /clerk)
+    demo-admin  (admin -> /dash)
+PAGES
+cat "$OUT/pages.txt"
+
 echo
 echo "done: plates in $OUT/plates-png and $OUT/plates-pdf (snowflake), $OUT/plates-url (URL-form QR), manifest in $OUT/plates-png/manifest.json"
 echo "resident address (what a phone camera opens from $url_plate, once chipkit serve runs):"
 echo "  $resident_url"
 echo "next: ${VENV:-.venv}/bin/chipkit serve   # the demo district's service on http://127.0.0.1:8000 (docs/serve.md)"
+echo "      then open the addresses above (also in $OUT/pages.txt; docs/pages.md)"

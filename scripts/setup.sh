@@ -9,10 +9,12 @@ VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
 
 # System packages: a CJK font for plates (fonts-wqy-microhei), the ZBar library that pyzbar
-# needs (libzbar0), and for the test suite a PostgreSQL server, poppler-utils (PDF checks) and
-# Debian's headless browser for the pages' browser tests (chromium, chromium-driver).
+# needs (libzbar0), for the test suite a PostgreSQL server, poppler-utils (PDF checks) and
+# Debian's headless browser for the pages' browser tests (chromium, chromium-driver), and for
+# the service benchmark (benchmarks/serve.py; extras test or bench) the wrk load generator.
 want=(fonts-wqy-microhei libzbar0)
-if [ "$extras" = "test" ]; then want+=(postgresql poppler-utils chromium chromium-driver); fi
+if [ "$extras" = "test" ]; then want+=(postgresql poppler-utils chromium chromium-driver wrk); fi
+if [ "$extras" = "bench" ]; then want+=(postgresql wrk); fi
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

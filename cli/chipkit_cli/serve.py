@@ -19,10 +19,18 @@ DEMO_KEYS = Path("demo-out/keys")
 CONFIG_ENV = "CHIPKIT_SERVE_CONFIG"
 
 
+def demo_or(db: str | None) -> str | None:
+    """The database of `chipkit serve`, `chipkit users` and `chipkit households pins`: --db,
+    else $CHIPKIT_DB, else the demo district's after `make demo`, else chipkit-cases.sqlite."""
+    if db is None and not os.environ.get("CHIPKIT_DB") and DEMO_DB.exists():
+        return str(DEMO_DB)
+    return db
+
+
 def _defaults(db: str | None, keys: Path | None, bundle: Path | None) -> tuple[Any, Any, Any]:
     """No flags after `make demo`: serve the demo district (demo-out/)."""
-    if db is None and not os.environ.get("CHIPKIT_DB") and DEMO_DB.exists():
-        db = str(DEMO_DB)
+    if demo_or(db) != db:
+        db = demo_or(db)
         if keys is None and bundle is None and DEMO_KEYS.is_dir():
             keys = DEMO_KEYS
     return db, keys, bundle
@@ -220,7 +228,13 @@ def households() -> None:
 
 
 @households.command("pins")
-@click.option("--db", "db_url", metavar="URL", envvar="CHIPKIT_DB", help="The cases database.")
+@click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    envvar="CHIPKIT_DB",
+    help="The cases database ($CHIPKIT_DB; after `make demo` demo-out/cases.sqlite).",
+)
 @click.option("--village", metavar="CODE", help="Only this village's households.")
 @click.option("--household", "hids", multiple=True, metavar="ID", help="Only these households.")
 @click.option(
@@ -251,7 +265,7 @@ def pins(
         fail(f"{out}: the slips file must end in .csv or .pdf")
     if not out.parent.is_dir():
         fail(f"{out.parent}: no such folder")
-    db = open_database(db_url)
+    db = open_database(demo_or(db_url), create=False)
     from chipkit_cli.users import _by
 
     made = issue_pins(db, list(hids) or None, village=village, by=_by())

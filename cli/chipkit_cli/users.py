@@ -15,15 +15,17 @@ DB = click.option(
     "db_url",
     metavar="URL",
     envvar="CHIPKIT_DB",
-    help="SQLite file or postgresql:// URL ($CHIPKIT_DB).",
+    help="SQLite file or postgresql:// URL ($CHIPKIT_DB; after `make demo` the demo "
+    "district's demo-out/cases.sqlite, as `chipkit serve`).",
 )
 
 
 def _accounts(db_url: str | None):  # type: ignore[no-untyped-def]
     from chipkit.serve import Accounts
     from chipkit.serve.store import open_database
+    from chipkit_cli.serve import demo_or
 
-    return Accounts(open_database(db_url))
+    return Accounts(open_database(demo_or(db_url), create=False))
 
 
 def _by() -> str:

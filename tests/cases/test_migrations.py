@@ -7,6 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from chipkit.cases import CaseService, Database
+from chipkit.cases.db import HEAD
 from chipkit.cases.models import metadata
 
 
@@ -16,7 +17,7 @@ def test_schema_matches_models(tmp_path):
         mc = MigrationContext.configure(conn, opts={"version_table": "ck_alembic_version"})
         diff = [d for d in compare_metadata(mc, metadata) if "ck_alembic_version" not in str(d)]
     assert diff == []
-    assert db.revision() == "0002"
+    assert db.revision() == HEAD
 
 
 def test_reopen_keeps_data(tmp_path, make_register):
@@ -26,7 +27,7 @@ def test_reopen_keeps_data(tmp_path, make_register):
     svc.submit("other", "x", household_id="H-0001", worker_id="W1")
     svc.db.dispose()
     again = CaseService(p)
-    assert len(again.list_cases()) == 1 and again.db.revision() == "0002"
+    assert len(again.list_cases()) == 1 and again.db.revision() == HEAD
     assert set(again.types()) == {"proxy", "dispute", "hazard", "event", "other"}
 
 
@@ -60,13 +61,13 @@ def _open_at_once(url, n=4):
 
 def test_concurrent_first_open_sqlite(tmp_path):
     assert _open_at_once(str(tmp_path / "fresh.sqlite")) == []
-    assert Database(tmp_path / "fresh.sqlite").revision() == "0002"
+    assert Database(tmp_path / "fresh.sqlite").revision() == HEAD
 
 
 @pytest.mark.postgres
 def test_concurrent_first_open_postgres(pg_db_url):
     assert _open_at_once(pg_db_url) == []
-    assert Database(pg_db_url).revision() == "0002"
+    assert Database(pg_db_url).revision() == HEAD
 
 
 def test_0002_adds_the_rating_credential_to_an_existing_database(tmp_path, make_register):
@@ -95,9 +96,28 @@ def test_0002_adds_the_rating_credential_to_an_existing_database(tmp_path, make_
     assert "credential" not in cols and svc.db.revision() == "0001"
     svc.db.dispose()
     again = CaseService(p)  # opening migrates to 0002
-    assert again.db.revision() == "0002"
+    assert again.db.revision() == HEAD
     with again.db.read() as conn:
         cred = conn.execute(text("SELECT credential FROM ck_ratings")).scalar()
     assert cred == "unknown"
     got = again.get(c["id"])
     assert got["state"] == "closed_confirmed" and got["resident_confirmed"] is False
+
+
+def test_0003_keeps_the_register_worker_phone(tmp_path):
+    """The register's 联系电话 lands on the worker (the household page links it); an
+    existing database gains the column with '' for workers already there."""
+    from sqlalchemy import select
+
+    from chipkit.cases.models import workers
+
+    reg = tmp_path / "r.csv"
+    reg.write_text(
+        "户号,村代码,乡镇,村名,门牌号,网格,网格员,联系电话\n"
+        "JD-1,330703100201,孝顺镇,浦口村,1号,第一网格,陈晓琳,13905797037\n",
+        encoding="utf-8",
+    )
+    svc = CaseService(tmp_path / "p.sqlite")
+    svc.import_register(reg)
+    with svc.db.read() as conn:
+        assert conn.execute(select(workers.c.phone)).scalar() == "13905797037"

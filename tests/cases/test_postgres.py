@@ -7,6 +7,7 @@ import json
 import pytest
 
 from chipkit.cases import Actor, BadInput, CaseService, InvalidTransition
+from chipkit.cases.db import HEAD
 
 pytestmark = pytest.mark.postgres
 T0 = 1_790_000_000
@@ -15,7 +16,7 @@ T0 = 1_790_000_000
 def test_full_loop_on_postgres(pg_db_url, keyring, tokens, tmp_path, make_register):
     now = [T0]
     svc = CaseService(pg_db_url, verifier=keyring.verifier(), clock=lambda: now[0])
-    assert svc.db.revision() == "0002"
+    assert svc.db.revision() == HEAD
     svc.import_register(make_register(tmp_path / "r.csv"))
     svc.import_register(make_register(tmp_path / "r.csv"))  # idempotent
     c = svc.submit("dispute", "Fence", details={"parties": ["A", "B"]}, token=tokens["H-0001"])

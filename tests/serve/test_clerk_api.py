@@ -93,6 +93,20 @@ def test_manifest_csv_starts_with_the_utf8_bom_and_reissue_by_household(keyed_ap
     assert verifier.check(old["H-0002"]).status.value == "revoked"
     assert verifier.check(new["H-0002"]).status.value == "ok"
     assert verifier.check(old["H-0001"]).status.value == "ok"
+    # the audit chain names the clerk for the revocation and the new issue
+    from sqlalchemy import select
+
+    from chipkit.cases.models import events
+
+    with svc.db.read() as conn:
+        q = select(events.c.kind, events.c.actor, events.c.after)
+        done = conn.execute(q.where(events.c.kind.like("plates.%"))).all()
+    assert [(k, a) for k, a, _ in done] == [
+        ("plates.issue", "user:clerk1"),
+        ("plates.revoke", "user:clerk1"),
+        ("plates.issue", "user:clerk1"),
+    ]
+    assert str(body["revoked"][0]) in done[1][2] and "丢失" in done[1][2]
 
 
 def _chips(clerk: TestClient, jid: str, keys) -> dict[str, str]:

@@ -70,7 +70,8 @@ def test_users_and_pins_commands(tmp_path, register_file, password):
 def test_real_server_process(tmp_path, keyring, chips, password, server, prepare_db):
     db = str(tmp_path / "cases.sqlite")
     pins = prepare_db(db, tmp_path)
-    proc, base = server(["--db", db, "--keys", str(keyring.path)])
+    proc, base = server(["--db", db, "--keys", str(keyring.path), "--workers", "2"])
+    forged = chips["H-0003"][:-4] + "AAAA"
     try:
         with httpx.Client(base_url=base) as c:
             r = c.post("/api/v1/auth/login", json={"username": "w1", "password": password})
@@ -79,17 +80,23 @@ def test_real_server_process(tmp_path, keyring, chips, password, server, prepare
             c.headers["X-CSRF-Token"] = r.json()["csrf"]
             assert c.post("/api/v1/verify", json={"chip": chips["H-0001"]}).json()["status"] == "ok"
             assert "server" not in r.headers
+            staff_sid = c.cookies["ck_session"]
         with httpx.Client(base_url=base) as h:
             r = h.post(
                 "/api/v1/households/session", json={"chip": chips["H-0002"], "pin": pins["H-0002"]}
             )
             assert r.status_code == 200 and r.json()["credential"] == "household"
+            household_sid = h.cookies["ck_session"]
+            assert h.get("/api/v1/household").status_code == 200
+            assert h.post("/api/v1/households/session", json={"chip": forged}).status_code == 403
             httpx.get(base + "/c/" + "1234567890123")
     finally:
         log = server.stop(proc)
     assert "listening on http://127.0.0.1:" in log
     assert "1234567890123" not in log and "/c/<redacted>" in log  # chip URLs redacted
-    assert chips["H-0002"] not in log and pins["H-0002"] not in log
+    assert chips["H-0002"] not in log and pins["H-0002"] not in log and forged not in log
+    assert staff_sid not in log and household_sid not in log  # session ids never logged
+    assert "several workers on SQLite" in log  # --workers 2: both processes served
 
 
 def test_serve_without_flags_serves_the_demo(tmp_path, keyring, register_file, server):
@@ -117,3 +124,29 @@ def test_serve_bad_input_is_one_line(tmp_path):
         cli, ["serve", "--public-url", "ftp://x", "--db", str(tmp_path / "a.sqlite")]
     )
     assert r.exit_code == 2 and "public-url" in r.output
+
+
+def test_users_and_pins_use_the_served_database(tmp_path, register_file, password, monkeypatch):
+    """After `make demo`, `chipkit users` and `chipkit households pins` with no --db act on the
+    database `chipkit serve` serves (demo-out/cases.sqlite); elsewhere a missing database is
+    a one-line error, never a new empty one."""
+    monkeypatch.delenv("CHIPKIT_DB", raising=False)
+    monkeypatch.chdir(tmp_path)
+    env = {"CHIPKIT_USER_PASSWORD": password}
+    r = ck("users", "from-register", "--out", "initial.csv", env=env)
+    assert r.exit_code == 2 and "no such cases database" in r.output, r.output
+    r = ck("households", "pins", "--out", "slips.csv")
+    assert r.exit_code == 2 and "no such cases database" in r.output, r.output
+    assert not list(tmp_path.glob("*.sqlite")) and not (tmp_path / "initial.csv").exists()
+    (tmp_path / "demo-out").mkdir()
+    demo = "demo-out/cases.sqlite"
+    assert ck("cases", "import", str(register_file), "--db", demo).exit_code == 0
+    r = ck("users", "from-register", "--out", "initial.csv", env=env)
+    assert r.exit_code == 0 and "7 account(s) created" in r.output, r.output
+    assert ck("households", "pins", "--out", "slips.csv").exit_code == 0
+    from chipkit.serve import Accounts
+    from chipkit.serve.store import open_database
+
+    db = open_database(demo, create=False)
+    assert len(Accounts(db).all()) == 7
+    db.dispose()

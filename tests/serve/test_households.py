@@ -14,7 +14,10 @@ def test_chip_alone_opens_a_knocking_session(anon, chips):
     assert r.status_code == 200
     page = r.json()
     assert page["credential"] == "chip" and "household_id" not in page
-    assert page["worker"] == {"id": "W1", "name": "张三"} and page["village"]["name"] == "东村"
+    assert (
+        page["worker"] == {"id": "W1", "name": "张三", "phone": ""}
+        and page["village"]["name"] == "东村"
+    )
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
     c.headers["X-CSRF-Token"] = page["csrf"]

@@ -93,6 +93,21 @@ def test_upload_dry_run_issue_download_revoke(keyed_app, tmp_path):
     assert r.status_code == 200 and len(r.json()["revoked"]) == 1
     before = app.state.chipkit.verifier
     assert r.json()["revoked"][0] in Keyring.open(kr_path).revoked
+    with app.state.chipkit.db.read() as conn:
+        from sqlalchemy import select
+
+        from chipkit.cases.models import events
+
+        done = conn.execute(
+            select(events.c.kind, events.c.actor, events.c.after).where(
+                events.c.kind.like("plates.%")
+            )
+        ).all()
+    assert [(k, a) for k, a, _ in done] == [
+        ("plates.issue", "user:clerk1"),
+        ("plates.revoke", "user:clerk1"),
+    ]
+    assert str(r.json()["revoked"][0]) in done[1][2]
     del before
 
     # reissue H-0002: a new plate, the old serial stays revoked

@@ -46,16 +46,16 @@ PASSWORD = "demo-only password 1"
 URL_PREFIX = "HTTPS://JD.EXAMPLE.CN/C/"
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
-REGISTER = f"""household_id,village_code,village_name,town,district,grid,worker_id,worker_name,address,lat,lon,role,unit
-{V1}-0001,{V1},东村,孝顺镇,金东区,第一网格,W1,陈晓琳,东村1号,29.100000,119.700000,,
-{V1}-0002,{V1},东村,孝顺镇,金东区,第一网格,W1,陈晓琳,东村2号,29.100500,119.700000,,
-{V1}-0003,{V1},东村,孝顺镇,金东区,第一网格,W1,陈晓琳,东村3号,29.101000,119.700500,,
-{V1}-0004,{V1},东村,孝顺镇,金东区,第二网格,W2,李建国,东村4号,29.110000,119.710000,,
-{V2}-0001,{V2},西村,孝顺镇,金东区,西村网格,W3,王丽,西村1号,29.200000,119.800000,,
-{V2}-0002,{V2},西村,孝顺镇,金东区,西村网格,W3,王丽,西村2号,29.200500,119.800000,,
-,,,,,,V1,东村干部,,,,village,{V1}
-,,,,,,T1,孝顺镇干部,,,,town,{TOWN}
-,,,,,,D1,金东区干部,,,,district,{DISTRICT}
+REGISTER = f"""household_id,village_code,village_name,town,district,grid,worker_id,worker_name,worker_phone,address,lat,lon,role,unit
+{V1}-0001,{V1},东村,孝顺镇,金东区,第一网格,W1,陈晓琳,13905797037,东村1号,29.100000,119.700000,,
+{V1}-0002,{V1},东村,孝顺镇,金东区,第一网格,W1,陈晓琳,13905797037,东村2号,29.100500,119.700000,,
+{V1}-0003,{V1},东村,孝顺镇,金东区,第一网格,W1,陈晓琳,13905797037,东村3号,29.101000,119.700500,,
+{V1}-0004,{V1},东村,孝顺镇,金东区,第二网格,W2,李建国,13705791234,东村4号,29.110000,119.710000,,
+{V2}-0001,{V2},西村,孝顺镇,金东区,西村网格,W3,王丽,13605795678,西村1号,29.200000,119.800000,,
+{V2}-0002,{V2},西村,孝顺镇,金东区,西村网格,W3,王丽,13605795678,西村2号,29.200500,119.800000,,
+,,,,,,V1,东村干部,,,,,village,{V1}
+,,,,,,T1,孝顺镇干部,,,,,town,{TOWN}
+,,,,,,D1,金东区干部,,,,,district,{DISTRICT}
 """
 
 #: role -> (username, account settings); every password is PASSWORD
@@ -98,7 +98,8 @@ class District:
     pins: dict[str, str]
     users: dict[str, tuple[str, dict[str, str]]]
     password: str = PASSWORD
-    plates: dict[str, Path] = field(default_factory=dict)  # "snowflake" / "qr" -> a plate PNG
+    plates: dict[str, Path] = field(default_factory=dict)  # carrier -> the plate PNG
+    plated: dict[str, str] = field(default_factory=lambda: dict(PLATED))  # carrier -> household
 
     def keyring(self) -> Keyring:
         return Keyring.open(self.keys, None)
@@ -125,7 +126,8 @@ def _chip(kr: Keyring, household_id: str, village: str) -> Chip:
 
 
 def _seed_cases(svc: CaseService, chips: dict[str, Chip]) -> None:
-    """A few cases, ratings and visits so lists and the dashboard have data."""
+    """A few cases, ratings, visits and a village and a town notice, so lists, the
+    household page and the dashboard have data."""
     h2, h4 = chips[f"{V1}-0002"], chips[f"{V1}-0004"]
     c = svc.submit("proxy", "代办医保", "帮忙续缴医保", {"service": "医保"}, token=h2.text)
     svc.accept(c["id"], "W1")
@@ -134,34 +136,42 @@ def _seed_cases(svc: CaseService, chips: dict[str, Chip]) -> None:
     svc.rate(c["id"], 5, True, household_id=h2.household_id, credential="household")
     svc.submit("dispute", "邻里纠纷", "", {"parties": ["甲", "乙"]}, token=h4.text)
     svc.submit("hazard", "路灯不亮", "", {"severity": "low"}, token=chips[f"{V2}-0001"].text)
+    svc.post_notice(V1, "停水通知", "明天上午8点至12点东村停水", "V1")
+    svc.post_notice(TOWN, "防汛提醒", "孝顺镇近日有暴雨，请注意安全", "T1")
     svc.checkin("W1", h2.text, gps="29.1005,119.7,10")
     svc.checkin("W3", chips[f"{V2}-0002"].text, gps="29.2005,119.8,12")
 
 
-def _plate_images(chips: dict[str, Chip], out: Path) -> dict[str, Path]:
-    """Plate symbols as PNGs: the first household's chip as a snowflake, its URL as a QR."""
-    import numpy as np
-    from PIL import Image
+PLATED = {"snowflake": f"{V1}-0001", "qr": f"{V1}-0003"}  # carrier -> the household
 
-    from chipkit.plates import get_carrier
 
-    out.mkdir(parents=True, exist_ok=True)
-    c = chips[f"{V1}-0001"]
+def _issue_plates(kr: Keyring, root: Path) -> tuple[dict[str, Path], dict[str, Chip]]:
+    """Real plates (chipkit.plates, PNG) for two households: a snowflake plate and a
+    URL-form QR plate; their chips are read back from the plate images."""
+    from chipkit.plates import BatchOptions, run_batch
+    from chipkit.register import read_register
+    from chipkit.scan import scan_image
+
+    header, *rows = REGISTER.splitlines()
     paths: dict[str, Path] = {}
-    for name, text in (("snowflake", c.text), ("qr", c.url)):
-        try:
-            carrier = get_carrier(name)
-        except Exception:  # noqa: BLE001 - a build without the snowflake carrier
-            continue
-        sym = carrier.encode(text, c.raw)
-        img = np.asarray(carrier.raster(sym, 8), dtype=np.uint8)
-        if img.max() <= 1:
-            img = (1 - img) * 255 if name == "qr" else img * 255
-        pad = 48
-        img = np.pad(img.astype(np.uint8), pad, constant_values=255)
-        paths[name] = out / f"{name}.png"
-        Image.fromarray(img).save(paths[name])
-    return paths
+    chips: dict[str, Chip] = {}
+    for carrier, hid in PLATED.items():
+        reg = root / f"plates-{carrier}.csv"
+        reg.write_text(header + "\n" + next(r for r in rows if r.startswith(hid)) + "\n", "utf-8")
+        out = root / f"plates-{carrier}"
+        opts = BatchOptions(out=out, fmt="png", carrier=carrier, jobs=1)
+        if carrier == "qr":
+            opts.url_prefix = URL_PREFIX
+        res = run_batch(read_register(reg), kr, opts)
+        assert res.counts["issued"] == 1, res.counts
+        png = next(out.glob(f"{hid}-*.png"))
+        found = [r for r in scan_image(png.read_bytes(), kr.verifier()) if r.status.value == "ok"]
+        assert found, f"the {carrier} plate does not scan back"
+        raw = tk.from_text(found[0].chip)
+        text = tk.to_text(raw)
+        chips[hid] = Chip(hid, V1, int(found[0].serial), text, raw, tk.to_text(raw, URL_PREFIX))
+        paths[carrier] = png
+    return paths, chips
 
 
 @pytest.fixture(scope="session")
@@ -175,14 +185,15 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> District:
     svc = CaseService(open_database(db), verifier=kr.verifier())
     svc.import_register(reg)
     hids = [line.split(",")[0] for line in REGISTER.splitlines()[1:] if line.split(",")[0]]
-    chips = {hid: _chip(kr, hid, hid.rsplit("-", 1)[0]) for hid in hids}
+    plates, chips = _issue_plates(kr, root)
+    for hid in hids:
+        chips.setdefault(hid, _chip(kr, hid, hid.rsplit("-", 1)[0]))
     acc = Accounts(svc.db, CHEAP)
     for username, kw in {u: k for u, k in USERS.values()}.items():
         acc.add(username, PASSWORD, **kw)
     pins = dict(issue_pins(svc.db, hasher=CHEAP))
     _seed_cases(svc, chips)
     svc.db.dispose()
-    plates = _plate_images(chips, root / "plates")
     return District(root, db, keys, root / "data", chips, pins, dict(USERS), plates=plates)
 
 
@@ -306,6 +317,11 @@ def make_browser(tmp_path: Path) -> Iterator[Callable[..., Any]]:
             opts.add_argument(f"--use-file-for-fake-video-capture={fake_video}")
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         d = webdriver.Chrome(options=opts, service=Service(driver_path))
+        # the viewport of a 360x640 phone (headless windows have a larger minimum width)
+        d.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 360, "height": 640, "deviceScaleFactor": 1, "mobile": False},
+        )
         d.set_page_load_timeout(30)
         d.set_script_timeout(30)
         made.append(d)

@@ -1,9 +1,11 @@
 """Dashboard data for the browser tests: a third village (南村, two grids, their own workers)
 added to the seeded district, with cases in every state over the last weeks, ratings (six
-in 南一网格: its mean shows; two in 南二网格: hidden, "fewer than 5") and visits.
+in 南一网格: its mean shows; two in 南二网格: hidden, "fewer than 5") and visits, and an
+account ``w4`` (role key ``busy-worker``) for 南一网格's worker, whose queue is not empty.
 
 Kept apart from the other villages so the worker and clerk tests' queues and registers are
 untouched. ``seed_dashboard(district)`` runs once per test session (idempotent).
+``viewport(browser, w, h)``: a real phone-sized viewport for a test.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from chipkit.cases import Actor, CaseService
+from chipkit.serve import Accounts
 from chipkit.serve.store import open_database
 
 V3 = "330703101003"
@@ -26,6 +29,7 @@ REGISTER = """household_id,village_code,village_name,town,district,grid,worker_i
     ]
 )
 DAY, HOUR = 86400, 3600
+TITLES = {"proxy": "代办医保续缴", "hazard": "电线松动", "dispute": "邻里纠纷", "other": "咨询政策"}
 _done: dict[str, bool] = {}
 
 
@@ -33,7 +37,8 @@ def _case(svc: CaseService, hid: str, w: str, at: int, kind: str, steps: str, **
     """One case filed by worker ``w`` at ``at``, taken through ``steps`` (a: accept, s: start,
     r: resolve, c: confirmed rating ``kw['rating']``, n: not solved, x: rejected)."""
     details = {"hazard": {"severity": "low"}, "dispute": {"parties": ["甲", "乙"]}}.get(kind, {})
-    c = svc.submit(kind, f"{kind} {hid[-2:]}", "", details, household_id=hid, worker_id=w, at=at)
+    title = TITLES[kind]
+    c = svc.submit(kind, title, "", details, household_id=hid, worker_id=w, at=at)
     t = at
     for step in steps:
         t += kw.get("gap", 2 * HOUR)
@@ -78,5 +83,20 @@ def seed_dashboard(district: Any) -> None:
     for hid, w in [*[(h, "W4") for h in hh[:6]], (hh[8], "W5")]:
         chip, _ = kr.seal(hid, V3)
         svc.checkin(w, chip, at=now - 5 * DAY + len(hid))
+    # 南村's first grid worker gets an account (role "busy-worker"): a queue with cases in it
+    from argon2 import PasswordHasher
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    Accounts(svc.db, cheap).add("w4", district.password, worker_id="W4")
+    district.users["busy-worker"] = ("w4", {"worker_id": "W4"})
     svc.db.dispose()
     _done[str(district.db)] = True
+
+
+def viewport(browser: Any, width: int = 360, height: int = 640) -> None:
+    """A real ``width`` x ``height`` viewport (headless Chromium's window cannot be narrower
+    than 500 px, whatever --window-size says), as a phone (mobile) below 700 px."""
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+BUILD = Path(__file__).resolve().parents[2] / "src" / "chipkit" / "serve" / "static" / "build"
 
 
 def staff_client(base: str, district: Any, role: str) -> httpx.Client:

@@ -15,20 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from dash_seed import seed_dashboard
+from dash_seed import seed_dashboard, viewport
 from pagetools import staff_client
 
 pytestmark = pytest.mark.browser
 
 V1 = "330703101001"
-
-
-def phone(browser: Any) -> None:
-    """A real 360 x 640 viewport (headless Chromium's window cannot be narrower than 500)."""
-    browser.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": 360, "height": 640, "deviceScaleFactor": 1, "mobile": True},
-    )
 
 
 def settle(browser: Any, timeout: float = 10.0) -> None:
@@ -66,6 +58,7 @@ PAGES: dict[str, tuple[str, Where, str | None]] = {
     "refused": ("/c/1", lambda s, d: "/c/" + d.forged(f"{V1}-0003").digits, None),
     "household": ("/h", lambda s, d: "/c/" + d.chips[f"{V1}-0003"].digits, None),
     "worker": ("/w", "/w", "worker"),
+    "worker-queue": ("/w", "/w", "busy-worker"),  # 南村's worker: several open cases
     "worker-case": ("/w/cases/1", lambda s, d: f"/w/cases/{_case_id(s, d)}", "worker"),
     "checkin": ("/w/checkin", "/w/checkin", "worker"),
     "clerk": ("/clerk", "/clerk", "clerk"),
@@ -87,7 +80,7 @@ def test_no_serious_violations(name, browser, server, district, login, axe, shot
     if not _served(server, route):
         pytest.skip(f"{route} is not served yet (its page has not landed)")
     path = where(server, district) if callable(where) else where
-    phone(browser)
+    viewport(browser)
     if role is not None:
         login(browser, role)
     browser.get(server + path)

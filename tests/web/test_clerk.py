@@ -2,7 +2,8 @@
 (before any serial is spent) -> issue -> progress -> the PDF downloaded, rasterised and
 scanned back to chips that verify -> the manifest CSV starts with a UTF-8 BOM -> revoke a
 household -> its chip verifies revoked -> the verifier bundle downloaded and verifying the new
-plates -> reissue a household through the page; axe clean, screenshots at phone and desktop
+plates -> reissue a household through the page; post and withdraw a village notice (a
+household of the village sees it, then no longer); axe clean, screenshots at phone and desktop
 size."""
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def _wait_text(browser, css: str, text: str, timeout: float = 15) -> str:
     return str(wait_for(browser, css).text)
 
 
-def test_clerk_issues_downloads_revokes_posts_and_exports(
+def test_clerk_issues_downloads_revokes_reissues_and_exports(
     browser, server, district, login, axe, console_errors, shot, tmp_path
 ):
     from selenium.webdriver.common.by import By
@@ -164,7 +165,7 @@ def test_clerk_issues_downloads_revokes_posts_and_exports(
     deadline = time.monotonic() + 10
     while not bundle.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
-    v = Verifier.load(bundle)
+    v = Verifier.load(bundle, office_fingerprint=district.keyring().office_fingerprint)
     assert v.check(found[GOOD[1]][1]).status.value == "ok"
     assert v.check(found[GOOD[0]][1]).status.value == "revoked"
 
@@ -186,6 +187,39 @@ def test_clerk_issues_downloads_revokes_posts_and_exports(
     browser.set_window_size(1280, 900)
     browser.execute_script("window.scrollTo(0, 0)")
     shot(browser, "clerk-desktop")
+    browser.get(server + "/clerk?lang=en")  # English on request, and still clean
+    assert wait_for(browser, "h1").text == "Clerk console"
+    assert "Check the register" in wait_for(browser, "#register-check").text
+    assert axe(browser) == []
+    assert console_errors(browser) == []
+
+
+def _resident_notices(server: str, district) -> list[str]:
+    """The notice titles a household of the village sees on its page (chip session)."""
+    with httpx.Client(base_url=server, timeout=30) as c:
+        r = c.post("/api/v1/households/session", json={"chip": district.chips[f"{V1}-0001"].text})
+        assert r.status_code == 200, r.text
+        return [n["title"] for n in c.get("/api/v1/household").json()["notices"]]
+
+
+def test_clerk_posts_and_withdraws_a_notice(browser, server, district, login, axe, console_errors):
+    from selenium.webdriver.common.by import By
+
+    assert login(browser, "clerk")["path"] == "/clerk"
+    title = f"停水通知 {time.monotonic_ns()}"
+    wait_for(browser, "#nt-title").send_keys(title)
+    wait_for(browser, "#nt-body").send_keys("周三 8:00-12:00 停水。")
+    _click(browser, "#notice-post")
+    _wait_text(browser, "#notice-list", title)
+    item = next(
+        li for li in browser.find_elements(By.CSS_SELECTOR, "#notice-list li") if title in li.text
+    )
+    assert title in _resident_notices(server, district)
+    assert axe(browser) == []
+    _click(browser, f'#notice-list li[data-id="{item.get_attribute("data-id")}"] button.withdraw')
+    _wait_text(browser, "#nt-msg", "已撤回")
+    assert title not in wait_for(browser, "#notice-list").text
+    assert title not in _resident_notices(server, district)
     assert console_errors(browser) == []
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from dash_seed import G31, G32, V3, seed_dashboard
+from dash_seed import G31, G32, V3, seed_dashboard, viewport
 from pagetools import wait_for
 
 pytestmark = pytest.mark.browser
@@ -77,6 +77,7 @@ def test_district_officer_charts_drill_period_csv(
     browser, server, seeded, login, api_as, console_errors, shot, tmp_path: Path
 ):
     expected = api_as("district").get("/api/v1/reports").json()
+    viewport(browser)  # a 360 x 640 phone
     assert login(browser, "district")["path"] == "/dash"
     _ready(browser, "")
     # the district's own figures and its towns, drawn as charts with their data
@@ -99,7 +100,21 @@ def test_district_officer_charts_drill_period_csv(
     assert _rows(browser) == [G31, G32]
     rating = browser.find_element("css selector", f'tr[data-unit="{G32}"] td:nth-child(10)')
     assert rating.text.startswith("—")  # 2 ratings: the mean stays hidden
-    shot(browser, "dash")
+    # on the phone the page does not scroll sideways, the table does (inside its box)
+    assert browser.execute_script(
+        "const d = document.documentElement, w = document.querySelector('.table-wrap');"
+        "return d.scrollWidth <= d.clientWidth && w.scrollWidth > w.clientWidth"
+    )
+    narrow = _charts(browser)["state"]["width"]
+    assert narrow <= 360
+    browser.execute_script("document.getElementById('h-state').scrollIntoView()")
+    shot(browser, "dash-charts")
+    viewport(browser, 1280, 800)  # a desktop: the charts follow their boxes
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 5).until(lambda d: _charts(d)["state"]["width"] > narrow + 100)
+    viewport(browser)
+    WebDriverWait(browser, 5).until(lambda d: _charts(d)["state"]["width"] <= 360)
     _click_bar(browser, "state", 0, 0)  # the first grid's bar
     _ready(browser, G31)
     assert _rows(browser) == ["W4"]

@@ -32,3 +32,24 @@ def test_language_from_query_then_cookie_then_accept_language(tmp_path):
     assert '<html lang="en">' in c.get("/login", headers={"accept-language": "zh"}).text
     assert '<html lang="zh-CN">' in c.get("/login?lang=zh-CN").text
     assert '<html lang="zh-CN">' in c.get("/login?lang=xx").text
+
+
+def test_chip_url_refusals_set_no_cookie(tmp_path):
+    """/c/<digits>: malformed or not verifying -> the refusal page (403), never a cookie;
+    the reasons map to the plain-words texts."""
+    from chipkit.cases import ChipRefused
+    from chipkit.keys import Keyring
+    from chipkit.serve.errors import ApiError
+    from chipkit.serve.pages.resident import refusal_reason
+
+    kr = Keyring.init(tmp_path / "k", passphrase=None)
+    c = TestClient(create_app(db=tmp_path / "c.sqlite", verifier=kr.verifier()))
+    for digits in ("12ab", "1" * 2000, "0" * 250):
+        r = c.get(f"/c/{digits}", follow_redirects=False)
+        assert r.status_code == 403 and "set-cookie" not in r.headers, digits
+        assert '"view":"refused"' in r.text
+    assert refusal_reason(ChipRefused("chip refused (revoked): lost")) == "revoked"
+    assert refusal_reason(ChipRefused("chip refused (expired): 2020-01-01")) == "expired"
+    assert refusal_reason(ChipRefused("chip refused (invalid): bad signature")) == "invalid"
+    assert refusal_reason(ChipRefused("chip refused (unknown_key): kid 7")) == "invalid"
+    assert refusal_reason(ApiError(429, "too_many", "slow down")) == "busy"

@@ -15,12 +15,13 @@ register({
     'reg.hint': '检查不会签发任何门牌，也不占用编号。', busy: '请稍候…',
     'reg.summary': '{file}：共 {good} 户可签发，{bad} 行有问题（编码 {enc}）。',
     'bad.caption': '有问题的行（修改后重新上传；其余行可以先签发）', 'bad.none': '没有问题行。',
+    'bad.more': '另有 {n} 行问题未列出：改好上面的行后重新上传即可看到。',
     'col.row': '行', 'col.column': '列', 'col.reason': '原因', 'col.cell': '单元格内容',
     sheet: '纸张', carrier: '码制', 'carrier.qr': '二维码（QR）', 'carrier.snowflake': '雪花码',
     'issue.btn': '签发 {n} 块门牌', 'issue.none': '没有可签发的行。',
     'job.h': '签发进度', 'job.queued': '排队中…', 'job.running': '正在生成：{done}/{total}',
     'job.done': '完成：新签发 {issued}，补发 {reissued}，重印 {reprinted}，拒绝 {rejected}。',
-    'job.failed': '签发失败：{error}', 'job.stale': '任务中断，请重新签发（不会重复占用编号）。',
+    'job.failed': '签发失败：{error}', 'job.stale': '任务中断，正在恢复（不会重复占用编号）…',
     'dl.h': '下载', 'dl.pdf': '门牌 PDF：{name}', 'dl.manifest': '清单（Excel 可直接打开的 CSV）',
     'dl.rejected': '被拒绝的行（CSV）', 'dl.json': '清单（JSON）', 'dl.file': '文件：{name}',
     'rv.h': '2. 作废或补发门牌', 'rv.household': '户号', 'rv.reason': '原因',
@@ -46,13 +47,14 @@ register({
     'reg.summary': '{file}: {good} households ready to issue, {bad} bad rows (encoding {enc}).',
     'bad.caption': 'Bad rows (fix them and upload again; the other rows can be issued now)',
     'bad.none': 'No bad rows.',
+    'bad.more': '{n} more bad rows not listed: fix the rows above and upload again to see them.',
     'col.row': 'Row', 'col.column': 'Column', 'col.reason': 'Reason', 'col.cell': 'Cell',
     sheet: 'Paper', carrier: 'Symbol', 'carrier.qr': 'QR code', 'carrier.snowflake': 'Snowflake',
     'issue.btn': 'Issue {n} plates', 'issue.none': 'No rows to issue.',
     'job.h': 'Progress', 'job.queued': 'Queued…', 'job.running': 'Rendering: {done}/{total}',
     'job.done': 'Done: {issued} issued, {reissued} reissued, {reprinted} reprinted, {rejected} rejected.',
     'job.failed': 'Issuing failed: {error}',
-    'job.stale': 'The job was interrupted; issue again (no serial is spent twice).',
+    'job.stale': 'The job was interrupted; resuming it (no serial is spent twice)…',
     'dl.h': 'Downloads', 'dl.pdf': 'Plates PDF: {name}', 'dl.manifest': 'Manifest (CSV for Excel)',
     'dl.rejected': 'Rejected rows (CSV)', 'dl.json': 'Manifest (JSON)', 'dl.file': 'File: {name}',
     'rv.h': '2. Revoke or reissue a plate', 'rv.household': 'Household id', 'rv.reason': 'Reason',
@@ -136,11 +138,13 @@ async function follow(jobId, panel) {
       panel.append(downloads(j));
       return j;
     }
-    if (j.state === 'failed' || j.state === 'stale') {
-      fail(text, { detail: j.state === 'stale' ? t('job.stale') : t('job.failed', { error: j.error }) });
+    if (j.state === 'failed') {
+      fail(text, { detail: t('job.failed', { error: j.error }) });
       return j;
     }
-    text.textContent = j.state === 'queued' ? t('job.queued') : t('job.running', { done: j.done, total: j.total || '…' });
+    // stale: its server process is gone; reading it makes the service resume it
+    const waiting = j.state === 'stale' ? t('job.stale') : j.state === 'queued' ? t('job.queued') : null;
+    text.textContent = waiting || t('job.running', { done: j.done, total: j.total || '…' });
     await new Promise((r) => setTimeout(r, 600));
   }
 }
@@ -163,8 +167,13 @@ function downloads(job) {
     }, label(name))));
 }
 
-function badRowsTable(problems) {
-  if (!problems.length) return h('p', { id: 'bad-none', class: 'notice-ok card' }, t('bad.none'));
+const MAX_ROWS_SHOWN = 300; // a register with thousands of bad rows stays usable on a phone
+
+function badRowsTable(all) {
+  if (!all.length) return h('p', { id: 'bad-none', class: 'notice-ok card' }, t('bad.none'));
+  const problems = all.slice(0, MAX_ROWS_SHOWN);
+  const more = all.length > problems.length
+    ? h('p', { id: 'bad-more', class: 'muted' }, t('bad.more', { n: all.length - problems.length })) : null;
   return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-labelledby': 'bad-caption' },
     h('table', { id: 'bad-rows' },
       h('caption', { id: 'bad-caption' }, t('bad.caption')),
@@ -174,7 +183,7 @@ function badRowsTable(problems) {
         h('td', { 'data-label': t('col.column') }, colName(p.column)),
         h('td', { 'data-label': t('col.reason') }, h('div', {}, reasonName(p.reason), h('br'), h('span', { class: 'muted small' }, p.detail))),
         h('td', { class: 'cell', 'data-label': t('col.cell') }, p.cell || '')))),
-    ));
+    ), more);
 }
 
 function select(id, options, value) {

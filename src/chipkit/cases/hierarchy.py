@@ -56,6 +56,7 @@ class _Plan:
                         "role": "grid",
                         "unit_id": gid,
                         "active": True,
+                        "phone": h.worker_phone,
                     }
                 elif w["role"] == "grid" and w["unit_id"] != gid:
                     raise BadInput(
@@ -92,6 +93,7 @@ class _Plan:
                 "role": s.role,
                 "unit_id": u,
                 "active": True,
+                "phone": "",
             }
 
     def ordered_units(self) -> list[dict[str, Any]]:
@@ -101,7 +103,8 @@ class _Plan:
 def _upsert(
     conn: Connection, table: Table, key: Column[Any], rows: list[dict[str, Any]]
 ) -> tuple[int, int]:
-    """Insert new rows, update changed ones (a blank name never overwrites); (new, updated)."""
+    """Insert new rows, update changed ones (a blank name or phone never overwrites);
+    (new, updated)."""
     existing: Rows = {}
     ids = [r["id"] for r in rows]
     for i in range(0, len(ids), 500):
@@ -115,7 +118,7 @@ def _upsert(
         old = existing.get(r["id"])
         if old is None:
             continue
-        changes = {k: v for k, v in r.items() if old.get(k) != v and not (k == "name" and not v)}
+        changes = {k: v for k, v in r.items() if old.get(k) != v and not (k in ("name", "phone") and not v)}
         if changes:
             conn.execute(update(table).where(key == r["id"]).values(**changes))
             updated += 1

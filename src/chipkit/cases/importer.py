@@ -46,6 +46,7 @@ class HouseholdRow:
     address: str
     lat: float | None
     lon: float | None
+    worker_phone: str = ""
 
 
 @dataclass
@@ -96,6 +97,7 @@ def _household(h: Household) -> HouseholdRow:
         h.address,
         h.lat,
         h.lon,
+        h.worker_phone,
     )
 
 

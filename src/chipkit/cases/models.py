@@ -43,6 +43,8 @@ workers = Table(
     Column("role", String(16), nullable=False, default="grid"),  # grid | village | town | district
     Column("unit_id", String(64), ForeignKey("ck_units.id"), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
+    # the work phone the register gives (printed on plates; the household page links it)
+    Column("phone", String(32), nullable=False, default="", server_default=""),
     Index("ix_ck_workers_unit", "unit_id"),
 )
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from chipkit.cases import BadInput, Database, NotFound, audit
 from chipkit.cases.models import units, workers
@@ -36,6 +36,28 @@ STAFF_SESSION_SECS = 8 * 3600
 LOCAL = "system:local"
 MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[^\s/\\:\x00-\x1f]{1,80}$")
+
+# every API request with a token: the token and its account in one indexed lookup
+_TOKEN_USER = (
+    select(
+        api_tokens.c.kind,
+        api_tokens.c.username,
+        api_tokens.c.household_id,
+        users.c.role,
+        users.c.worker_id,
+        users.c.unit_id,
+        users.c.display_name,
+        users.c.active,
+    )
+    .select_from(api_tokens.outerjoin(users, users.c.username == api_tokens.c.username))
+    .where(api_tokens.c.token_hash == bindparam("h"), api_tokens.c.revoked_at.is_(None))
+)
+_NEW_SESSION = insert(sessions).values(
+    {c.name: bindparam("h" if c.name == "id_hash" else c.name) for c in sessions.columns}
+)
+_SESSION = select(sessions).where(
+    sessions.c.id_hash == bindparam("h"), sessions.c.expires_at > bindparam("now")
+)
 
 #: Argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile: t=3, m=64 MiB, p=4)
 DEFAULT_HASHER = PasswordHasher()
@@ -277,37 +299,27 @@ class Accounts:
         """A new session; returns (session id for the cookie, CSRF token)."""
         now = now if now is not None else _now()
         sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        with self.db.write() as conn:
-            conn.execute(
-                insert(sessions).values(
-                    id_hash=digest(sid),
-                    kind=kind,
-                    username=username,
-                    household_id=household_id,
-                    credential=credential,
-                    chip=chip,
-                    csrf=csrf,
-                    created_at=now,
-                    expires_at=now + lifetime,
-                )
-            )
-            if int.from_bytes(secrets.token_bytes(1), "big") < 4:  # now and then: tidy up
+        row = {
+            "h": digest(sid),
+            "kind": kind,
+            "username": username,
+            "household_id": household_id,
+            "credential": credential,
+            "chip": chip,
+            "csrf": csrf,
+            "created_at": now,
+            "expires_at": now + lifetime,
+        }
+        self.db.fetch(_NEW_SESSION, row, write=True)
+        if int.from_bytes(secrets.token_bytes(1), "big") < 4:  # now and then: tidy up
+            with self.db.write() as conn:
                 conn.execute(delete(sessions).where(sessions.c.expires_at < now))
         return sid, csrf
 
     def session(self, sid: str, *, now: int | None = None) -> dict[str, Any] | None:
         now = now if now is not None else _now()
-        with self.db.read() as conn:
-            r = (
-                conn.execute(
-                    select(sessions).where(
-                        sessions.c.id_hash == digest(sid), sessions.c.expires_at > now
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        return dict(r) if r is not None else None
+        rows = self.db.fetch(_SESSION, {"h": digest(sid), "now": now})
+        return rows[0] if rows else None
 
     def upgrade_session(self, sid: str, credential: str) -> None:
         with self.db.write() as conn:
@@ -371,6 +383,26 @@ class Accounts:
                 .first()
             )
         return dict(r) if r is not None else None
+
+    def token_user(self, tok: str) -> tuple[dict[str, Any], User | None] | None:
+        """A live token's row (kind, username, household_id) and, for a staff token, its
+        account as it is now (checked on every request: disabling it stops the token)."""
+        rows = self.db.fetch(_TOKEN_USER, {"h": digest(tok)})
+        if not rows:
+            return None
+        r = rows[0]
+        row = {k: r[k] for k in ("kind", "username", "household_id")}
+        if r["kind"] != "staff" or r["role"] is None:
+            return row, None
+        user = User(
+            r["username"],
+            r["role"],
+            r["worker_id"],
+            r["unit_id"],
+            r["display_name"],
+            bool(r["active"]),
+        )
+        return row, user
 
     def device_household(self, tok: str, *, now: int | None = None) -> str | None:
         """The household whose registered phone this token is; None when it is unknown,

@@ -75,8 +75,11 @@ class Rating(Strict):
     solved: bool
 
 
-def _page(request: Request, household_id: str, credential: str) -> dict[str, Any]:
-    """What the household page shows: village, grid, the grid worker, the notices."""
+def _page(
+    request: Request, household_id: str, credential: str, notices: list[Any] | None = None
+) -> dict[str, Any]:
+    """What the household page shows: village, grid, the grid worker, the notices (given
+    when the caller has just read them)."""
     svc = services(request)
     with svc.db.read() as conn:
         h = conn.execute(select(households).where(households.c.id == household_id)).first()
@@ -89,14 +92,15 @@ def _page(request: Request, household_id: str, credential: str) -> dict[str, Any
             )
         }
         w = conn.execute(
-            select(workers.c.id, workers.c.name).where(workers.c.id == h.worker_id)
+            select(workers.c.id, workers.c.name, workers.c.phone).where(workers.c.id == h.worker_id)
         ).first()
-    notices = svc.cases.notices_for(household_id=household_id, at=svc.now())["notices"]
+    if notices is None:
+        notices = svc.cases.notices_for(household_id=household_id, at=svc.now())["notices"]
     out: dict[str, Any] = {
         "credential": credential,
         "village": {"id": h.village_id, "name": names.get(h.village_id, "")},
         "grid": {"id": h.grid_id, "name": names.get(h.grid_id, "")},
-        "worker": {"id": w.id, "name": w.name} if w is not None else None,
+        "worker": {"id": w.id, "name": w.name, "phone": w.phone} if w is not None else None,
         "notices": [
             {k: n[k] for k in ("id", "unit_id", "title", "body", "posted_at", "expires_at")}
             for n in notices
@@ -133,7 +137,8 @@ def _open(request: Request, response: Response, chip: str | bytes, body: OpenSes
         raise too_many("too many refused chips from this address; try later", win)
     limit(request, "open-addr", addr, *OPEN_PER_ADDR)
     try:
-        hid = svc.cases.notices_for(token=chip, at=now)["household_id"]  # type: ignore[arg-type]
+        seen = svc.cases.notices_for(token=chip, at=now)  # type: ignore[arg-type]
+        hid = seen["household_id"]
     except ChipRefused:
         svc.throttle.add("bad-chip-addr", addr, win, now)
         raise
@@ -157,7 +162,7 @@ def _open(request: Request, response: Response, chip: str | bytes, body: OpenSes
         now=now,
     )
     set_session_cookie(request, response, sid, SESSION_SECS)
-    out = _page(request, hid, credential)
+    out = _page(request, hid, credential, seen["notices"])
     out.update(csrf=csrf, expires_in=SESSION_SECS)
     return out
 
@@ -220,7 +225,10 @@ async def open_session_photo(
     addr, _ = client(request)
     limit(request, "photo-addr", addr, 60, 60)
     data = await run_in_threadpool(read_upload, request, photo)
-    chip = await run_in_threadpool(token_from_photo, data)
+    try:
+        chip = await run_in_threadpool(token_from_photo, data)
+    except ChipRefused as e:  # nothing readable in the photo: not a refused chip (scanners retry)
+        raise ApiError(422, "no_chip", str(e)) from None
     body = OpenSession(chip="photo", pin=pin)
     out: dict[str, Any] = await run_in_threadpool(_open, request, response, chip, body)
     return out

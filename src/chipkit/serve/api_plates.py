@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select
 from starlette.concurrency import run_in_threadpool
 
+from chipkit.cases import audit
 from chipkit.errors import ChipkitError
 from chipkit.serve import errors, jobs
 from chipkit.serve.accounts import User
@@ -155,8 +156,16 @@ def issue(upload_id: str, body: Issue, request: Request) -> JSONResponse:
     reg = _rows(svc, user, upload_id, body)
     params = body.model_dump() | {"upload_id": upload_id}
     jid = jobs.new_job(svc.db, "plates", user.username, params, svc.now())
+    what = {"job": jid, "upload": upload_id, "households": len(reg.households)}
+    _audit(svc, user, "plates.issue", what | body.model_dump(exclude={"households"}))
     jobs.start(svc.db, jid, _work(svc, kr, reg, body, jid), svc.now)
     return JSONResponse({"job_id": jid, "state": "queued"}, status_code=202)
+
+
+def _audit(svc: Services, user: User, kind: str, after: dict[str, Any]) -> None:
+    """Plates issued or revoked through the service: an audit event naming the account."""
+    with svc.db.write() as conn:
+        audit.append(conn, kind, f"user:{user.username}", svc.now(), after=after)
 
 
 def _rows(svc: Services, user: User, upload_id: str, body: Issue) -> Any:
@@ -316,11 +325,21 @@ def revoke(body: Revoke, request: Request) -> dict[str, Any]:
     svc = services(request)
     kr = _keyring(svc)
     _own_household(svc, user, body.household_id)
+    res = _revoke_audited(svc, user, kr, body)
+    return {"revoked": [p.serial for p in res.revoked], "already": list(res.already)}
+
+
+def _revoke_audited(svc: Services, user: User, kr: Any, body: Revoke) -> Any:
+    """Revoke every live plate of the household (the keyring and its ledger), then the audit
+    event naming the account."""
     from chipkit.issuance import revoke_checked
 
     res = revoke_checked(kr, [], body.reason, households=[body.household_id])
     svc.refresh_verifier(force=True)
-    return {"revoked": [p.serial for p in res.revoked], "already": list(res.already)}
+    serials = [p.serial for p in res.revoked]
+    what = {"household_id": body.household_id, "serials": serials, "reason": body.reason}
+    _audit(svc, user, "plates.revoke", what)
+    return res
 
 
 class Reissue(Revoke):
@@ -360,16 +379,14 @@ def reissue(body: Reissue, request: Request) -> JSONResponse:
     kr = _keyring(svc)
     _own_household(svc, user, body.household_id)
     uid = _upload_with(svc, user, body.household_id, body.upload_id)
-    from chipkit.issuance import live_serials, revoke_checked
+    from chipkit.issuance import live_serials
     from chipkit.plates.ledger import Ledger
 
     with Ledger(kr.path) as ledger:
         live = live_serials(ledger, kr, body.household_id)
     revoked: list[int] = []
     if live:
-        res = revoke_checked(kr, [], body.reason, households=[body.household_id])
-        revoked = [p.serial for p in res.revoked]
-        svc.refresh_verifier(force=True)
+        revoked = [p.serial for p in _revoke_audited(svc, user, kr, body).revoked]
     opts = Issue(
         format=body.format,
         sheet=body.sheet,

@@ -30,7 +30,7 @@ def verifier(request: Request) -> Any:
 
 
 @router.post("/verify", summary="Check one chip text: status and claims")
-def verify(body: VerifyBody, request: Request) -> dict[str, Any]:
+async def verify(body: VerifyBody, request: Request) -> dict[str, Any]:
     need_staff(request)
     out: dict[str, Any] = verifier(request).check(body.chip).to_dict()
     return out

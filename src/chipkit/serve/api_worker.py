@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from chipkit.serve import photos, scope
+from chipkit.serve.api_photos import request_photo_urls
 from chipkit.serve.deps import need_staff, services
 from chipkit.serve.errors import ApiError, not_found
 from chipkit.serve.uploads import read_upload
@@ -116,7 +117,8 @@ def case_view(case_id: int, request: Request) -> dict[str, Any]:
             {"id": w["id"], "name": w["name"], "role": w["role"], "unit_id": w["unit_id"]}
             for w in targets
         ],
-        "photos": [f"/api/v1/cases/{case_id}/evidence/{d}" for d in photos.refs(c.get("evidence"))],
+        "photos": [f"/api/v1/cases/{case_id}/evidence/{d}" for d in photos.refs(c.get("evidence"))]
+        + request_photo_urls(request, case_id),  # the resident's, with the request
     }
 
 

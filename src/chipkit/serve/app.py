@@ -18,6 +18,7 @@ from chipkit import __version__
 from chipkit.serve import (
     api_cases,
     api_households,
+    api_photos,
     api_plates,
     api_reports,
     api_staff,
@@ -41,7 +42,7 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     ``create_app(ServeConfig(db=..., bundle=...))``.
     """
     config = config or ServeConfig(**settings)
-    db = open_database(config.db)
+    db = open_database(config.db, pool_size=config.threads)
     keyring = open_keyring(config)
     verifier = keyring.verifier() if keyring is not None else load_verifier(config)
     services = Services(config, db, verifier, keyring)
@@ -56,13 +57,16 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
     )
     app.state.chipkit = services
     errors.install(app)
+    # the hottest routes first: FastAPI tries the included routers in order (no path of one
+    # router is matched by another's: tests/serve/test_fast_paths.py)
     routers = (
-        api_staff,
+        api_tools,
         api_households,
         api_cases,
+        api_photos,
         api_worker,
+        api_staff,
         api_reports,
-        api_tools,
         api_plates,
         open311,
     )
@@ -96,8 +100,12 @@ def _sweeper(services: Services) -> Any:
     import threading
     from contextlib import asynccontextmanager
 
+    from anyio import to_thread
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
+        # one pooled connection per handler thread: no request waits for, or opens, one
+        to_thread.current_default_thread_limiter().total_tokens = services.config.threads
         stop = threading.Event()
         every = int(services.config.sweep_secs)
 

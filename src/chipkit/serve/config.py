@@ -23,7 +23,9 @@ class ServeConfig:
     HSTS). ``trusted_proxies``: addresses whose ``X-Forwarded-For``/``-Proto`` are believed.
     ``data_dir``: where uploads and job outputs go. ``clock``: Unix seconds (tests fake it).
     ``sweep_secs``: how often the SLA sweep runs while the server runs (every process may
-    sweep; a case changed by one is skipped by the other).
+    sweep; a case changed by one is skipped by the other). ``threads``: request handler
+    threads per process (the process's default thread limiter is set to it when the app
+    starts); the database pool keeps as many connections open, so no request opens one.
     """
 
     db: str | os.PathLike[str] | None = None
@@ -39,6 +41,7 @@ class ServeConfig:
     pin_hasher: Any = None
     office: str | None = None  # verifier bundle pin (office fingerprint)
     sweep_secs: int = 60  # SLA timers and rating windows checked this often (0: never)
+    threads: int = 16  # request handler threads per process; the database pool holds as many
 
     @property
     def https(self) -> bool:

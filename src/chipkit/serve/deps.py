@@ -172,17 +172,17 @@ def principal(request: Request) -> Principal | None:
     p: Principal | None = None
     tok = _bearer(request)
     if tok is not None:
-        row = svc.accounts.token(tok, now=now)
-        if row is None:
+        found = svc.accounts.token_user(tok)
+        if found is None:
             raise ApiError(401, "unauthorized", "unknown or revoked API token")
-        if row["kind"] == "staff":
-            user = svc.accounts.get(row["username"])
-            if not user.active:
+        trow, tuser = found
+        if trow["kind"] == "staff":
+            if tuser is None or not tuser.active:
                 raise ApiError(401, "unauthorized", "the token's account is disabled")
-            p = Principal("staff", "token", user=user)
+            p = Principal("staff", "token", user=tuser)
         else:
             p = Principal(
-                "household", "token", household_id=row["household_id"], credential="household"
+                "household", "token", household_id=trow["household_id"], credential="household"
             )
     else:
         sid = request.cookies.get(COOKIE)

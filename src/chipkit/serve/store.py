@@ -12,7 +12,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
@@ -54,9 +54,12 @@ def migrate(db: Database) -> str:
     return HEAD
 
 
-def open_database(url: str | os.PathLike[str] | None) -> Database:
-    """The cases database with both schemas migrated."""
-    db = Database(url)
+def open_database(
+    url: str | os.PathLike[str] | None, *, pool_size: int | None = None, create: bool = True
+) -> Database:
+    """The cases database with both schemas migrated (``pool_size``: see ``Database``;
+    ``create=False``: a missing SQLite file is an error, not a new empty database)."""
+    db = Database(url, pool_size=pool_size, create=create)
     migrate(db)
     return db
 
@@ -76,6 +79,16 @@ class Throttle:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        ins = sqlite.insert(throttle) if db.is_sqlite else postgresql.insert(throttle)
+        # one atomic statement: insert the window's counter or add one to it
+        self._add = (
+            ins.values(key=bindparam("k"), count=1, expires_at=bindparam("e"))
+            .on_conflict_do_update(
+                index_elements=[throttle.c.key], set_={"count": throttle.c.count + 1}
+            )
+            .returning(throttle.c.count)
+        )
+        self._count = select(throttle.c.count).where(throttle.c.key == bindparam("k"))
 
     def _key(self, name: str, subject: str, window: int, now: int) -> str:
         return f"{name}:{digest(subject)[:40]}:{now // window}"
@@ -86,26 +99,15 @@ class Throttle:
     def add(self, name: str, subject: str, window: int, now: int) -> int:
         key = self._key(name, subject, window, now)
         expires = (now // window + 1) * window
-        ins = sqlite.insert(throttle) if self.db.is_sqlite else postgresql.insert(throttle)
-        stmt = (
-            ins.values(key=key, count=1, expires_at=expires)
-            .on_conflict_do_update(
-                index_elements=[throttle.c.key], set_={"count": throttle.c.count + 1}
-            )
-            .returning(throttle.c.count)
-        )
-        with self.db.write() as conn:
-            count = int(conn.execute(stmt).scalar_one())
-            if count == 1 and int.from_bytes(os.urandom(1), "big") < 4:  # ~1/64: tidy up
+        count = int(self.db.fetch(self._add, {"k": key, "e": expires}, write=True)[0]["count"])
+        if count == 1 and int.from_bytes(os.urandom(1), "big") < 4:  # ~1/64: tidy up
+            with self.db.write() as conn:
                 conn.execute(delete(throttle).where(throttle.c.expires_at < now))
         return count
 
     def count(self, name: str, subject: str, window: int, now: int) -> int:
-        key = self._key(name, subject, window, now)
-        with self.db.read() as conn:
-            return int(
-                conn.execute(select(throttle.c.count).where(throttle.c.key == key)).scalar() or 0
-            )
+        rows = self.db.fetch(self._count, {"k": self._key(name, subject, window, now)})
+        return int(rows[0]["count"]) if rows else 0
 
     def clear(self, name: str, subject: str, window: int, now: int) -> None:
         key = self._key(name, subject, window, now)

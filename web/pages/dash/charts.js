@@ -54,12 +54,18 @@ function base(names) {
   };
 }
 
+// one scrolling line above the bars (a wrapped legend would run into the axis on a phone)
+function legend() {
+  return { type: 'scroll', top: 0, left: 0, right: 0, textStyle: { color: '#1a1a1a' },
+    pageTextStyle: { color: '#1a1a1a' } };
+}
+
 function byState(rows, names, t) {
   const used = STATES.filter((s) => rows.some((r) => (r.by_state || {})[s]));
   const o = base(names);
-  o.legend = { bottom: 0, type: 'scroll', textStyle: { color: '#1a1a1a' } };
-  o.grid.bottom = 36;
-  o.xAxis = { type: 'value', minInterval: 1, axisLabel: { color: '#1a1a1a' } };
+  o.legend = legend();
+  o.grid.top = 36;
+  o.xAxis = { type: 'value', minInterval: 1, splitNumber: 4, axisLabel: { color: '#1a1a1a' } };
   o.series = used.map((s) => ({
     name: t('state.' + s), type: 'bar', stack: 'cases', color: STATE_COLORS[STATES.indexOf(s)],
     data: rows.map((r) => (r.by_state || {})[s] || 0),
@@ -69,9 +75,10 @@ function byState(rows, names, t) {
 
 function rates(rows, names, t) {
   const o = base(names);
-  o.legend = { bottom: 0, textStyle: { color: '#1a1a1a' } };
-  o.grid.bottom = 36;
-  o.xAxis = { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%', color: '#1a1a1a' } };
+  o.legend = legend();
+  o.grid.top = 36;
+  o.xAxis = { type: 'value', min: 0, max: 100, interval: 25,
+    axisLabel: { formatter: '{value}%', color: '#1a1a1a', hideOverlap: true } };
   o.tooltip.valueFormatter = (v) => (v === null || v === undefined || v === '-' ? '—' : v + '%');
   const fig = [
     ['kpi.sla', (r) => (r.sla_breach_rate === null ? null : 1 - r.sla_breach_rate)],
@@ -104,14 +111,18 @@ function ratings(rows, names, t) {
 
 export const FIGURES = { state: byState, rates, rating: ratings };
 
-function height(n, extra) {
-  return Math.max(160, 28 * n + extra) + 'px';
+// px per bar row, and around the bars (legend, axis)
+const SIZE = { state: [34, 72], rates: [56, 72], rating: [34, 40] };
+
+function height(n, kind) {
+  const [per, extra] = SIZE[kind];
+  return Math.max(160, per * n + extra) + 'px';
 }
 
 /** Draw the figure `kind` of `rows` into `el`; onPick(rowIndex) when a bar is clicked. */
 export function draw(id, el, kind, rows, names, { t, onPick }) {
   dispose(id);
-  el.style.height = height(rows.length, kind === 'rating' ? 24 : 64);
+  el.style.height = height(rows.length, kind);
   const chart = init(el, null, { renderer: 'canvas' });
   const opt = FIGURES[kind](rows, names, t);
   chart.setOption(opt);
