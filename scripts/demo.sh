@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the bundled samples, as a clerk and a field tester would run it:
 #   1. an issuing keyring (DEMO ONLY: no passphrase),
-#   2. door plates for every household in samples/households.csv (PNG and a PDF sheet),
+#   2. door plates for every household in samples/households.csv: PNG plates as URL-form QR
+#      (the form a stock phone camera opens without chipkit's page), PDF sheets and two PNG
+#      plates with the default snowflake symbol (read by chipkit's scanner and /scan page),
 #   3. a verifier bundle for scanning devices,
 #   4. every plate image scanned and verified, and one chip sealed and verified by hand,
 #   5. a resident's request opened with a scanned chip, handled, rated, and a report,
@@ -22,11 +24,14 @@ else
 fi
 
 step "2. plates for samples/households.csv"
-# the PNG plates carry the chip as a URL (a phone camera opens the resident page of
-# `chipkit serve` on this machine); the PDF sheets carry the same plates in CK1: form
+# the PNG plates carry the chip as a URL in a QR code (a phone camera opens the resident
+# page of `chipkit serve` on this machine); the PDF sheets carry the same chips in the
+# default snowflake symbol (reprinted: no new serial), as do two PNG plates
 URL_PREFIX="${CHIPKIT_DEMO_URL_PREFIX:-HTTP://127.0.0.1:8000/C/}"
-"$CK" plates samples/households.csv --keys "$OUT/keys" --out "$OUT/plates-png" --format png --url-prefix "$URL_PREFIX"
+"$CK" plates samples/households.csv --keys "$OUT/keys" --out "$OUT/plates-png" --format png --carrier qr --url-prefix "$URL_PREFIX"
 "$CK" plates samples/households.csv --keys "$OUT/keys" --out "$OUT/plates-pdf" --format pdf --sheet a4
+head -n 3 samples/households.csv > "$OUT/two-households.csv"
+"$CK" plates "$OUT/two-households.csv" --keys "$OUT/keys" --out "$OUT/plates-snowflake" --format png
 
 step "3. verifier bundle for phones"
 "$CK" keys export-verifier "$OUT/keys" "$OUT/verifier-bundle.json" | tee "$OUT/export.txt"
@@ -37,6 +42,8 @@ step "4. scan every plate image with the bundle"
 "$CK" scan "$OUT/plates-png" --keys "$OUT/verifier-bundle.json" > "$OUT/scan.txt" || true
 cat "$OUT/scan.txt" | head -5
 echo "... $(grep -c ' ok ' "$OUT/scan.txt" || true) plates read ok of $(ls "$OUT"/plates-png/*.png | wc -l)"
+"$CK" scan "$OUT/plates-snowflake" --keys "$OUT/verifier-bundle.json" > "$OUT/scan-snowflake.txt" || true
+echo "... $(grep -c ' ok ' "$OUT/scan-snowflake.txt" || true) snowflake plates read ok of $(ls "$OUT"/plates-snowflake/*.png | wc -l)"
 # one hand-sealed chip, recorded in the keyring's ledger like any plate: sealed on the
 # first run only (a second `seal` for the household is refused without --reissue)
 if [ ! -s "$OUT/sealed-chip.txt" ]; then
@@ -91,6 +98,6 @@ PAGES
 cat "$OUT/pages.txt"
 
 echo
-echo "done: plates in $OUT/plates-png and $OUT/plates-pdf, manifest in $OUT/plates-png/manifest.json"
+echo "done: plates in $OUT/plates-png (URL-form QR), $OUT/plates-pdf and $OUT/plates-snowflake (snowflake), manifest in $OUT/plates-png/manifest.json"
 echo "next: ${VENV:-.venv}/bin/chipkit serve   # the demo district's service on http://127.0.0.1:8000 (docs/serve.md)"
 echo "      then open the addresses above (also in $OUT/pages.txt; docs/pages.md)"

@@ -70,7 +70,14 @@ issued); 2 usage or input error (nothing usable, no keyring, no CJK font, ...);
 @click.option(
     "--format", "fmt", type=click.Choice(["pdf", "png", "svg"]), default="pdf", show_default=True
 )
-@click.option("--carrier", type=click.Choice(["qr", "snowflake"]), default="qr", show_default=True)
+@click.option(
+    "--carrier",
+    type=click.Choice(["snowflake", "qr"]),
+    default="snowflake",
+    show_default=True,
+    help="The symbol: chipkit's hexagonal snowflake (read by chipkit's scanner and its /scan "
+    "page), or QR (also read by stock phone cameras; needed for --url-prefix).",
+)
 @click.option(
     "--ec",
     "ec_level",
@@ -107,7 +114,9 @@ issued); 2 usage or input error (nothing usable, no keyring, no CJK font, ...);
     help="CJK TrueType font (.ttf/.ttc); default: found on the system or $CHIPKIT_FONT.",
 )
 @click.option(
-    "--url-prefix", help="Put the chip behind a URL, e.g. HTTPS://JD.EXAMPLE.CN/C/ (upper case)."
+    "--url-prefix",
+    help="Put the chip behind a URL, e.g. HTTPS://JD.EXAMPLE.CN/C/ (upper case), so a stock "
+    "phone camera opens it; needs --carrier qr.",
 )
 @click.option(
     "--expires",
@@ -164,6 +173,11 @@ def plates(
         fail("--keys and --out are required (or use --check for a dry run)")
     assert keys_dir is not None and out is not None
     # Fail fast on everything that would stop the batch, before touching anything.
+    if url_prefix is not None and carrier != "qr":
+        fail(
+            "--url-prefix needs --carrier qr (a snowflake carries the binary chip, "
+            "not a URL a phone camera could open)"
+        )
     get_carrier(carrier, ec_level=ec_level)
     font = find_cjk_font(font_path)
     use = ALL_FIELDS if print_head else DEFAULT_USE  # the head is validated only if printed

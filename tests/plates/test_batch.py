@@ -36,10 +36,12 @@ def _live_serials(keyring) -> dict[str, int]:
 
 
 def test_exact_cli_invocation_png(tmp_path, keyring):
+    """QR plates (one flag away from the snowflake default) decode with a QR reader."""
     out = tmp_path / "OUT"
     r = _cli(
-        "plates", str(SAMPLE_CSV), "--keys", str(keyring.path), "--out", str(out), "--format", "png"
-    )
+        "plates", str(SAMPLE_CSV), "--keys", str(keyring.path), "--out", str(out),
+        "--format", "png", "--carrier", "qr",
+    )  # fmt: skip
     assert r.exit_code == 0, r.output
     n = len(read_register(SAMPLE_CSV).households)
     pngs = sorted(out.glob("*.png"))
@@ -72,12 +74,12 @@ def test_rerun_never_mints_a_second_live_plate_and_reissue_revokes(tmp_path, key
     reg = read_register(SAMPLE_CSV)
     reg.households = reg.households[:6]
     out = tmp_path / "out"
-    first = run_batch(reg, keyring, BatchOptions(out=out, fmt="svg", jobs=1))
+    first = run_batch(reg, keyring, BatchOptions(out=out, fmt="svg", jobs=1, carrier="qr"))
     assert first.counts["issued"] == 6
     live1 = _live_serials(keyring)
     next1 = keyring.reserve_serials(0).start
 
-    again = run_batch(reg, keyring, BatchOptions(out=out, fmt="svg", jobs=1))
+    again = run_batch(reg, keyring, BatchOptions(out=out, fmt="svg", jobs=1, carrier="qr"))
     assert again.counts == {"issued": 0, "reissued": 0, "reprinted": 0, "existing": 6}
     assert _live_serials(keyring) == live1
     assert keyring.reserve_serials(0).start == next1  # no serial spent
@@ -91,7 +93,9 @@ def test_rerun_never_mints_a_second_live_plate_and_reissue_revokes(tmp_path, key
 
     old_files = {r["household_id"]: out / r["file"] for r in _manifest(out)["plates"]}
     old_text = (old_files[reg.households[0].household_id]).read_text("utf-8")
-    re_ = run_batch(reg, keyring, BatchOptions(out=out, fmt="svg", jobs=1, reissue=True))
+    re_ = run_batch(
+        reg, keyring, BatchOptions(out=out, fmt="svg", jobs=1, reissue=True, carrier="qr")
+    )
     assert re_.counts["reissued"] == 6
     live2 = _live_serials(keyring)
     assert set(live2) == set(live1) and all(live2[h] != live1[h] for h in live1)
@@ -291,6 +295,8 @@ def test_sigkill_then_rerun_is_consistent(tmp_path, keyring):
         "100",
         "-j",
         "2",
+        "--carrier",
+        "qr",  # the rows are checked with a QR reader below
     ]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
@@ -338,8 +344,12 @@ def test_bad_options(tmp_path, keyring):
     opts = BatchOptions(
         out=tmp_path / "sf", fmt="svg", carrier="snowflake", url_prefix="HTTPS://X.CN/C/"
     )
-    with pytest.raises(BatchError, match="needs the qr carrier"):
+    with pytest.raises(BatchError, match="needs --carrier qr"):
         run_batch(reg, keyring, opts)
+    assert not (tmp_path / "sf").exists()
+    # the default carrier is the snowflake: a URL prefix alone is refused the same way
+    with pytest.raises(BatchError, match="needs --carrier qr"):
+        run_batch(reg, keyring, BatchOptions(out=tmp_path / "sf", url_prefix="HTTPS://X.CN/C/"))
     assert not (tmp_path / "sf").exists()
 
 

@@ -83,7 +83,7 @@ def test_kill_9_leaves_no_worker_and_no_second_live_plate(tmp_path):
         out, mark = tmp_path / f"out{seed}", uuid.uuid4().hex
         cmd = [sys.executable, "-m", "chipkit_cli.main", "plates", str(reg_path)]
         cmd += ["--keys", str(keys), "--out", str(out), "--format", "png", "--dpi", "100"]
-        cmd += ["-j", "2", "--reissue" if seed > 1 else "--quiet"]
+        cmd += ["-j", "2", "--reissue" if seed > 1 else "--quiet", "--carrier", "qr"]
         env = dict(os.environ, CHIPKIT_PASSPHRASE="correct horse battery", **{MARK: mark})
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
         target = rnd.randint(1, n * 2 // 3)

@@ -86,7 +86,7 @@ def test_qr_interop_stock_zxing_and_pyzbar_on_png_and_pdf(tmp_path, keyring):
     v = keyring.verifier()
     for fmt in ("png", "pdf"):
         out = tmp_path / fmt
-        run_batch(reg, keyring, BatchOptions(out=out, fmt=fmt, dpi=300, jobs=1))
+        run_batch(reg, keyring, BatchOptions(out=out, fmt=fmt, dpi=300, jobs=1, carrier="qr"))
         if fmt == "png":
             images = sorted(out.glob("*.png"))
         else:

@@ -67,7 +67,7 @@ VILLAGE_CHANGED = "village_changed"
 class BatchOptions:
     out: Path
     fmt: str = "pdf"
-    carrier: str = "qr"
+    carrier: str = "snowflake"  # the default since issue 14; "qr" for stock phone cameras
     ec_level: str = "Q"
     sheet: str = "a4"
     dpi: int = 300
@@ -123,7 +123,10 @@ def _check_options(opts: BatchOptions) -> tuple[CJKFont, int]:
     if opts.url_prefix is not None:
         tk.check_url_prefix(opts.url_prefix)
         if opts.carrier != "qr":  # a snowflake holds the binary chip: no URL to open
-            raise BatchError(f"--url-prefix needs the qr carrier (not {opts.carrier})")
+            raise BatchError(
+                f"--url-prefix needs --carrier qr (a {opts.carrier} symbol carries the "
+                "binary chip, not a URL a phone camera could open)"
+            )
     get_carrier(opts.carrier, ec_level=opts.ec_level)  # CarrierUnavailable early
     font = opts.font or find_cjk_font()
     if opts.fmt != "pdf":
