@@ -225,7 +225,7 @@ function registerSection() {
 
 function showDryRun(result, job, dry) {
   const sheet = select('issue-sheet', [['a4', 'A4'], ['a3', 'A3']], 'a4');
-  const carrier = select('issue-carrier', [['qr', t('carrier.qr')], ['snowflake', t('carrier.snowflake')]], 'qr');
+  const carrier = select('issue-carrier', [['snowflake', t('carrier.snowflake')], ['qr', t('carrier.qr')]], 'snowflake');
   const go = h('button', { type: 'button', class: 'primary block', id: 'issue-btn', disabled: !dry.households },
     dry.households ? t('issue.btn', { n: dry.households }) : t('issue.none'));
   go.addEventListener('click', async () => {

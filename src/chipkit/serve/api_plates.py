@@ -42,7 +42,7 @@ class Strict(BaseModel):
 class Issue(Strict):
     format: Literal["pdf", "png", "svg"] = "pdf"
     sheet: Literal["a4", "a3"] = "a4"
-    carrier: Literal["qr", "snowflake"] = "qr"
+    carrier: Literal["qr", "snowflake"] = "snowflake"  # the library default (issue 14)
     reissue: bool = False
     households: list[str] = Field(default_factory=list, max_length=100000)
 
@@ -350,7 +350,7 @@ class Reissue(Revoke):
     upload_id: str | None = Field(default=None, max_length=32)
     format: Literal["pdf", "png", "svg"] = "pdf"
     sheet: Literal["a4", "a3"] = "a4"
-    carrier: Literal["qr", "snowflake"] = "qr"
+    carrier: Literal["qr", "snowflake"] = "snowflake"  # the library default (issue 14)
 
 
 def _upload_with(svc: Services, user: User, household_id: str, upload_id: str | None) -> str:
