@@ -553,7 +553,10 @@ def render(r: dict[str, Any], cmd: str) -> str:
         f"interleaved with the service (medians of {n} paired rounds). Machine load average "
         f"{r['load'][0]:.1f} before, {r['load'][1]:.1f} after, on {r['load'][2]} cores (shared: "
         "a loaded machine lowers every absolute figure; the ratio to the anchor is the "
-        "comparable one).",
+        "comparable one). One worker by default: with `--workers 2` uvicorn's multi-process "
+        "mode adds a fixed stall of about 40 ms to every request on this loopback, the bare "
+        "anchor's included (its p50 becomes ~44 ms whatever the load), which makes the rate "
+        "ratio meaningless (both are capped by the stall) and says nothing of the service.",
         "",
         "| measure | result | goal | verdict |",
         "|---|---|---|---|",
@@ -611,7 +614,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="paired anchor/service rounds")
     ap.add_argument("--conc", type=int, default=64, help="concurrent connections")
     ap.add_argument(
-        "--workers", type=int, default=2, help="uvicorn workers, the service and the anchor alike"
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn workers, the service and the anchor alike (default 1: see the note on "
+        "multi-process mode in docs/performance.md)",
     )
     ap.add_argument("--scans", type=int, default=20)
     ap.add_argument("--cases", type=int, default=600, help="workflow cases (one per household)")
