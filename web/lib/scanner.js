@@ -90,7 +90,7 @@ async function send(blob, purpose) {
 }
 
 export function openScanner(container, { onChip, onRefused, purpose = 'staff', interval } = {}) {
-  const every = interval || (purpose === 'household' ? 1000 : 333);
+  const every = interval || 333; // 3 frames a second, residents and staff alike
   const video = h('video', { class: 'scanner-video', playsinline: true, muted: true, autoplay: true, 'aria-label': t('scanner.video') });
   const guide = h('p', { class: 'scanner-guide', id: 'scanner-guide', role: 'status', 'aria-live': 'polite' }, t('scanner.looking'));
   const torch = h('button', { type: 'button', class: 'hidden', id: 'scanner-torch', 'aria-pressed': 'false' }, t('scanner.torch_on'));

@@ -40,6 +40,7 @@ BAD_CHIPS_PER_ADDR = (20, 600)
 PIN_FAILS_PER_HOUSEHOLD = (5, 3600)
 PIN_FAILS_PER_ADDR = (20, 3600)
 SUBMITS_PER_CHIP = (10, 86400)
+PHOTOS_PER_ADDR = (180, 60)  # the in-page scanner sends 3 frames a second while it looks
 
 CaseType = Literal["proxy", "dispute", "hazard", "event", "other"]
 
@@ -237,7 +238,7 @@ async def open_session_photo(
     from chipkit.cases.service import token_from_photo
 
     addr, _ = client(request)
-    limit(request, "photo-addr", addr, 60, 60)
+    limit(request, "photo-addr", addr, *PHOTOS_PER_ADDR)
     data = await run_in_threadpool(read_upload, request, photo)
     try:
         chip = await run_in_threadpool(token_from_photo, data)
