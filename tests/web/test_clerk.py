@@ -21,15 +21,15 @@ from chipkit.verifier import Verifier
 pytestmark = pytest.mark.browser
 
 V1 = "330703101001"
-GOOD = (f"{V1}-0003", f"{V1}-0004")
+GOOD = (f"{V1}-0007", f"{V1}-0008")  # the clerk revokes and reissues: households no other test uses
 
 
 def _register(tmp_path: Path) -> Path:
     p = tmp_path / "东村登记表.csv"
     p.write_text(
         "户号,村代码,村名,门牌号,网格,网格员\n"
-        f"{GOOD[0]},{V1},东村,3号,第一网格,陈晓琳\n"
-        f"{GOOD[1]},{V1},东村,4号,第二网格,李建国\n"
+        f"{GOOD[0]},{V1},东村,7号,第二网格,李建国\n"
+        f"{GOOD[1]},{V1},东村,8号,第二网格,李建国\n"
         f"{V1}-00 5!,{V1},东村,5号,第二网格,李建国\n"  # row 4: a bad household id
         f"{V1}-0006,,东村,6号,第二网格,李建国\n",  # row 5: the village code is missing
         encoding="utf-8-sig",

@@ -54,9 +54,7 @@ def test_snowflake_plate_by_camera_to_a_reopened_case(
     hid = district.plated["snowflake"]
     video = plate_video(district.plates["snowflake"], tmp_path / "plate.y4m")
     b = make_browser(fake_video=video)
-    b.get(server + "/scan")
-    wait_for(b, "#scanner-guide")
-    shot(b, "resident-scan")  # (axe runs on /scan in the test below: no race with the read)
+    b.get(server + "/scan")  # (the scan page's screenshot and axe: the test below, no race)
     wait_url(b, "/h", 30)  # the page's scanner read the snowflake chip from the camera
     assert "东村 · 第一网格" in wait_for(b, "#place").text
     assert b.find_element(By.ID, "call").get_attribute("href") == "tel:13905797037"
@@ -150,9 +148,12 @@ def httpx_path(browser) -> str:
     return httpx.URL(browser.current_url).path
 
 
-def test_scan_page_without_a_camera_offers_the_photo_fallback(browser, server, axe, console_errors):
+def test_scan_page_without_a_camera_offers_the_photo_fallback(
+    browser, server, axe, console_errors, shot
+):
     browser.get(server + "/scan")
     wait_for(browser, "#scanner-guide")
+    shot(browser, "resident-scan")
     # no camera: the guidance says to take a photo instead
     WebDriverWait(browser, 10).until(
         lambda d: "拍照" in d.find_element(By.ID, "scanner-guide").text
