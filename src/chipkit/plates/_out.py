@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from chipkit.plates import layout as L
+from chipkit.plates.carriers import Symbol
 from chipkit.plates.files import FILE_MODE
 
 _FILE_MODE = FILE_MODE
@@ -122,3 +124,25 @@ def commit_files(
 
 
 __all__ = ["Written", "atomic_path", "commit_file", "commit_files", "discard"]
+
+
+class FileRenderer:
+    """A renderer that writes one plate per file: ``write_temp`` makes the file beside its
+    final path, ``write`` commits it (fsync, rename) or removes it."""
+
+    def write_temp(
+        self, path: Path, data: L.PlateData, sym: Symbol, measure: L.Measurer
+    ) -> tuple[Path, Written]:
+        raise NotImplementedError
+
+    def write(
+        self,
+        path: Path,
+        data: L.PlateData,
+        sym: Symbol,
+        measure: L.Measurer,
+        before_commit: Callable[[], None] | None = None,
+    ) -> Written:
+        tmp, info = self.write_temp(path, data, sym, measure)
+        commit_or_discard(tmp, path, before_commit)
+        return info

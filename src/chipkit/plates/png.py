@@ -30,7 +30,7 @@ import numpy as np
 
 from chipkit.fonts import CJKFont
 from chipkit.plates import layout as L
-from chipkit.plates._out import Written, commit_or_discard, temp_file_with
+from chipkit.plates._out import FileRenderer, Written, temp_file_with
 from chipkit.plates.carriers import QRCarrier, SnowflakeCarrier, Symbol
 
 
@@ -144,7 +144,7 @@ def encode_png(pixels: np.ndarray, palette: Palette, dpi: int) -> bytes:
     )
 
 
-class PngRenderer:
+class PngRenderer(FileRenderer):
     """Renders plates to palette PNG at ``dpi`` (see the module docstring)."""
 
     def __init__(self, font: CJKFont, dpi: int, carrier: Carrier) -> None:
@@ -342,18 +342,6 @@ class PngRenderer:
         pix, info = self.render_pixels(data, sym, measure)
         png = encode_png(pix, self.palette, self.dpi)
         return temp_file_with(path, png), info
-
-    def write(
-        self,
-        path: Path,
-        data: L.PlateData,
-        sym: Symbol,
-        measure: L.Measurer,
-        before_commit: Callable[[], None] | None = None,
-    ) -> Written:
-        tmp, info = self.write_temp(path, data, sym, measure)
-        commit_or_discard(tmp, path, before_commit)
-        return info
 
 
 def _points(op: L.Op) -> list[tuple[float, float]]:

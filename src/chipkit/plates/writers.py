@@ -9,13 +9,18 @@ this module has SVG and re-exports the others.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from chipkit.fonts import CJKFont
 from chipkit.plates import layout as L
-from chipkit.plates._out import Written, atomic_path, commit_file, commit_or_discard, temp_file_with
+from chipkit.plates._out import (
+    FileRenderer,
+    Written,
+    atomic_path,
+    commit_file,
+    temp_file_with,
+)
 from chipkit.plates.carriers import QRCarrier, SnowflakeCarrier, Symbol
 from chipkit.plates.pdf import (
     GAP_MM,
@@ -64,7 +69,7 @@ def _svg_op(op: L.Op) -> str:
     raise TypeError(op)
 
 
-class SvgRenderer:
+class SvgRenderer(FileRenderer):
     """Plates as SVG in millimetres (viewBox 0 0 120 90); text uses the CJK font by name."""
 
     def __init__(self, font: CJKFont, carrier: QRCarrier | SnowflakeCarrier) -> None:
@@ -96,18 +101,6 @@ class SvgRenderer:
         """The plate in a fresh temp file next to ``path`` (not synced, not renamed)."""
         text, info = self.render(data, sym, measure)
         return temp_file_with(path, text.encode("utf-8")), info
-
-    def write(
-        self,
-        path: Path,
-        data: L.PlateData,
-        sym: Symbol,
-        measure: L.Measurer,
-        before_commit: Callable[[], None] | None = None,
-    ) -> Written:
-        tmp, info = self.write_temp(path, data, sym, measure)
-        commit_or_discard(tmp, path, before_commit)
-        return info
 
 
 __all__ = [
