@@ -144,6 +144,7 @@ def job_slips(
         "households": len(res.households),
         "not_in_database": res.not_in_db[:100],
         "expires_at": now + SLIPS_TTL if res.path else None,
+        "ttl_seconds": SLIPS_TTL,
     }
 
 
