@@ -52,8 +52,9 @@ the households' PINs (e.g. reprinting damaged plates).
 \b
 Exit codes: 0 every row has a plate (--check: every row is good) and, with --db,
 its slip; 1 some rows were rejected (listed with row, column and reason; the good
-rows were still issued) or some households got no slip (listed); 2 usage or input error (nothing usable, no keyring, no CJK font, ...);
-130 interrupted (a re-run completes the batch).
+rows were still issued) or some households got no slip (listed); 2 usage or input
+error (nothing usable, no keyring, no CJK font, ...); 130 interrupted (a re-run
+completes the batch).
 """
 
 
