@@ -80,7 +80,9 @@ def clock() -> Clock:
 
 @pytest.fixture()
 def svc(tmp_path: Path, keyring: Keyring, clock: Clock) -> CaseService:
-    s = CaseService(tmp_path / "cases.sqlite", verifier=keyring.verifier(), clock=clock)
+    s = CaseService(
+        tmp_path / "cases.sqlite", verifier=keyring.verifier(), clock=clock, create=True
+    )
     s.import_register(register_csv(tmp_path / "register.csv"))
     yield s
     s.db.dispose()
@@ -99,7 +101,7 @@ def backend_svc(request, tmp_path: Path, keyring: Keyring, clock: Clock) -> Case
         url = request.getfixturevalue("pg_db_url")
     else:
         url = str(tmp_path / "backend.sqlite")
-    s = CaseService(url, verifier=keyring.verifier(), clock=clock)
+    s = CaseService(url, verifier=keyring.verifier(), clock=clock, create=True)
     s.import_register(register_csv(tmp_path / "register.csv"))
     yield s
     s.db.dispose()
