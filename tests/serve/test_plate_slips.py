@@ -153,6 +153,7 @@ def test_households_missing_from_the_database_are_listed(tmp_path):
 CLERK_REGISTER = """户号,村代码,村名,门牌号,网格,网格员
 H-0001,330703101001,东村,1号,G1,张三
 H-0002,330703101001,东村,2号,G1,张三
+H-0009,330703101001,东村,9号,G1,张三
 """
 
 
@@ -187,6 +188,7 @@ def test_issue_job_offers_the_slips_once_to_its_clerk_and_reissue_makes_one(keye
     assert j["state"] == "done", j
     slips = j["result"]["slips"]
     assert slips["file"] == "pin-slips.pdf" and slips["households"] == 2
+    assert slips["not_in_database"] == ["H-0009"] and slips["not_in_database_count"] == 1
     assert slips["expires_at"] == svc.now() + SLIPS_TTL and "pin-slips.pdf" in j["result"]["files"]
     url = f"/api/v1/jobs/{j['id']}/files/pin-slips.pdf"
     with svc.db.read() as conn:

@@ -184,7 +184,9 @@ function slipsNote(slips) {
   if (slips.file) lines.push(t('dl.slipsHint', { min: Math.round((slips.ttl_seconds || 1800) / 60) }));
   if (slips.error) lines.push(t('dl.slipsNone', { why: slips.error }));
   if ((slips.not_in_database || []).length) {
-    lines.push(t('dl.slipsMissing', { n: slips.not_in_database.length, ids: slips.not_in_database.join(', ') }));
+    const n = slips.not_in_database_count || slips.not_in_database.length;
+    const more = n > slips.not_in_database.length ? ', …' : '';
+    lines.push(t('dl.slipsMissing', { n, ids: slips.not_in_database.join(', ') + more }));
   }
   const bad = slips.error || (slips.not_in_database || []).length;
   return h('div', { id: 'slips-note', class: `card ${bad ? 'notice-bad' : 'notice-ok'}` },

@@ -142,7 +142,8 @@ def job_slips(
     return {
         "file": res.path.name if res.path else None,
         "households": len(res.households),
-        "not_in_database": res.not_in_db[:100],
+        "not_in_database_count": len(res.not_in_db),
+        "not_in_database": res.not_in_db[:100],  # the first 100
         "expires_at": now + SLIPS_TTL if res.path else None,
         "ttl_seconds": SLIPS_TTL,
     }
