@@ -61,8 +61,8 @@ def make():
     return app
 """
 BARE_RUN = (
-    "import sys, uvicorn; sys.path.insert(0, sys.argv[3]); "
-    "uvicorn.run('ck_bare_app:make', factory=True, host='127.0.0.1', port=int(sys.argv[1]), "
+    "import sys; from chipkit.serve.runner import run; sys.path.insert(0, sys.argv[3]); "
+    "run('ck_bare_app:make', factory=True, host='127.0.0.1', port=int(sys.argv[1]), "
     "workers=int(sys.argv[2]), log_level='warning', proxy_headers=False, server_header=False, "
     "date_header=True)"
 )

@@ -121,7 +121,7 @@ def serve(
     household session with their door chip; PIN slips: `chipkit households pins`.
     """
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401 - the serve extra is installed
     except ImportError:
         fail("the service needs its extra: pip install 'chipkit[serve]' (make demo installs it)")
 
@@ -181,7 +181,9 @@ def serve(
     )
     sys.stdout.flush()
     try:
-        uvicorn.run(
+        from chipkit.serve.runner import run
+
+        run(
             "chipkit_cli.serve:app_from_env",
             factory=True,
             host=host,

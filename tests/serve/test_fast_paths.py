@@ -20,6 +20,11 @@ from chipkit.serve.store import Throttle, open_database
 
 
 def test_pool_holds_one_connection_per_thread(tmp_path: Path) -> None:
+    """A server's handler threads live long: however many requests they serve, the
+    connections opened stay within the pool's plus one of each thread's own for fetch
+    (SQLite), instead of growing with the requests."""
+    from concurrent.futures import ThreadPoolExecutor
+
     db = open_database(tmp_path / "c.sqlite", pool_size=12)
     opened = []
     event.listen(db.engine, "connect", lambda *a: opened.append(1))
@@ -32,14 +37,26 @@ def test_pool_holds_one_connection_per_thread(tmp_path: Path) -> None:
                 conn.execute(select(throttle.c.key)).all()
             db.fetch(_COUNT, {"k": "x"})
 
-    for _ in range(3):  # 12 threads at once, three times: the pool keeps its 12 connections
-        ts = [threading.Thread(target=work) for _ in range(12)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-    assert len(opened) <= 12
+    rounds = []
+    with ThreadPoolExecutor(12) as pool:
+        for _ in range(5):  # 12 threads at once, five times (300 transactions, 300 fetches)
+            for f in [pool.submit(work) for _ in range(12)]:
+                f.result()
+            rounds.append(len(opened))
+    assert rounds[-1] <= 12 + 12, rounds
     db.dispose()
+
+
+def test_fetch_connections_of_ended_threads_are_closed(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "c.sqlite")
+    for _ in range(5):
+        t = threading.Thread(target=db.fetch, args=(_COUNT, {"k": "x"}))
+        t.start()
+        t.join()
+    db.fetch(_COUNT, {"k": "x"})  # a new thread's connection tidies the ended ones away
+    assert len(db._own) == 1
+    db.dispose()
+    assert db._own == []
 
 
 _COUNT = select(throttle.c.count).where(throttle.c.key == bindparam("k"))
