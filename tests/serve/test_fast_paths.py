@@ -85,15 +85,18 @@ def test_fetch_reads_writes_and_reports_errors(tmp_path: Path) -> None:
 
 
 def test_router_order_changes_no_route() -> None:
-    """app.py includes the hottest routers first; no path of one router is also matched by a
-    route of another, so the order decides nothing."""
+    """app.py includes the hottest routers first (the resident pages, then the API); no path
+    of one router is also matched by a route of another, so the order decides nothing."""
     mods = [
         importlib.import_module(f"chipkit.serve.{m.name}")
         for m in pkgutil.iter_modules(chipkit.serve.__path__)
         if m.name.startswith("api_") or m.name == "open311"
     ]
     assert len(mods) >= 7
+    from chipkit.serve import pages
+
     routes = [(m.__name__, r) for m in mods for r in m.router.routes]
+    routes += [("pages.resident", r) for r in pages.resident_router.routes]
     for name_a, a in routes:
         for name_b, b in routes:
             if name_a == name_b or not (set(a.methods) & set(b.methods)):  # type: ignore[attr-defined]

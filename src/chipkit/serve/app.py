@@ -71,9 +71,10 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
         api_plates,
         open311,
     )
+    app.include_router(pages.resident_router)  # the chip URL every household opens
     for r in (m.router for m in routers):
         app.include_router(r)
-    app.include_router(pages.router)  # the web pages (issue 13) and their built assets
+    app.include_router(pages.router)  # the other web pages (issue 13) and their built assets
     pages.mount_static(app)
     if config.fast_paths:  # inside Guard: its headers and body limit apply to it too
         app.add_middleware(FastPaths)
