@@ -22,6 +22,11 @@ from sqlalchemy.sql.expression import Executable
 
 from chipkit.cases.errors import CasesError
 
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's own retries between processes
+    fcntl = None  # type: ignore[assignment]
+
 DEFAULT_SQLITE = "chipkit-cases.sqlite"
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "ck_alembic_version"
@@ -92,10 +97,9 @@ class Database:
                 _ping_when_idle(self.engine)
             except Exception as e:  # noqa: BLE001 - unknown dialect / driver
                 raise CasesError(f"cannot use database {redact(self.url)}: {e}") from None
-        # SQLite lets one writer in at a time and makes the others poll (sleeping 1, 2, 5 ...
-        # 100 ms between tries): a server's handler threads queue on this lock instead, so a
-        # busy process adds no sleeps to its own writes. Other processes still poll.
-        self._writing: Any = threading.RLock() if self.is_sqlite else nullcontext()
+        self._writing: Any = (
+            WriteQueue(self.url[len("sqlite:///") :]) if self.is_sqlite else nullcontext()
+        )
         self._local = threading.local()
         self._own: list[tuple[threading.Thread, Any]] = []  # fetch connections (SQLite)
         self._own_lock = threading.Lock()
@@ -240,6 +244,8 @@ class Database:
             ).get_current_revision()
 
     def dispose(self) -> None:
+        if isinstance(self._writing, WriteQueue):
+            self._writing.close()
         with self._own_lock:
             own, self._own = self._own, []
             self._local = threading.local()
@@ -255,6 +261,51 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({redact(self.url)!r})"
+
+
+class WriteQueue:
+    """SQLite writers of one database file wait their turn here instead of polling.
+
+    SQLite lets one writer in at a time and makes the others retry, sleeping 1, 2, 5 ... 100
+    ms between tries: under load those sleeps, not the work, made a server's slowest
+    requests. Threads of a process queue on a lock; processes (several server workers, the
+    CLI beside a server) on ``flock(2)`` of ``<database>.wlock``, which wakes the next
+    waiter as soon as the lock is released. Only the queueing changes: SQLite's own locking
+    still keeps writes correct (where ``flock`` is missing, on Windows, or the lock file
+    cannot be made, processes fall back to it).
+    """
+
+    def __init__(self, path: str) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._path = path + ".wlock" if path and not path.startswith(("file:", ":memory:")) else ""
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self._depth += 1
+        if self._depth == 1 and self._file() is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)  # type: ignore[arg-type]
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._lock.release()
+
+    def _file(self) -> int | None:
+        if self._fd is None and self._path and fcntl is not None:
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                self._path = ""  # a read-only folder: SQLite's own retries only
+        return self._fd
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 def _prepare_sqlite_file(path: Path, *, create: bool) -> None:
