@@ -40,10 +40,21 @@ grid worker and phone, plate serial. Never by default: the household head's
 name and the household id (--print-head / --print-household-id).
 
 \b
-Exit codes: 0 every row has a plate (--check: every row is good); 1 some rows
-were rejected (listed with row, column and reason; the good rows were still
-issued); 2 usage or input error (nothing usable, no keyring, no CJK font, ...);
-130 interrupted (a re-run completes the batch).
+PIN slips: with --db (the service's database, or $CHIPKIT_DB) every household
+with a plate in OUT gets a new household PIN (only its Argon2id hash is stored;
+the old PIN stops working) and its slip in OUT/pin-slips.pdf (10 per A4 page; or
+--slips csv), mode 0600: hand each slip to its household with the plate, never
+print the PIN on it. The PINs are issued after the plates are written (a failed
+batch issues none); if the slips cannot be written no PIN changes. Without --db
+no slip is made (`chipkit households pins` makes them later); --no-pins keeps
+the households' PINs (e.g. reprinting damaged plates).
+
+\b
+Exit codes: 0 every row has a plate (--check: every row is good) and, with --db,
+its slip; 1 some rows were rejected (listed with row, column and reason; the good
+rows were still issued) or some households got no slip (listed); 2 usage or input
+error (nothing usable, no keyring, no CJK font, ...); 130 interrupted (a re-run
+completes the batch).
 """
 
 
@@ -134,6 +145,25 @@ issued); 2 usage or input error (nothing usable, no keyring, no CJK font, ...);
 @click.option(
     "-j", "--jobs", type=click.IntRange(1, 64), help="Worker processes (default: all cores)."
 )
+@click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    envvar="CHIPKIT_DB",
+    help="The service's database (SQLite file or postgresql:// URL; $CHIPKIT_DB): new "
+    "household PINs, slips in OUT/pin-slips.pdf.",
+)
+@click.option(
+    "--slips",
+    "slips_fmt",
+    type=click.Choice(["pdf", "csv"]),
+    default="pdf",
+    show_default=True,
+    help="PIN slips file: pdf (10 per A4 page) or csv (UTF-8 with BOM).",
+)
+@click.option(
+    "--no-pins", is_flag=True, help="Keep the households' PINs: no slips, even with --db."
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-row report.")
 @handle_errors
 def plates(
@@ -156,6 +186,9 @@ def plates(
     print_head: bool,
     print_household_id: bool,
     jobs: int | None,
+    db_url: str | None,
+    slips_fmt: str,
+    no_pins: bool,
     quiet: bool,
 ) -> None:
     from chipkit.fonts import find_cjk_font
@@ -184,6 +217,7 @@ def plates(
     reg = read_register(register, encoding=encoding, sheet=sheet_name, use=use)
     _echo_register(register, reg, quiet)
     kr = open_keyring(keys_dir)
+    db = None if no_pins or not db_url else _open_db(db_url)
     exp = expires.date() if isinstance(expires, datetime) else None
     if exp is not None and exp <= today_utc():
         fail("--expires must be in the future")
@@ -209,11 +243,45 @@ def plates(
         result = run_batch(reg, kr, opts, progress=bar.update)
     finally:
         bar.close()
-    _summary(register, result, font, quiet)
-    sys.exit(EXIT_FAIL if result.rejected else EXIT_OK)
+    slips, all_slips = _slips(db, result.out, slips_fmt, font_path, no_pins)
+    _summary(register, result, font, quiet, slips)
+    sys.exit(EXIT_FAIL if result.rejected or not all_slips else EXIT_OK)
 
 
-def _summary(register: Path, result: Any, font: Any, quiet: bool) -> None:
+def _open_db(url: str) -> Any:
+    """The service's database, opened before any plate is printed (fail fast)."""
+    try:
+        from chipkit.serve.store import open_database
+    except ImportError:
+        fail("PIN slips need the service's extra: pip install 'chipkit[serve]'")
+    return open_database(url, create=False)
+
+
+def _slips(db: Any, out: Path, fmt: str, font: Path | None, no_pins: bool) -> tuple[str, bool]:
+    """New PINs and slips for every household with a plate in OUT -> (the summary's clause,
+    whether every household that has a plate there has its slip; True when none asked)."""
+    if db is None:
+        if no_pins:
+            return "PINs unchanged (--no-pins)", True
+        return (
+            "no PIN slips made (no --db): make them with "
+            "`chipkit households pins --db URL --village CODE --out slips.pdf`",
+            True,
+        )
+    from chipkit.serve.slips import SlipsError, issue_slips, plate_households
+    from chipkit_cli.users import _by
+
+    hids = plate_households(out)
+    try:
+        res = issue_slips(db, hids, out, fmt=fmt, by=_by(), font=str(font) if font else None)
+    except SlipsError as e:
+        return f"NO PIN slips for {len(hids)} households: {e}", False
+    finally:
+        db.dispose()
+    return res.note(), not res.not_in_db
+
+
+def _summary(register: Path, result: Any, font: Any, quiet: bool, slips: str) -> None:
     """The rejected rows and the one summary line (stderr)."""
     for p in result.problems:
         if not quiet:
@@ -226,7 +294,8 @@ def _summary(register: Path, result: Any, font: Any, quiet: bool) -> None:
         f"{result.rejected} rejected; {new} plates rendered in {result.seconds:.1f} s"
         + (f" ({new / result.seconds:.0f}/s)" if new and result.seconds else "")
         + f"; font {font}; manifest {result.manifest_json}"
-        + (f"; rejected rows in {result.rejected_csv}" if result.rejected else ""),
+        + (f"; rejected rows in {result.rejected_csv}" if result.rejected else "")
+        + f"; {slips}",
         err=True,
     )
     if any(result.recovered.values()):

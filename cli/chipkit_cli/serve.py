@@ -118,7 +118,8 @@ def serve(
         --public-url https://jd.example.cn --trusted-proxy 127.0.0.1
 
     Accounts: `chipkit users add|from-register|passwd|disable|list`. Residents open a
-    household session with their door chip; PIN slips: `chipkit households pins`.
+    household session with their door chip; PIN slips come with the plates (`chipkit
+    plates --db`, the clerk console) or from `chipkit households pins`.
     """
     try:
         import uvicorn  # noqa: F401 - the serve extra is installed

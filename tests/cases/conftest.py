@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pytest
@@ -82,34 +80,12 @@ def clock() -> Clock:
 
 @pytest.fixture()
 def svc(tmp_path: Path, keyring: Keyring, clock: Clock) -> CaseService:
-    s = CaseService(tmp_path / "cases.sqlite", verifier=keyring.verifier(), clock=clock)
+    s = CaseService(
+        tmp_path / "cases.sqlite", verifier=keyring.verifier(), clock=clock, create=True
+    )
     s.import_register(register_csv(tmp_path / "register.csv"))
     yield s
     s.db.dispose()
-
-
-def pg_url() -> str | None:
-    return os.environ.get("CHIPKIT_TEST_PG_URL")
-
-
-@pytest.fixture()
-def pg_db_url() -> str:
-    """A fresh, empty PostgreSQL database on the test server; dropped afterwards."""
-    url = pg_url()
-    if not url:
-        pytest.skip(
-            "PostgreSQL tests skipped: CHIPKIT_TEST_PG_URL is not set "
-            "(start one with: eval $(scripts/pg_test_server.sh start))"
-        )
-    import psycopg
-
-    name = "ck_test_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(url, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = url.rpartition("/")
-    yield f"{base}/{name}"
-    with psycopg.connect(url, autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture()
@@ -125,7 +101,7 @@ def backend_svc(request, tmp_path: Path, keyring: Keyring, clock: Clock) -> Case
         url = request.getfixturevalue("pg_db_url")
     else:
         url = str(tmp_path / "backend.sqlite")
-    s = CaseService(url, verifier=keyring.verifier(), clock=clock)
+    s = CaseService(url, verifier=keyring.verifier(), clock=clock, create=True)
     s.import_register(register_csv(tmp_path / "register.csv"))
     yield s
     s.db.dispose()

@@ -17,7 +17,7 @@ from chipkit.cases.models import events
 
 def _race(url, verifier, n_threads, op):
     """Run op(svc, i) in n_threads threads at once; return (successes, errors)."""
-    services = [CaseService(url, verifier=verifier) for _ in range(n_threads)]
+    services = [CaseService(url, verifier=verifier, create=True) for _ in range(n_threads)]
     barrier = threading.Barrier(n_threads)
     wins, errors = [], []
     lock = threading.Lock()
@@ -44,7 +44,7 @@ def _race(url, verifier, n_threads, op):
 
 
 def _scenario(url, verifier, tmp_path, register_csv):
-    svc = CaseService(url, verifier=verifier)
+    svc = CaseService(url, verifier=verifier, create=True)
     svc.import_register(register_csv(tmp_path / "register.csv"))
     # only the assigned worker may accept, so the accept race is one worker on six devices
     for rounds in range(3):

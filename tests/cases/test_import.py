@@ -24,7 +24,7 @@ def _count(svc, table):
 def test_chinese_headers_and_encodings(tmp_path, encoding):
     p = tmp_path / "zh.csv"
     p.write_bytes(ZH.encode(encoding))
-    svc = CaseService(tmp_path / "c.sqlite")
+    svc = CaseService(tmp_path / "c.sqlite", create=True)
     counts = svc.import_register(p)
     assert counts == {
         "units": 5,
@@ -52,7 +52,7 @@ def test_xlsx(tmp_path):
     ws["B2"] = 330703102003  # a number cell, as Excel keeps codes
     p = tmp_path / "r.xlsx"
     wb.save(p)
-    svc = CaseService(tmp_path / "c.sqlite")
+    svc = CaseService(tmp_path / "c.sqlite", create=True)
     assert svc.import_register(p)["households"] == 3
 
 
@@ -71,7 +71,7 @@ def test_xlsx(tmp_path):
 def test_bad_row_names_file_row_field_and_imports_nothing(tmp_path, row, message):
     p = tmp_path / "bad.csv"
     p.write_text(ZH + row + "\n", encoding="utf-8")
-    svc = CaseService(tmp_path / "c.sqlite")
+    svc = CaseService(tmp_path / "c.sqlite", create=True)
     with pytest.raises(BadInput, match=message) as e:
         svc.import_register(p)
     assert "bad.csv" in str(e.value)
@@ -81,7 +81,7 @@ def test_bad_row_names_file_row_field_and_imports_nothing(tmp_path, row, message
 def test_missing_columns_and_empty_file(tmp_path):
     p = tmp_path / "x.csv"
     p.write_text("name,phone\nx,1\n", encoding="utf-8")
-    svc = CaseService(tmp_path / "c.sqlite")
+    svc = CaseService(tmp_path / "c.sqlite", create=True)
     with pytest.raises(BadInput, match="no household_id"):
         svc.import_register(p)
     p.write_text("", encoding="utf-8")
@@ -90,7 +90,7 @@ def test_missing_columns_and_empty_file(tmp_path):
 
 
 def test_staff_rows(tmp_path, make_register):
-    svc = CaseService(tmp_path / "c.sqlite")
+    svc = CaseService(tmp_path / "c.sqlite", create=True)
     svc.import_register(make_register(tmp_path / "r.csv"))
     with svc.db.read() as conn:
         roles = dict(conn.execute(select(workers.c.id, workers.c.role)).all())
@@ -116,7 +116,7 @@ def test_register_aliases_and_utf16(tmp_path):
     )
     p = tmp_path / "u16.csv"
     p.write_bytes(text.encode("utf-16"))
-    svc = CaseService(tmp_path / "c.sqlite")
+    svc = CaseService(tmp_path / "c.sqlite", create=True)
     assert svc.import_register(p)["households"] == 1
     with svc.db.read() as conn:
         names = dict(conn.execute(select(units.c.id, units.c.name)).all())
@@ -135,7 +135,7 @@ def test_plates_register_as_source(tmp_path):
         "C-3,330703104001,东湖村,曹宅镇,,\n",
         encoding="utf-8",
     )
-    svc = CaseService(tmp_path / "c.sqlite")
+    svc = CaseService(tmp_path / "c.sqlite", create=True)
     assert svc.import_register(p)["households"] == 3
     with svc.db.read() as conn:
         links = dict(conn.execute(select(households.c.id, households.c.worker_id)).all())
@@ -160,7 +160,7 @@ def test_bad_rows_are_reported_and_the_good_rows_imported(tmp_path):
         "A-5,330703102003,1,W1\n",
         encoding="utf-8",
     )
-    svc = CaseService(tmp_path / "c.sqlite")
+    svc = CaseService(tmp_path / "c.sqlite", create=True)
     with pytest.raises(BadInput, match="row 3"):  # the library call stays all-or-nothing
         svc.import_register(p)
     r = CliRunner().invoke(cli, ["cases", "import", str(p), "--db", str(tmp_path / "d.sqlite")])
@@ -168,5 +168,19 @@ def test_bad_rows_are_reported_and_the_good_rows_imported(tmp_path):
     for row in ("row 3", "row 4", "row 5"):
         assert row in r.output
     assert "2 new households" in r.output
-    counts = CaseService(tmp_path / "d.sqlite").import_register(p, skip_bad_rows=True)
+    counts = CaseService(tmp_path / "d.sqlite", create=True).import_register(p, skip_bad_rows=True)
     assert counts["rejected"] == 3 and counts["households"] == 0  # already there
+
+
+def test_library_refuses_a_missing_sqlite_file_unless_asked_to_create(tmp_path):
+    """A mistyped path is an error naming it, not a new empty database (as on the CLI)."""
+    from chipkit.cases import CasesError
+
+    typo = tmp_path / "cses.sqlite"
+    with pytest.raises(CasesError, match=r"cses\.sqlite.*no such cases database.*create=True"):
+        CaseService(typo)
+    assert not typo.exists()
+    CaseService(typo, create=True).db.dispose()  # explicit: a new database
+    again = CaseService(typo)  # it exists now: opened without create
+    assert again.db.revision()
+    again.db.dispose()

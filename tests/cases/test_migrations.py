@@ -22,7 +22,7 @@ def test_schema_matches_models(tmp_path):
 
 def test_reopen_keeps_data(tmp_path, make_register):
     p = tmp_path / "m.sqlite"
-    svc = CaseService(p)
+    svc = CaseService(p, create=True)
     svc.import_register(make_register(tmp_path / "r.csv"))
     svc.submit("other", "x", household_id="H-0001", worker_id="W1")
     svc.db.dispose()
@@ -80,7 +80,7 @@ def test_0002_adds_the_rating_credential_to_an_existing_database(tmp_path, make_
     from chipkit.cases.db import MIGRATIONS
 
     p = tmp_path / "old.sqlite"
-    svc = CaseService(p)
+    svc = CaseService(p, create=True)
     svc.import_register(make_register(tmp_path / "r.csv"))
     c = svc.submit("other", "x", household_id="H-0001", worker_id="W1")
     svc.accept(c["id"], "W1")
@@ -117,7 +117,7 @@ def test_0003_keeps_the_register_worker_phone(tmp_path):
         "JD-1,330703100201,孝顺镇,浦口村,1号,第一网格,陈晓琳,13905797037\n",
         encoding="utf-8",
     )
-    svc = CaseService(tmp_path / "p.sqlite")
+    svc = CaseService(tmp_path / "p.sqlite", create=True)
     svc.import_register(reg)
     with svc.db.read() as conn:
         assert conn.execute(select(workers.c.phone)).scalar() == "13905797037"

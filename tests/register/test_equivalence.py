@@ -83,7 +83,7 @@ def _cases_side(reg_path: Path, tmp_path: Path) -> tuple[dict[str, int], set]:
     from chipkit.cases.models import households
 
     reg = parse_register(reg_path)
-    svc = CaseService(tmp_path / "c.sqlite")
+    svc = CaseService(tmp_path / "c.sqlite", create=True)
     svc.load_register(reg, source=str(reg_path))
     with svc.db.read() as conn:
         ids = set(conn.execute(select(households.c.id)).scalars())

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -180,29 +179,6 @@ def anon(app):
 def resident(app):
     """resident(chip, pin=None) -> a client holding a household session."""
     return lambda chip, pin=None: household(app, chip, pin)
-
-
-def pg_url() -> str | None:
-    return os.environ.get("CHIPKIT_TEST_PG_URL")
-
-
-@pytest.fixture()
-def pg_db_url() -> str:
-    url = pg_url()
-    if not url:
-        pytest.skip(
-            "PostgreSQL tests skipped: CHIPKIT_TEST_PG_URL is not set "
-            "(start one with: eval $(scripts/pg_test_server.sh start))"
-        )
-    import psycopg
-
-    name = "ck_serve_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(url, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = url.rpartition("/")
-    yield f"{base}/{name}"
-    with psycopg.connect(url, autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture()

@@ -221,3 +221,25 @@ def test_stale_job_that_cannot_resume_fails_saying_why(keyed_app, clock):
     clock.advance(jobs.LEASE_SECS + 1)
     j = clerk.get(f"/api/v1/jobs/{jid}").json()
     assert j["state"] == "failed" and "stopped" in j["error"] and "again" in j["error"], j
+
+
+def test_periodic_sweep_resumes_a_dead_job_nobody_polls(keyed_app, clock):
+    """The server's sweeper thread, not a GET, takes over a job whose process died (here:
+    accepted, then the process died before its thread started) and finishes it."""
+    from chipkit.serve import jobs
+
+    svc = keyed_app.state.chipkit
+    clerk = _login(keyed_app, "clerk1")
+    files = {"file": ("r.csv", PLATES_REGISTER.encode("utf-8"), "text/csv")}
+    up = clerk.post("/api/v1/registers", files=files).json()["upload_id"]
+    params = {"format": "pdf", "sheet": "a4", "carrier": "qr", "upload_id": up}
+    jid = jobs.new_job(svc.db, "plates", "clerk1", params, svc.now())
+    clock.advance(jobs.LEASE_SECS + 1)
+    svc.config.sweep_secs = 1
+    with TestClient(keyed_app):  # runs the lifespan: the sweeper thread
+        deadline = time.time() + 30
+        while (j := jobs.get(svc.db, jid, svc.now()))["state"] != "done":
+            assert time.time() < deadline and j["state"] != "failed", j
+            time.sleep(0.2)
+    assert j["result"]["counts"]["issued"] == 3 and "manifest.csv" in j["result"]["files"]
+    assert Keyring.open(svc.keyring.path).next_serial == 4

@@ -138,10 +138,14 @@ def test_clerk_issues_downloads_revokes_reissues_and_exports(
         a.get_attribute("data-file"): a.get_attribute("href")
         for a in wait_for(browser, "#downloads", timeout=60).find_elements(By.CSS_SELECTOR, "a")
     }
-    pdf_name = next(n for n in links if n.endswith(".pdf"))
+    pdf_name = next(n for n in links if n.endswith(".pdf") and n != "pin-slips.pdf")
+    assert "只能下载一次" in wait_for(browser, "#slips-note").text  # the PINs: a warning
     with _session(browser, server) as api:
         pdf = api.get(links[pdf_name])
         manifest = api.get(links["manifest.csv"])
+        slips = api.get(links["pin-slips.pdf"])  # the households' PIN slips, once
+        assert api.get(links["pin-slips.pdf"]).status_code == 404
+    assert slips.content.startswith(b"%PDF") and slips.headers["cache-control"] == "no-store"
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert manifest.content.startswith(b"\xef\xbb\xbf")  # Excel on Chinese Windows reads UTF-8
     assert "东村" in manifest.content.decode("utf-8-sig")

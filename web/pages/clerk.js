@@ -1,6 +1,7 @@
 // /clerk: the village clerk's console. Every act is an API call; the service enforces the
 // clerk's role and village. Upload a register -> its bad rows (before any serial is spent)
-// -> issue -> progress -> download the PDF sheets and the manifest; revoke or reissue a
+// -> issue -> progress -> download the PDF sheets, the manifest and the households' PIN slips
+// (one download, then the service deletes them); revoke or reissue a
 // household's plate with a reason; post and withdraw notices; export the verifier bundle.
 import { api } from '../lib/api.js';
 import { langSwitch, register, t } from '../lib/i18n.js';
@@ -24,6 +25,9 @@ register({
     'job.failed': '签发失败：{error}', 'job.stale': '任务中断，正在恢复（不会重复占用编号）…',
     'dl.h': '下载', 'dl.pdf': '门牌 PDF：{name}', 'dl.manifest': '清单（Excel 可直接打开的 CSV）',
     'dl.rejected': '被拒绝的行（CSV）', 'dl.json': '清单（JSON）', 'dl.file': '文件：{name}',
+    'dl.slips': '住户密码条（PDF，{n} 户）',
+    'dl.slipsHint': '密码条含各户密码：只能下载一次，签发 {min} 分钟后自动删除。请与门牌一起交给各户，勿交给网格员。',
+    'dl.slipsNone': '没有生成密码条：{why}', 'dl.slipsMissing': '{n} 户不在住户库中，未生成密码：{ids}',
     'rv.h': '2. 作废或补发门牌', 'rv.household': '户号', 'rv.reason': '原因',
     'rv.reasons': '丢失|损坏|搬离|户号变更', 'rv.revoke': '作废门牌', 'rv.reissue': '补发新门牌',
     'rv.confirm': '确认作废 {id} 的门牌？作废后无法恢复。', 'rv.yes': '确认作废', 'rv.no': '取消',
@@ -57,6 +61,9 @@ register({
     'job.stale': 'The job was interrupted; resuming it (no serial is spent twice)…',
     'dl.h': 'Downloads', 'dl.pdf': 'Plates PDF: {name}', 'dl.manifest': 'Manifest (CSV for Excel)',
     'dl.rejected': 'Rejected rows (CSV)', 'dl.json': 'Manifest (JSON)', 'dl.file': 'File: {name}',
+    'dl.slips': 'Household PIN slips (PDF, {n} households)',
+    'dl.slipsHint': 'The slips hold the households’ PINs: one download only, deleted {min} minutes after issuing. Hand each to its household with the plate, never to the grid worker.',
+    'dl.slipsNone': 'No PIN slips were made: {why}', 'dl.slipsMissing': '{n} households are not in the register database and got no PIN: {ids}',
     'rv.h': '2. Revoke or reissue a plate', 'rv.household': 'Household id', 'rv.reason': 'Reason',
     'rv.reasons': 'lost|damaged|moved out|household id changed', 'rv.revoke': 'Revoke plate',
     'rv.reissue': 'Reissue a new plate',
@@ -149,22 +156,39 @@ async function follow(jobId, panel) {
   }
 }
 
+const SLIPS = ['pin-slips.pdf', 'pin-slips.csv'];
+
 function downloads(job) {
   const label = (name) => {
+    if (SLIPS.includes(name)) return t('dl.slips', { n: (job.result.slips || {}).households || 0 });
     if (name.endsWith('.pdf')) return t('dl.pdf', { name });
     if (name === 'manifest.csv') return t('dl.manifest');
     if (name === 'rejected.csv') return t('dl.rejected');
     if (name === 'manifest.json') return t('dl.json');
     return t('dl.file', { name });
   };
-  const order = (n) => (n.endsWith('.pdf') ? 0 : n === 'manifest.csv' ? 1 : n.endsWith('.csv') ? 2 : 3);
+  const order = (n) => (SLIPS.includes(n) ? 1 : n.endsWith('.pdf') ? 0 : n === 'manifest.csv' ? 2 : n.endsWith('.csv') ? 3 : 4);
   const files = [...(job.result.files || [])].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
   return h('div', { id: 'downloads', class: 'stack' }, h('h3', {}, t('dl.h')),
     files.map((name) => h('a', {
       class: order(name) === 0 ? 'button primary block' : 'button block',
       href: `/api/v1/jobs/${job.id}/files/${encodeURIComponent(name)}`, download: name,
       dataset: { file: name },
-    }, label(name))));
+    }, label(name))), slipsNote(job.result.slips));
+}
+
+// the slips hold secrets: say so, and say which households got none (and why)
+function slipsNote(slips) {
+  if (!slips) return null;
+  const lines = [];
+  if (slips.file) lines.push(t('dl.slipsHint', { min: Math.round((slips.ttl_seconds || 1800) / 60) }));
+  if (slips.error) lines.push(t('dl.slipsNone', { why: slips.error }));
+  if ((slips.not_in_database || []).length) {
+    lines.push(t('dl.slipsMissing', { n: slips.not_in_database.length, ids: slips.not_in_database.join(', ') }));
+  }
+  const bad = slips.error || (slips.not_in_database || []).length;
+  return h('div', { id: 'slips-note', class: `card ${bad ? 'notice-bad' : 'notice-ok'}` },
+    lines.map((line) => h('p', {}, line)));
 }
 
 const MAX_ROWS_SHOWN = 300; // a register with thousands of bad rows stays usable on a phone

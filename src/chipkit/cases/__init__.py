@@ -5,7 +5,7 @@ grid worker accepts and handles it; the resident rates it; town and district ass
 villages and workers. See docs/cases.md for the state diagram.
 
     from chipkit.cases import CaseService, Actor
-    svc = CaseService("cases.sqlite", verifier=verifier)      # or a postgresql:// URL
+    svc = CaseService("cases.sqlite", verifier=verifier, create=True)  # or postgresql://
     svc.import_register("households.csv")
     case = svc.submit("hazard", "Loose wire", details={"severity": "high"}, token=scanned)
     w = "330703100201-第一网格-陈晓琳"                          # see svc.list_workers()

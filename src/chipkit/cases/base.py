@@ -99,7 +99,7 @@ class ServiceBase:
         *,
         verifier: ChipVerifier | None = None,
         clock: Callable[[], int] | None = None,
-        create: bool = True,
+        create: bool = False,
     ) -> None:
         self.db = db if isinstance(db, Database) else Database(db, create=create)
         self.verifier = verifier

@@ -109,8 +109,9 @@ __all__ = [
 class CaseService(Hierarchy, Intake, Sla, Visits, Notices):
     """Cases, visits and notices over one database.
 
-    ``db``: a Database, an SQLite path or a postgresql:// URL (``create=False`` refuses a
-    SQLite file that does not exist). ``verifier`` (a chipkit Verifier) is needed for chip
+    ``db``: a Database, an SQLite path or a postgresql:// URL. A SQLite file that does not
+    exist is refused (a mistyped path is an error, not a new empty database) unless
+    ``create=True`` (the first ``import_register`` of a new district). ``verifier`` (a chipkit Verifier) is needed for chip
     intake, check-ins and notices by chip; ``clock`` returns the current time in Unix
     seconds (tests pass a fake one).
     """

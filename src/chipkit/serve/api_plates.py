@@ -1,15 +1,17 @@
 """The clerk's work: upload a register, see the bad rows before any serial is spent, issue
-plates in a background job, download the sheets and the manifest, revoke and reissue by
-household, export the verifier bundle. Needs the server started with ``--keys`` (a keyring)."""
+plates in a background job, download the sheets, the manifest and the households' PIN slips,
+revoke and reissue by household, export the verifier bundle. Needs the server started with ``--keys`` (a keyring)."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import secrets
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +19,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from chipkit.cases import audit
@@ -26,6 +29,7 @@ from chipkit.serve.accounts import User
 from chipkit.serve.deps import Services, need_staff, services
 from chipkit.serve.errors import ApiError, forbidden, not_found
 from chipkit.serve.models import uploads
+from chipkit.serve.slips import SLIP_NAMES, SLIPS_TTL, job_slips
 from chipkit.serve.uploads import read_upload
 
 router = APIRouter(prefix="/api/v1", tags=["plates"])
@@ -158,7 +162,8 @@ def issue(upload_id: str, body: Issue, request: Request) -> JSONResponse:
     jid = jobs.new_job(svc.db, "plates", user.username, params, svc.now())
     what = {"job": jid, "upload": upload_id, "households": len(reg.households)}
     _audit(svc, user, "plates.issue", what | body.model_dump(exclude={"households"}))
-    jobs.start(svc.db, jid, _work(svc, kr, reg, body, jid), svc.now)
+    work = _work(svc, kr, reg, body, jid, f"user:{user.username}")
+    jobs.start(svc.db, jid, work, svc.now)
     return JSONResponse({"job_id": jid, "state": "queued"}, status_code=202)
 
 
@@ -183,7 +188,8 @@ def _rows(svc: Services, user: User, upload_id: str, body: Issue) -> Any:
     return dataclasses.replace(reg, households=keep)
 
 
-def _work(svc: Services, kr: Any, reg: Any, body: Issue, jid: str) -> jobs.Work:
+def _work(svc: Services, kr: Any, reg: Any, body: Issue, jid: str, by: str) -> jobs.Work:
+    """The job: the plates, then a new PIN and slip for every household printed."""
     out = jobs.job_dir(_data(svc), jid)
 
     def work(progress: Any) -> dict[str, Any]:
@@ -199,8 +205,10 @@ def _work(svc: Services, kr: Any, reg: Any, body: Issue, jid: str) -> jobs.Work:
         )
         res = run_batch(reg, kr, opts, progress=progress)
         svc.refresh_verifier(force=True)
+        slips = job_slips(svc.db, out, by=by, hasher=svc.config.pin_hasher, now=svc.now())
         return {
             "counts": res.counts,
+            "slips": slips,
             "problems": [p.to_dict() for p in res.problems],
             "files": sorted(
                 p.name for p in out.iterdir() if p.is_file() and not p.name.startswith(".")
@@ -243,7 +251,7 @@ def resume_stale(svc: Services, jid: str) -> None:
         )
         return
     errors.log.warning("resuming plates job %s after its process stopped", jid[:8])
-    jobs.start(svc.db, jid, _work(svc, kr, reg, body, jid), svc.now)
+    jobs.start(svc.db, jid, _work(svc, kr, reg, body, jid, f"user:{user.username}"), svc.now)
 
 
 def resume_all_stale(svc: Services) -> int:
@@ -294,6 +302,8 @@ def job_file(job_id: str, name: str, request: Request) -> FileResponse:
         raise not_found(f"no file {name}")
     folder = jobs.job_dir(_data(services(request)), job_id).resolve()
     path = (folder / name).resolve()
+    if name in SLIP_NAMES:
+        return _slips_file(request, j, path)
     if path.parent != folder or not path.is_file():
         raise not_found(f"no file {name}")
     media = {
@@ -304,6 +314,58 @@ def job_file(job_id: str, name: str, request: Request) -> FileResponse:
         ".svg": "image/svg+xml",
     }.get(path.suffix.lower(), "application/octet-stream")
     return FileResponse(path, media_type=media, filename=name)
+
+
+def _slips_file(request: Request, j: dict[str, Any], path: Path) -> FileResponse:
+    """The PIN slips: to the account that issued the job only, once (the file is moved aside
+    for this one download and deleted after it), within SLIPS_TTL of the job's end."""
+    user = need_staff(request)
+    svc = services(request)
+    if j["owner"] != user.username:
+        raise forbidden("PIN slips go only to the account that issued the plates")
+    expires = ((j.get("result") or {}).get("slips") or {}).get("expires_at")
+    if expires is None or svc.now() >= int(expires):
+        path.unlink(missing_ok=True)
+    mine = path.with_name(f".{path.name}.{secrets.token_hex(8)}.sent")
+    try:
+        path.replace(mine)  # one download wins; a second request finds nothing
+        os.utime(mine)  # the sweep leaves a download under way alone
+    except FileNotFoundError:
+        raise not_found(
+            f"no file {path.name}: PIN slips are deleted once downloaded or "
+            f"{SLIPS_TTL // 60} minutes after the job; reissue the plate, or make new slips "
+            "with `chipkit households pins`"
+        ) from None
+    media = "application/pdf" if path.suffix == ".pdf" else "text/csv; charset=utf-8"
+    return FileResponse(
+        mine,
+        media_type=media,
+        filename=path.name,
+        headers={"cache-control": "no-store"},
+        background=BackgroundTask(mine.unlink, missing_ok=True),
+    )
+
+
+def expire_slips(svc: Services) -> int:
+    """Delete PIN slips nobody downloaded in time, and leftovers of interrupted writes or
+    downloads (run by each process's periodic sweep); returns how many files went."""
+    gone = 0
+    for f in sorted((_data(svc) / "jobs").glob("*/*pin-slips.*")):
+        try:
+            j = jobs.get(svc.db, f.parent.name, svc.now())
+        except ChipkitError:
+            j = {"state": "done", "result": None}
+        if j["state"] in ("queued", "running"):
+            continue
+        slips = (j.get("result") or {}).get("slips") or {}
+        if f.name.startswith("."):  # a write or download that stopped half-way
+            expired = time.time() - f.stat().st_mtime > 600
+        else:
+            expired = svc.now() >= int(slips.get("expires_at") or 0)
+        if expired:
+            f.unlink(missing_ok=True)
+            gone += 1
+    return gone
 
 
 def _own_household(svc: Services, user: User, household_id: str) -> None:

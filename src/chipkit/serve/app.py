@@ -99,8 +99,9 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
 
 
 def _sweeper(services: Services) -> Any:
-    """While the server runs: the cases SLA sweep every ``sweep_secs`` in a thread, and the
-    check for background jobs whose process is gone (resumed here)."""
+    """While the server runs: the cases SLA sweep every ``sweep_secs`` in a thread, the
+    check for background jobs whose process is gone (resumed here), and the deletion of
+    PIN slips past their time."""
     import threading
     from contextlib import asynccontextmanager
 
@@ -123,6 +124,10 @@ def _sweeper(services: Services) -> Any:
                     api_plates.resume_all_stale(services)
                 except Exception as e:  # noqa: BLE001 - logged, the next round retries
                     errors.log.warning("stale job check failed: %s", type(e).__name__)
+                try:  # PIN slips nobody downloaded in time: deleted (they hold secrets)
+                    api_plates.expire_slips(services)
+                except Exception as e:  # noqa: BLE001 - logged, the next round retries
+                    errors.log.warning("PIN slips sweep failed: %s", type(e).__name__)
 
         th = threading.Thread(target=loop, name="chipkit-sla-sweep", daemon=True)
         if every > 0:

@@ -1,0 +1,226 @@
+"""PIN slips come with the plates: `chipkit plates --db` and the clerk console's issue job
+issue a new PIN for every household printed, keep only its hash, and write the slips beside
+the plates; nothing half-done when a step fails."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from chipkit.cases import CaseService
+from chipkit.cases.models import events
+from chipkit.keys import Keyring
+from chipkit.serve import Accounts, check_pin
+from chipkit.serve.models import household_pins
+from chipkit.serve.slips import SLIPS_TTL
+from chipkit.serve.store import open_database
+from chipkit_cli.main import cli
+
+from .conftest import CHEAP, PASSWORD, REGISTER, V2
+
+
+def ck(*args: str):
+    return CliRunner().invoke(cli, list(args), env={"CHIPKIT_DB": None}, catch_exceptions=False)
+
+
+@pytest.fixture()
+def shop(tmp_path: Path):
+    """(register, keyring dir, database URL) with the register imported."""
+    reg = tmp_path / "register.csv"
+    reg.write_text(REGISTER, encoding="utf-8")
+    db = tmp_path / "cases.sqlite"
+    CaseService(open_database(db)).import_register(reg)
+    kr = Keyring.init(tmp_path / "keys", passphrase=None)
+    return reg, str(kr.path), str(db)
+
+
+def _slips(path: Path) -> dict[str, str]:
+    return {r["household_id"]: r["pin"] for r in csv.DictReader(path.open(encoding="utf-8-sig"))}
+
+
+def _verify(db: str, pins: dict[str, str]) -> set[str]:
+    d = open_database(db, create=False)
+    try:
+        return {h for h, p in pins.items() if check_pin(d, h, p)}
+    finally:
+        d.dispose()
+
+
+def test_plates_with_db_write_slips_whose_pins_verify_and_a_rerun_replaces_them(shop, tmp_path):
+    reg, keys, db = shop
+    out = tmp_path / "out"
+    r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db, "--slips", "csv")
+    assert r.exit_code == 0, r.output
+    slips = out / "pin-slips.csv"
+    assert f"4 PIN slips in {slips} (mode 0600" in r.output
+    assert oct(slips.stat().st_mode & 0o777) == "0o600"
+    first = _slips(slips)
+    assert set(first) == {"H-0001", "H-0002", "H-0003", "H-0004"}
+    assert _verify(db, first) == set(first)
+    with open_database(db, create=False).read() as conn:  # only hashes are stored
+        stored = [r.pin_hash for r in conn.execute(select(household_pins))]
+    assert all(h.startswith("$argon2id$") for h in stored) and not set(first.values()) & set(stored)
+    # a second run (the default PDF, 10 slips a page) replaces every PIN of the plates in OUT
+    r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db)
+    assert r.exit_code == 0 and "4 PIN slips in" in r.output, r.output
+    pdf = out / "pin-slips.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF") and oct(pdf.stat().st_mode & 0o777) == "0o600"
+    assert _verify(db, first) == set()
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_plates_without_db_say_in_one_line_that_no_slip_was_made(shop, tmp_path):
+    reg, keys, _ = shop
+    out = tmp_path / "out"
+    r = ck("plates", str(reg), "--keys", keys, "--out", str(out))
+    assert r.exit_code == 0, r.output
+    notes = [line for line in r.output.splitlines() if "no PIN slips made" in line]
+    assert len(notes) == 1 and "chipkit households pins" in notes[0]
+    assert not list(out.glob("pin-slips.*"))
+    # a database that is not there stops the batch before any plate is printed
+    other = tmp_path / "other"
+    r = ck("plates", str(reg), "--keys", keys, "--out", str(other), "--db", str(tmp_path / "no.db"))
+    assert r.exit_code == 2 and "no.db" in r.output and not other.exists(), r.output
+
+
+def test_a_failed_batch_or_slip_write_changes_no_pin(shop, tmp_path, monkeypatch):
+    reg, keys, db = shop
+    out = tmp_path / "out"
+    r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db, "--slips", "csv")
+    before = _slips(out / "pin-slips.csv")
+
+    import chipkit.plates
+    import chipkit.serve.slips
+
+    def broken_batch(*a, **k):
+        raise chipkit.plates.BatchError("the printer's folder vanished")
+
+    with monkeypatch.context() as m:
+        m.setattr(chipkit.plates, "run_batch", broken_batch)
+        r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db)
+    assert r.exit_code == 2 and "the printer's folder vanished" in r.output
+    assert _verify(db, before) == set(before)
+
+    def full_disk(pins):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(chipkit.serve.slips, "slips_csv", full_disk)
+        r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db, "--slips", "csv")
+    assert r.exit_code == 1, r.output
+    assert "NO PIN slips for 4 households" in r.output and "no PIN was changed" in r.output
+    assert "No space left on device" in r.output
+    assert _verify(db, before) == set(before) and _slips(out / "pin-slips.csv") == before
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_slips_that_cannot_be_moved_in_place_are_named_not_lost(shop, tmp_path):
+    reg, keys, db = shop
+    out = tmp_path / "out"
+    (out / "pin-slips.csv" / "x").mkdir(parents=True)  # the rename cannot replace a folder
+    r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db, "--slips", "csv")
+    assert r.exit_code == 1, r.output
+    assert "the PINs of 4 households were replaced" in r.output
+    (tmp,) = out.glob(".pin-slips.csv.*.tmp")
+    assert f"they are in {tmp} (mode 0600)" in r.output
+    assert oct(tmp.stat().st_mode & 0o777) == "0o600"
+    assert _verify(db, _slips(tmp)) == {"H-0001", "H-0002", "H-0003", "H-0004"}
+
+
+def test_households_missing_from_the_database_are_listed(tmp_path):
+    reg = tmp_path / "register.csv"
+    reg.write_text(REGISTER, encoding="utf-8")
+    part = tmp_path / "part.csv"
+    part.write_text("\n".join(ln for ln in REGISTER.splitlines() if "H-0004" not in ln))
+    db = tmp_path / "cases.sqlite"
+    CaseService(open_database(db)).import_register(part)
+    keys = str(Keyring.init(tmp_path / "keys", passphrase=None).path)
+    out = tmp_path / "out"
+    r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", str(db))
+    assert r.exit_code == 1, r.output
+    assert "3 PIN slips in" in r.output
+    assert "1 households not in the database got no PIN (H-0004)" in r.output
+
+
+# ------------------------------------------------------------------ the clerk console's job
+
+CLERK_REGISTER = """户号,村代码,村名,门牌号,网格,网格员
+H-0001,330703101001,东村,1号,G1,张三
+H-0002,330703101001,东村,2号,G1,张三
+"""
+
+
+def _login(app, name: str) -> TestClient:
+    c = TestClient(app, raise_server_exceptions=False)
+    r = c.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    c.headers["X-CSRF-Token"] = r.json()["csrf"]
+    return c
+
+
+def _wait(c: TestClient, jid: str) -> dict:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        j = c.get(f"/api/v1/jobs/{jid}").json()
+        if j["state"] not in ("queued", "running"):
+            return j
+        time.sleep(0.05)
+    raise AssertionError(f"job {jid} did not finish")
+
+
+def test_issue_job_offers_the_slips_once_to_its_clerk_and_reissue_makes_one(keyed_app, clock):
+    app = keyed_app
+    svc = app.state.chipkit
+    Accounts(svc.db, CHEAP).add("clerk2", PASSWORD, role="clerk", unit_id=V2)
+    clerk = _login(app, "clerk1")
+    files = {"file": ("登记表.csv", CLERK_REGISTER.encode("utf-8"), "text/csv")}
+    up = clerk.post("/api/v1/registers", files=files).json()
+    j = _wait(
+        clerk, clerk.post(f"/api/v1/registers/{up['upload_id']}/issue", json={}).json()["job_id"]
+    )
+    assert j["state"] == "done", j
+    slips = j["result"]["slips"]
+    assert slips["file"] == "pin-slips.pdf" and slips["households"] == 2
+    assert slips["expires_at"] == svc.now() + SLIPS_TTL and "pin-slips.pdf" in j["result"]["files"]
+    url = f"/api/v1/jobs/{j['id']}/files/pin-slips.pdf"
+    with svc.db.read() as conn:
+        q = select(household_pins.c.household_id, household_pins.c.created_at)
+        new = {h: t for h, t in conn.execute(q)}
+        who = conn.execute(select(events.c.actor).where(events.c.kind == "household.pins")).all()
+    assert {h for h, t in new.items() if t == svc.now()} == {"H-0001", "H-0002"}
+    assert who[-1].actor == "user:clerk1"
+    assert _login(app, "clerk2").get(url).status_code == 404  # another village's clerk
+    assert _login(app, "admin").get(url).status_code == 403  # not the account that issued
+    r = clerk.get(url)
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    assert r.headers["cache-control"] == "no-store"
+    folder = svc.data_dir / "jobs" / j["id"]
+    assert not list(folder.glob("*pin-slips*"))  # deleted once sent
+    r = clerk.get(url)
+    assert r.status_code == 404 and "deleted once downloaded" in r.json()["detail"]
+
+    # the reissue of one household makes its new slip; not downloaded in time, it is deleted
+    r = clerk.post("/api/v1/plates/reissue", json={"household_id": "H-0001", "reason": "丢失"})
+    j2 = _wait(clerk, r.json()["job_id"])
+    assert j2["state"] == "done" and j2["result"]["slips"]["households"] == 1, j2
+    from chipkit.serve import api_plates
+
+    assert api_plates.expire_slips(svc) == 0
+    clock.advance(SLIPS_TTL)
+    assert api_plates.expire_slips(svc) == 1
+    assert clerk.get(f"/api/v1/jobs/{j2['id']}/files/pin-slips.pdf").status_code == 404
+
+
+def test_a_large_batch_of_pins_is_hashed_on_threads_in_order():
+    from chipkit.serve.pins import hash_pins
+
+    pins = [(f"H-{i:04d}", f"{i:08d}") for i in range(40)]
+    hashed = hash_pins(pins, CHEAP)
+    assert [h for h, _ in hashed] == [h for h, _ in pins]
+    assert all(CHEAP.verify(ph, p) for (_, p), (_, ph) in zip(pins, hashed, strict=True))
