@@ -83,6 +83,10 @@ def test_plates_without_db_say_in_one_line_that_no_slip_was_made(shop, tmp_path)
     notes = [line for line in r.output.splitlines() if "no PIN slips made" in line]
     assert len(notes) == 1 and "chipkit households pins" in notes[0]
     assert not list(out.glob("pin-slips.*"))
+    # a database that is not there stops the batch before any plate is printed
+    other = tmp_path / "other"
+    r = ck("plates", str(reg), "--keys", keys, "--out", str(other), "--db", str(tmp_path / "no.db"))
+    assert r.exit_code == 2 and "no.db" in r.output and not other.exists(), r.output
 
 
 def test_a_failed_batch_or_slip_write_changes_no_pin(shop, tmp_path, monkeypatch):
@@ -211,3 +215,12 @@ def test_issue_job_offers_the_slips_once_to_its_clerk_and_reissue_makes_one(keye
     clock.advance(SLIPS_TTL)
     assert api_plates.expire_slips(svc) == 1
     assert clerk.get(f"/api/v1/jobs/{j2['id']}/files/pin-slips.pdf").status_code == 404
+
+
+def test_a_large_batch_of_pins_is_hashed_on_threads_in_order():
+    from chipkit.serve.pins import hash_pins
+
+    pins = [(f"H-{i:04d}", f"{i:08d}") for i in range(40)]
+    hashed = hash_pins(pins, CHEAP)
+    assert [h for h, _ in hashed] == [h for h, _ in pins]
+    assert all(CHEAP.verify(ph, p) for (_, p), (_, ph) in zip(pins, hashed, strict=True))

@@ -39,6 +39,9 @@ def _path(request: Request, unit: str | None, root: str | None) -> list[dict[str
     return path[ids.index(root) :] if root is not None else path
 
 
+MAX_TIME = 253_402_300_800  # 10000-01-01 UTC: later dates cannot be written (datetime)
+
+
 def _day(t: int) -> str:
     return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y%m%d")
 
@@ -52,8 +55,8 @@ def report(
     request: Request,
     level: Level | None = None,
     unit: str | None = Query(default=None, min_length=1, max_length=120),
-    since: int | None = Query(default=None, ge=0, lt=2**62),
-    until: int | None = Query(default=None, ge=0, lt=2**62),
+    since: int | None = Query(default=None, ge=0, lt=MAX_TIME),
+    until: int | None = Query(default=None, ge=0, lt=MAX_TIME),
     format: Literal["json", "csv"] = "json",
 ) -> dict[str, Any] | Response:
     """Rows at ``level`` (default: the level below the unit, e.g. a town's villages) within
