@@ -122,7 +122,7 @@ def serve(
     plates --db`, the clerk console) or from `chipkit households pins`.
     """
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401 - the serve extra is installed
     except ImportError:
         fail("the service needs its extra: pip install 'chipkit[serve]' (make demo installs it)")
 
@@ -182,7 +182,9 @@ def serve(
     )
     sys.stdout.flush()
     try:
-        uvicorn.run(
+        from chipkit.serve.runner import run
+
+        run(
             "chipkit_cli.serve:app_from_env",
             factory=True,
             host=host,

@@ -97,6 +97,7 @@ def _pages(pdf: bytes) -> int:
 
 def _check_outputs(c: httpx.Client, jid: str, j: dict, kr_path: Path) -> None:
     counts = j["result"]["counts"]
+    assert j["done"] == j["total"] == N, (j["done"], j["total"])
     assert counts["issued"] + counts["existing"] == N and counts["existing"] > 0, counts
     r = c.get(f"/api/v1/jobs/{jid}/files/manifest.csv")
     assert r.status_code == 200

@@ -202,6 +202,7 @@ def test_job_whose_process_died_is_resumed_without_a_second_serial(keyed_app, cl
         j = _wait(clerk2, jid)
         assert j["state"] == "done", j
         assert j["result"]["counts"] == {**j["result"]["counts"], "issued": 0, "existing": 3}
+        assert j["done"] == j["total"] == 3  # plates from before the death count as done
         assert "manifest.csv" in j["result"]["files"]
         assert Keyring.open(kr_path).next_serial - 1 == 3  # no serial spent twice
         issued = [r for r in Ledger(kr_path).records() if r.get("event") == "issued"]

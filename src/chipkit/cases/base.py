@@ -8,7 +8,7 @@ visits, notices, hierarchy); each part is a mixin over ``ServiceBase``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -137,7 +137,9 @@ class ServiceBase:
             town = conn.execute(select(units.c.parent_id).where(units.c.id == village_id)).scalar()
             district = None
             if town is not None:
-                district = conn.execute(select(units.c.parent_id).where(units.c.id == town)).scalar()
+                district = conn.execute(
+                    select(units.c.parent_id).where(units.c.id == town)
+                ).scalar()
                 parents[town] = district
             parents[village_id] = town
         if town is None or district is None:
@@ -185,6 +187,12 @@ class ServiceBase:
 
     def _verify_chip(self, conn: Connection, token: Any) -> tuple[Any, Household]:
         """A scanned chip that verifies and belongs to a household of this register."""
+        v = self._check_chip(token)
+        row = conn.execute(_HOUSEHOLD_BY_ID, {"hid": v.claims.household_id}).mappings().first()
+        return v, self._chip_household(v, row)
+
+    def _check_chip(self, token: Any) -> Any:
+        """The chip's verification (no database): ChipRefused unless it is ok."""
         if self.verifier is None:
             raise CasesError("no verifier loaded: give --keys (a verifier bundle or keyring)")
         if isinstance(token, (bytes, bytearray)):  # a binary carrier's token (from a photo)
@@ -194,7 +202,11 @@ class ServiceBase:
         v = self.verifier.check(token)
         if not v.ok:
             raise ChipRefused(f"chip refused ({v.status.value}): {v.reason or v.status.value}")
-        row = conn.execute(_HOUSEHOLD_BY_ID, {"hid": v.claims.household_id}).mappings().first()
+        return v
+
+    @staticmethod
+    def _chip_household(v: Any, row: Mapping[Any, Any] | None) -> Household:
+        """The register's household of a verified chip, which must name the same village."""
         if row is None:
             raise ChipRefused(
                 f"chip refused: household {v.claims.household_id} is not in this register"
@@ -205,7 +217,7 @@ class ServiceBase:
                 f"chip refused: the chip says village {v.claims.village}, the register "
                 f"{h.village_id} for household {h.id}"
             )
-        return v, h
+        return h
 
     def _load_case(self, conn: Connection, case_id: Any) -> Case:
         try:

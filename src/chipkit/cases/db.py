@@ -10,8 +10,9 @@ the conditional ``UPDATE ... WHERE version = :seen`` lets exactly one of them wi
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,11 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.sql.expression import Executable
 
 from chipkit.cases.errors import CasesError
+
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's own retries between processes
+    fcntl = None  # type: ignore[assignment]
 
 DEFAULT_SQLITE = "chipkit-cases.sqlite"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -91,6 +97,12 @@ class Database:
                 _ping_when_idle(self.engine)
             except Exception as e:  # noqa: BLE001 - unknown dialect / driver
                 raise CasesError(f"cannot use database {redact(self.url)}: {e}") from None
+        self._writing: Any = (
+            WriteQueue(self.url[len("sqlite:///") :]) if self.is_sqlite else nullcontext()
+        )
+        self._local = threading.local()
+        self._own: list[tuple[threading.Thread, Any]] = []  # fetch connections (SQLite)
+        self._own_lock = threading.Lock()
         if migrate:
             self.migrate()
 
@@ -99,7 +111,7 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed when the block ends, rolled back on error."""
         try:
-            with self.engine.begin() as conn:
+            with self._writing, self.engine.begin() as conn:
                 yield conn
         except OperationalError as e:
             raise CasesError(f"database error ({redact(self.url)}): {e.orig}") from None
@@ -133,21 +145,8 @@ class Database:
         values = {**defaults, **params}
         args: Any = tuple(values[n] for n in names) if names is not None else values
         try:
-            raw = self.engine.raw_connection()
-            try:
-                if not self.is_sqlite:  # autocommit: no BEGIN/COMMIT round trips around it
-                    raw.driver_connection.autocommit = True  # type: ignore[union-attr]
-                try:
-                    cur = raw.cursor()
-                    cur.execute(sql, args)
-                    cols = [d[0] for d in cur.description or ()]
-                    rows = cur.fetchall() if cols else []
-                    cur.close()
-                finally:
-                    if not self.is_sqlite:
-                        raw.driver_connection.autocommit = False  # type: ignore[union-attr]
-            finally:
-                raw.close()  # back to the pool
+            with self._writing if write else nullcontext():
+                rows, cols = self._run(sql, args)
         except DatabaseError as e:
             raise CasesError(f"database error ({redact(self.url)}): {e.orig}") from None
         except Exception as e:  # the driver's own errors (no SQLAlchemy wrapping here)
@@ -155,6 +154,51 @@ class Database:
                 raise CasesError(f"database error ({redact(self.url)}): {e}") from None
             raise
         return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def _run(self, sql: str, args: Any) -> tuple[Sequence[Any], list[str]]:
+        """One statement on a driver connection (autocommit): (rows, column names)."""
+        if self.is_sqlite:
+            cur = self._own_connection().cursor()
+            try:
+                cur.execute(sql, args)
+                cols = [d[0] for d in cur.description or ()]
+                return (cur.fetchall() if cols else []), cols
+            finally:
+                cur.close()
+        raw = self.engine.raw_connection()
+        try:
+            if not self.is_sqlite:  # autocommit: no BEGIN/COMMIT round trips around it
+                raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+            try:
+                cur = raw.cursor()
+                cur.execute(sql, args)
+                cols = [d[0] for d in cur.description or ()]
+                rows = cur.fetchall() if cols else []
+                cur.close()
+            finally:
+                if not self.is_sqlite:
+                    raw.driver_connection.autocommit = False  # type: ignore[union-attr]
+        finally:
+            raw.close()  # back to the pool
+        return rows, cols
+
+    def _own_connection(self) -> Any:
+        """SQLite: this thread's own driver connection for ``fetch`` (set up by the pool, then
+        detached from it), so the hottest lookups skip the pool's checkout and checkin. Closed
+        by ``dispose()``."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            fairy = self.engine.raw_connection()
+            conn = fairy.dbapi_connection
+            fairy.detach()
+            self._local.conn = conn
+            with self._own_lock:  # and close those of threads that have ended
+                ended = [c for t, c in self._own if not t.is_alive()]
+                self._own = [(t, c) for t, c in self._own if t.is_alive()]
+                self._own.append((threading.current_thread(), conn))
+            for c in ended:
+                c.close()
+        return conn
 
     def _compiled(self, stmt: Executable) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
         cache: dict[int, Any] = self.__dict__.setdefault("_fetch_sql", {})
@@ -200,6 +244,13 @@ class Database:
             ).get_current_revision()
 
     def dispose(self) -> None:
+        if isinstance(self._writing, WriteQueue):
+            self._writing.close()
+        with self._own_lock:
+            own, self._own = self._own, []
+            self._local = threading.local()
+        for _, conn in own:
+            conn.close()
         self.engine.dispose()
 
     def __enter__(self) -> Database:
@@ -210,6 +261,51 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({redact(self.url)!r})"
+
+
+class WriteQueue:
+    """SQLite writers of one database file wait their turn here instead of polling.
+
+    SQLite lets one writer in at a time and makes the others retry, sleeping 1, 2, 5 ... 100
+    ms between tries: under load those sleeps, not the work, made a server's slowest
+    requests. Threads of a process queue on a lock; processes (several server workers, the
+    CLI beside a server) on ``flock(2)`` of ``<database>.wlock``, which wakes the next
+    waiter as soon as the lock is released. Only the queueing changes: SQLite's own locking
+    still keeps writes correct (where ``flock`` is missing, on Windows, or the lock file
+    cannot be made, processes fall back to it).
+    """
+
+    def __init__(self, path: str) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._path = path + ".wlock" if path and not path.startswith(("file:", ":memory:")) else ""
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self._depth += 1
+        if self._depth == 1 and self._file() is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)  # type: ignore[arg-type]
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._lock.release()
+
+    def _file(self) -> int | None:
+        if self._fd is None and self._path and fcntl is not None:
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                self._path = ""  # a read-only folder: SQLite's own retries only
+        return self._fd
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 def _prepare_sqlite_file(path: Path, *, create: bool) -> None:

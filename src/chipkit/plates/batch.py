@@ -286,12 +286,13 @@ class _Batch:
         partial: IO[str],
         progress: Callable[[int, int], None] | None,
     ) -> None:
-        """Render every chunk; record each in the ledger once its files exist."""
+        """Render every chunk; record each in the ledger once its files exist. ``progress``
+        counts the batch's plates: those already in OUT (an interrupted run's) are done."""
         issuer = self.keyring.issuer()
-        total = sum(len(j.items) for j in jobs)
-        done = 0
+        done = self.counts[EXISTING]
+        total = done + sum(len(j.items) for j in jobs)
         if progress:
-            progress(0, total)
+            progress(done, total)
 
         def before_dispatch(job: Job) -> None:
             ledger.append(intent_for(job, cfg, issuer))
@@ -336,7 +337,10 @@ def run_batch(
     *,
     progress: Callable[[int, int], None] | None = None,
 ) -> BatchResult:
-    """Issue plates for every good row of ``register`` into ``options.out``."""
+    """Issue plates for every good row of ``register`` into ``options.out``.
+
+    ``progress(done, total)``: plates in OUT so far, of all the batch will hold (plates an
+    interrupted run already left there count as done from the start)."""
     t0 = time.perf_counter()
     opts = options
     font, part_size = _check_options(opts)

@@ -25,6 +25,7 @@ from chipkit.serve.deps import (
     limit,
     need_household,
     principal,
+    run_short,
     services,
     set_session_cookie,
 )
@@ -223,8 +224,11 @@ def _chip_of(stored: str) -> str | bytes:
 
 
 @router.post("/households/session", summary="Open a household session with the chip text")
-def open_session(body: OpenSession, request: Request, response: Response) -> dict[str, Any]:
-    out: dict[str, Any] = _open(request, response, body.chip, body)
+async def open_session(body: OpenSession, request: Request, response: Response) -> dict[str, Any]:
+    if body.pin is not None:  # an Argon2id check: CPU-heavy, never on the event loop
+        out: dict[str, Any] = await run_in_threadpool(_open, request, response, body.chip, body)
+        return out
+    out = await run_short(request, _open, request, response, body.chip, body)
     return out
 
 

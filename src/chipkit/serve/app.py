@@ -30,6 +30,7 @@ from chipkit.serve import (
 )
 from chipkit.serve.config import ServeConfig
 from chipkit.serve.deps import Services
+from chipkit.serve.fast import FastPaths
 from chipkit.serve.middleware import Guard, install_log_filter
 from chipkit.serve.store import open_database
 from chipkit.serve.trust import load_verifier, open_keyring
@@ -70,10 +71,13 @@ def create_app(config: ServeConfig | None = None, **settings: Any) -> FastAPI:
         api_plates,
         open311,
     )
+    app.include_router(pages.resident_router)  # the chip URL every household opens
     for r in (m.router for m in routers):
         app.include_router(r)
-    app.include_router(pages.router)  # the web pages (issue 13) and their built assets
+    app.include_router(pages.router)  # the other web pages (issue 13) and their built assets
     pages.mount_static(app)
+    if config.fast_paths:  # inside Guard: its headers and body limit apply to it too
+        app.add_middleware(FastPaths)
     app.add_middleware(Guard, max_body=config.max_upload + 64 * 1024, hsts=config.https)
     install_log_filter()
 

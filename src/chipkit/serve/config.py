@@ -26,6 +26,8 @@ class ServeConfig:
     sweep; a case changed by one is skipped by the other). ``threads``: request handler
     threads per process (the process's default thread limiter is set to it when the app
     starts); the database pool keeps as many connections open, so no request opens one.
+    ``fast_paths``: answer ``POST /api/v1/verify`` in raw ASGI (the same rules, a third of
+    the cost; off only to compare it with the FastAPI route).
     """
 
     db: str | os.PathLike[str] | None = None
@@ -42,6 +44,7 @@ class ServeConfig:
     office: str | None = None  # verifier bundle pin (office fingerprint)
     sweep_secs: int = 60  # SLA timers and rating windows checked this often (0: never)
     threads: int = 16  # request handler threads per process; the database pool holds as many
+    fast_paths: bool = True  # POST /api/v1/verify without the framework (chipkit.serve.fast)
 
     @property
     def https(self) -> bool:

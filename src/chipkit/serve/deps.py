@@ -6,11 +6,13 @@ import hmac
 import ipaddress
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from chipkit.cases import CaseService, Database
 from chipkit.errors import ChipkitError
@@ -20,6 +22,7 @@ from chipkit.serve.errors import ApiError, forbidden, too_many
 from chipkit.serve.store import Throttle
 from chipkit.serve.trust import load_verifier
 
+T = TypeVar("T")
 COOKIE = "ck_session"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -240,6 +243,16 @@ def limit(request: Request, name: str, subject: str, n: int, window: int) -> Non
     svc = services(request)
     if not svc.throttle.hit(name, subject, n, window, svc.now()):
         raise too_many(f"too many requests ({name}); try again later", window)
+
+
+async def run_short(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """Short database work (a few single-statement lookups, no password hashing): on SQLite
+    run inline on the event loop (each statement takes microseconds; a hop to a handler
+    thread and back cost more than the work, and threads fight over the GIL); on PostgreSQL
+    in the thread pool, so network round trips never block the loop."""
+    if services(request).db.is_sqlite:
+        return fn(*args)
+    return await run_in_threadpool(fn, *args)
 
 
 def set_session_cookie(request: Request, response: Response, sid: str, max_age: int) -> None:

@@ -18,7 +18,7 @@ from chipkit import token as tk
 from chipkit.cases import ChipRefused
 from chipkit.errors import ChipkitError
 from chipkit.serve.api_households import OpenSession, _open
-from chipkit.serve.deps import principal
+from chipkit.serve.deps import principal, run_short
 from chipkit.serve.errors import ApiError
 from chipkit.serve.pages.shell import render, title
 
@@ -65,13 +65,13 @@ def open_from_url(digits: str, request: Request) -> Response:
 
 
 @router.get("/c/{digits}", response_class=HTMLResponse)
-def chip_url(digits: str, request: Request) -> Response:
-    return open_from_url(digits, request)
+async def chip_url(digits: str, request: Request) -> Response:
+    return await run_short(request, open_from_url, digits, request)
 
 
 @router.get("/C/{digits}", response_class=HTMLResponse)
-def chip_url_upper(digits: str, request: Request) -> Response:
-    return open_from_url(digits, request)
+async def chip_url_upper(digits: str, request: Request) -> Response:
+    return await run_short(request, open_from_url, digits, request)
 
 
 @router.get("/scan", response_class=HTMLResponse)
