@@ -66,6 +66,10 @@ def test_plates_with_db_write_slips_whose_pins_verify_and_a_rerun_replaces_them(
     with open_database(db, create=False).read() as conn:  # only hashes are stored
         stored = [r.pin_hash for r in conn.execute(select(household_pins))]
     assert all(h.startswith("$argon2id$") for h in stored) and not set(first.values()) & set(stored)
+    # --no-pins reprints without touching a PIN, even with a database
+    r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db, "--no-pins")
+    assert r.exit_code == 0 and "PINs unchanged (--no-pins)" in r.output, r.output
+    assert _verify(db, first) == set(first) and _slips(slips) == first
     # a second run (the default PDF, 10 slips a page) replaces every PIN of the plates in OUT
     r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db)
     assert r.exit_code == 0 and "4 PIN slips in" in r.output, r.output
