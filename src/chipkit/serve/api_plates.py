@@ -1,6 +1,7 @@
 """The clerk's work: upload a register, see the bad rows before any serial is spent, issue
 plates in a background job, download the sheets, the manifest and the households' PIN slips,
-revoke and reissue by household, export the verifier bundle. Needs the server started with ``--keys`` (a keyring)."""
+revoke and reissue by household, export the verifier bundle. Needs the server started with
+``--keys`` (a keyring)."""
 
 from __future__ import annotations
 
