@@ -315,6 +315,17 @@ def raw_verify_ms(d: dict[str, Any]) -> float:
     return best * 1000 / (3 * len(pairs))
 
 
+def new_hour(db: Path) -> None:
+    """Every phase starts with empty rate-limit counters, as if an hour had passed: a phase
+    compresses hours of a district's traffic into seconds, and the limits (sessions per chip
+    and per address, each counted per hour) stay on. Each phase's requests are spread over
+    enough chips and addresses to stay within them (asserted: no 429 is an error here)."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM ck_serve_throttle")
+
+
 def _load_config(
     args: argparse.Namespace,
     work: Path,
@@ -327,6 +338,7 @@ def _load_config(
     bare, verify, page, url = load_phases(args, work, d)
 
     def go(p: Any, base: str, reqs: list[Any], expect: int) -> dict[str, Any]:
+        new_hour(work / "cases.sqlite")
         wrk.run(base, reqs, expect=expect, conc=args.conc, seconds=1, tmp=work)  # warm up
         c0 = cpu_seconds(p.pid)
         r = wrk.run(base, reqs, expect=expect, conc=args.conc, seconds=args.seconds, tmp=work)
@@ -680,7 +692,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--households", type=int, default=1000)
+    ap.add_argument("--households", type=int, default=2000)
     ap.add_argument("--seconds", type=float, default=6, help="seconds per load phase")
     ap.add_argument("--rounds", type=int, default=2, help="paired anchor/service rounds")
     ap.add_argument("--conc", type=int, default=64, help="concurrent connections")
