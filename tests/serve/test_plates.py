@@ -95,8 +95,19 @@ def test_upload_dry_run_issue_download_revoke(keyed_app, tmp_path):
     _, other_phone = acc.new_token(household_id="H-0001", label="phone")
     sid, _ = acc.open_session("household", lifetime=600, household_id="H-0002")
     osid, _ = acc.open_session("household", lifetime=600, household_id="H-0001")
+    from sqlalchemy import select as _select
+
+    from chipkit.serve.models import household_pins
+
+    def pinned() -> set[str]:
+        with app.state.chipkit.db.read() as conn:
+            return set(conn.execute(_select(household_pins.c.household_id)).scalars())
+
+    assert {"H-0001", "H-0002"} <= pinned()
     r = clerk.post("/api/v1/plates/revoke", json={"household_id": "H-0002", "reason": "lost"})
     assert r.status_code == 200 and len(r.json()["revoked"]) == 1
+    # its PIN goes with the plate (the old occupants' slip opens nothing); the neighbour's stays
+    assert "H-0002" not in pinned() and "H-0001" in pinned()
     # no live plate: its phone and session stop with it; the neighbour's do not
     assert r.json()["phones_revoked"] == 1
     assert acc.device_household(phone) is None and acc.session(sid) is None

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from chipkit.cases import BadInput, Database, NotFound, audit
 from chipkit.cases.models import units, workers
-from chipkit.serve.models import ROLES, api_tokens, sessions, users
+from chipkit.serve.models import ROLES, api_tokens, household_pins, sessions, users
 from chipkit.serve.store import digest
 
 STAFF_SESSION_SECS = 8 * 3600
@@ -450,9 +450,9 @@ class Accounts:
             )
 
     def forget_household(self, household_id: str, *, now: int | None = None, by: str = LOCAL) -> int:
-        """The household's plates are revoked (moved out, plate stolen): its registered phones
-        and open household sessions stop too, in one transaction with the audit event.
-        Returns how many phones were revoked."""
+        """The household's plates are revoked (moved out, plate stolen): its registered phones,
+        its open household sessions and its PIN stop too, in one transaction with the audit
+        event (the next plate comes with a new slip). Returns how many phones were revoked."""
         now = now if now is not None else _now()
         live = (
             (api_tokens.c.household_id == household_id)
@@ -464,7 +464,13 @@ class Accounts:
             ids = [int(r.id) for r in conn.execute(select(api_tokens.c.id).where(live))]
             conn.execute(update(api_tokens).where(live).values(revoked_at=now))
             ended = conn.execute(delete(sessions).where(mine)).rowcount
-            what = {"household_id": household_id, "phones_revoked": ids, "sessions_ended": ended}
+            pin = delete(household_pins).where(household_pins.c.household_id == household_id)
+            what = {
+                "household_id": household_id,
+                "phones_revoked": ids,
+                "sessions_ended": ended,
+                "pin_cleared": conn.execute(pin).rowcount == 1,
+            }
             audit.append(conn, "household.forget", by, now, after=what)
         return len(ids)
 
