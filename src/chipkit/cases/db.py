@@ -81,6 +81,9 @@ class Database:
         """
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        self._writing: Any = (
+            WriteQueue(self.url[len("sqlite:///") :]) if self.is_sqlite else nullcontext()
+        )
         if self.is_sqlite:
             path = self.url[len("sqlite:///") :]
             if path and path != ":memory:" and not path.startswith("file:"):
@@ -90,16 +93,13 @@ class Database:
                 connect_args={"timeout": 60, "check_same_thread": False},
                 **({"pool_size": pool_size} if pool_size else {}),
             )
-            _sqlite_discipline(self.engine)
+            _sqlite_discipline(self.engine, self._writing)
         else:
             try:
                 self.engine = create_engine(self.url, pool_size=pool_size or 10)
                 _ping_when_idle(self.engine)
             except Exception as e:  # noqa: BLE001 - unknown dialect / driver
                 raise CasesError(f"cannot use database {redact(self.url)}: {e}") from None
-        self._writing: Any = (
-            WriteQueue(self.url[len("sqlite:///") :]) if self.is_sqlite else nullcontext()
-        )
         self._local = threading.local()
         self._own: list[tuple[threading.Thread, Any]] = []  # fetch connections (SQLite)
         self._own_lock = threading.Lock()
@@ -363,12 +363,15 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError(f"stale pooled connection: {type(e).__name__}") from None
 
 
-def _sqlite_discipline(engine: Engine) -> None:
+def _sqlite_discipline(engine: Engine, queue: Any) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        # switching a new file to WAL needs it to itself, and SQLite answers "database is
+        # locked" at once (no retry) when several connections try together: they queue
+        with queue:
+            cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=60000")
