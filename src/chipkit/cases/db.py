@@ -134,8 +134,8 @@ class Database:
         self, stmt: Executable, params: Mapping[str, Any], *, write: bool = False
     ) -> list[dict[str, Any]]:
         """Rows of ONE statement, for the hottest lookups (API token, session, rate counter):
-        run on a pooled driver connection without SQLAlchemy's per-execution machinery (a
-        tenth of the cost of ``read()``/``write()``). One statement is atomic and sees one
+        run on a driver connection without SQLAlchemy's per-execution machinery (a tenth of
+        the cost of ``read()``/``write()``; see ``_run``). One statement is atomic and sees one
         snapshot by itself; ``write=True`` commits it (an upsert ... RETURNING). ``stmt`` (a
         module constant with ``bindparam``s named in ``params``) is compiled once per
         database; only plain column types (strings, integers) belong in it: values come
@@ -156,31 +156,20 @@ class Database:
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def _run(self, sql: str, args: Any) -> tuple[Sequence[Any], list[str]]:
-        """One statement on a driver connection (autocommit): (rows, column names)."""
+        """One statement, committed by itself: (rows, column names). SQLite: on the thread's
+        own connection; PostgreSQL: on a pooled one, in autocommit (no BEGIN/COMMIT round
+        trips around it)."""
         if self.is_sqlite:
-            cur = self._own_connection().cursor()
-            try:
-                cur.execute(sql, args)
-                cols = [d[0] for d in cur.description or ()]
-                return (cur.fetchall() if cols else []), cols
-            finally:
-                cur.close()
+            return _execute(self._own_connection(), sql, args)
         raw = self.engine.raw_connection()
         try:
-            if not self.is_sqlite:  # autocommit: no BEGIN/COMMIT round trips around it
-                raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+            raw.driver_connection.autocommit = True  # type: ignore[union-attr]
             try:
-                cur = raw.cursor()
-                cur.execute(sql, args)
-                cols = [d[0] for d in cur.description or ()]
-                rows = cur.fetchall() if cols else []
-                cur.close()
+                return _execute(raw, sql, args)
             finally:
-                if not self.is_sqlite:
-                    raw.driver_connection.autocommit = False  # type: ignore[union-attr]
+                raw.driver_connection.autocommit = False  # type: ignore[union-attr]
         finally:
             raw.close()  # back to the pool
-        return rows, cols
 
     def _own_connection(self) -> Any:
         """SQLite: this thread's own driver connection for ``fetch`` (set up by the pool, then
@@ -306,6 +295,16 @@ class WriteQueue:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+
+def _execute(conn: Any, sql: str, args: Any) -> tuple[Sequence[Any], list[str]]:
+    cur = conn.cursor()
+    try:
+        cur.execute(sql, args)
+        cols = [d[0] for d in cur.description or ()]
+        return (cur.fetchall() if cols else []), cols
+    finally:
+        cur.close()
 
 
 def _prepare_sqlite_file(path: Path, *, create: bool) -> None:
