@@ -62,7 +62,11 @@ def main() -> None:
                 )
                 rates[carrier].append(args.households / res.seconds)
         for carrier, v in rates.items():
-            print(f"{carrier:9s} " + " ".join(f"{x:7.0f}" for x in v) + f"   median {statistics.median(v):.0f} plates/s")
+            print(
+                f"{carrier:9s} "
+                + " ".join(f"{x:7.0f}" for x in v)
+                + f"   median {statistics.median(v):.0f} plates/s"
+            )
         ratio = statistics.median(rates["snowflake"]) / statistics.median(rates["qr"])
         print(f"snowflake / QR (medians): {ratio:.2f}")
     finally:

@@ -13,5 +13,6 @@ fi
 # fails the browser tests instead of skipping them.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then export CHIPKIT_REQUIRE_BROWSER=1; fi
 "$VENV/bin/ruff" check src cli tests benchmarks
+"$VENV/bin/ruff" format --check src cli tests benchmarks   # one layout: a diff shows only what changed
 "$VENV/bin/mypy"   # --strict on src/chipkit (settings in pyproject.toml)
 "$VENV/bin/python" -m pytest -n 2 -q "$@"

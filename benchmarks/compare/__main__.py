@@ -81,21 +81,40 @@ def study(recs: list[dict[str, Any]], out: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=100, help="paired scenes per level (default 100)")
     ap.add_argument("--n-robust", type=int, default=40, help="scenes per robustness row")
-    ap.add_argument("--n-small", type=int, default=30, help="scenes per pitch in the small-symbol sweep")
+    ap.add_argument(
+        "--n-small", type=int, default=30, help="scenes per pitch in the small-symbol sweep"
+    )
     ap.add_argument("--n-big", type=int, default=10, help="paired 12 MP scenes")
     ap.add_argument("--n-print", type=int, default=2000, help="households per printing batch")
     ap.add_argument("--levels", default="0,1,2,3,4")
-    ap.add_argument("--parts", default=",".join(PARTS),
-                    help=f"comma list of {', '.join(PARTS)}; the others come from the last saved held-out run")
-    ap.add_argument("--dev", action="store_true", help=f"tuning seeds ({C.DEV_SEEDS.start}-{C.DEV_SEEDS.stop - 1}); never written to docs")
+    ap.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma list of {', '.join(PARTS)}; the others come from the last saved held-out run",
+    )
+    ap.add_argument(
+        "--dev",
+        action="store_true",
+        help=f"tuning seeds ({C.DEV_SEEDS.start}-{C.DEV_SEEDS.stop - 1}); never written to docs",
+    )
     ap.add_argument("--start", type=int, default=0, help="first dev seed (with --dev)")
-    ap.add_argument("--study", action="store_true", help="with --dev: where the snowflake loses (writes benchmarks/_work/compare/)")
+    ap.add_argument(
+        "--study",
+        action="store_true",
+        help="with --dev: where the snowflake loses (writes benchmarks/_work/compare/)",
+    )
     ap.add_argument("--quick", action="store_true", help="tiny smoke run; writes nothing")
-    ap.add_argument("--write", action="store_true", help="rewrite the docs sections (held-out run only)")
-    ap.add_argument("--render", action="store_true", help="rewrite the docs from the last saved held-out run")
+    ap.add_argument(
+        "--write", action="store_true", help="rewrite the docs sections (held-out run only)"
+    )
+    ap.add_argument(
+        "--render", action="store_true", help="rewrite the docs from the last saved held-out run"
+    )
     a = ap.parse_args(argv)
     if a.write and (a.dev or a.quick):
         ap.error("--write takes a held-out run (not --dev or --quick)")
@@ -140,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
             (WORK / "fails" / f"robust-{tag}-s{m['seed']}.jpg").write_bytes(m["jpeg"])
             print(f"robust miss: {m['case']} seed {m['seed']} grey {m['grey']}")
     res["load"].append(os.getloadavg()[0])
-    res["load_for"] = sorted(k for k in ("levels", "robust", "small", "big", "printing") if k in res)
+    res["load_for"] = sorted(
+        k for k in ("levels", "robust", "small", "big", "printing") if k in res
+    )
     res["minutes"] = (time.perf_counter() - t0) / 60
     print(f"(took {time.perf_counter() - t0:.0f} s)")
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -151,7 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         with saved.open("rb") as f:
             old = pickle.load(f)  # our own file: the parts not re-measured now come from it
         when = {**old.get("when", {}), **res["when"]}
-        res = {**old, **{k: v for k, v in res.items() if k not in ("n", "seeds", "command", "load", "minutes", "load_for")}}
+        res = {
+            **old,
+            **{
+                k: v
+                for k, v in res.items()
+                if k not in ("n", "seeds", "command", "load", "minutes", "load_for")
+            },
+        }
         if "levels" in parts:  # the load note describes the run that measured the levels
             res.update(load=[*new_load], minutes=new_minutes, load_for=new_for)
         res["when"] = when

@@ -43,14 +43,18 @@ def one_batch(register: Path, carrier: str, work: Path, jobs: int) -> dict[str, 
     kr = Keyring.init(keys, passphrase=None)  # demo-only keyring, deleted afterwards
     reg = read_register(register)
     c0 = time.process_time()
-    res = run_batch(reg, kr, BatchOptions(out=out, fmt="pdf", sheet="a4", carrier=carrier, jobs=jobs))
+    res = run_batch(
+        reg, kr, BatchOptions(out=out, fmt="pdf", sheet="a4", carrier=carrier, jobs=jobs)
+    )
     cpu = time.process_time() - c0 + res.worker_cpu_seconds  # batch process + its workers
     pdf = sum(p.stat().st_size for p in out.glob("*.pdf"))
     return dict(plates=res.plates, seconds=res.seconds, rate=res.plates / res.seconds,
                 cpu_ms=1000 * cpu / max(1, res.plates), pdf_mb=pdf / 1e6)  # fmt: skip
 
 
-def run_printing(n: int, rounds: int = 2, jobs: int = 2, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_printing(
+    n: int, rounds: int = 2, jobs: int = 2, log: Callable[[str], None] = print
+) -> dict[str, Any]:
     load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="chipkit-compare-") as td:
         work = Path(td)

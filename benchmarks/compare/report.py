@@ -29,12 +29,16 @@ def bars(levels: dict[int, dict[str, Tally]], printing: dict[str, Any] | None,
         "p95 time ≤ QR's at every level": all(pct(s[lv].cpu, .95) <= pct(q[lv].cpu, .95) for lv in levels),
     }  # fmt: skip
     if big:
-        out["12 MP photo: snowflake median ≤ 100 ms (the QR carrier's target)"] = pct(big["snowflake"].cpu, .5) <= 100
+        out["12 MP photo: snowflake median ≤ 100 ms (the QR carrier's target)"] = (
+            pct(big["snowflake"].cpu, 0.5) <= 100
+        )
     if printing:
         ratio, sf_rate = print_summary(printing)
         out["PDF printing ≥ 90 % of QR's rate"] = ratio >= 0.9
         out["PDF printing ≥ 1,000 plates/s (measured; see the load note)"] = sf_rate >= 1000
-        out["PDF printing ≥ 1,000 plates/s on 2 idle cores (CPU-time estimate)"] = idle_rate(printing) >= 1000
+        out["PDF printing ≥ 1,000 plates/s on 2 idle cores (CPU-time estimate)"] = (
+            idle_rate(printing) >= 1000
+        )
     return out
 
 
@@ -64,11 +68,11 @@ def levels_table(levels: dict[int, dict[str, Tally]]) -> list[str]:
     ]
     for lv, r in levels.items():
         q, s = r["qr"], r["snowflake"]
-        qm, qp, sm, sp = pct(q.cpu, .5), pct(q.cpu, .95), pct(s.cpu, .5), pct(s.cpu, .95)
+        qm, qp, sm, sp = pct(q.cpu, 0.5), pct(q.cpu, 0.95), pct(s.cpu, 0.5), pct(s.cpu, 0.95)
         lines.append(
             f"| {lv} | {q.n} | {q.read} ({q.zxing}) | {s.read} | {q.wrong} / {s.wrong} | "
             f"{qm:.1f} / {qp:.1f} | {sm:.1f} / {sp:.1f} | {sm / qm:.2f} / {sp / qp:.2f} | "
-            f"{pct(q.wall, .5):.1f} / {pct(s.wall, .5):.1f} |"
+            f"{pct(q.wall, 0.5):.1f} / {pct(s.wall, 0.5):.1f} |"
         )
     return lines
 

@@ -156,7 +156,9 @@ def _cases(rng: np.random.Generator) -> dict[str, tuple[str, Callable[[S.Plate],
     def side(p: S.Plate) -> tuple[tuple[float, float], tuple[float, float]]:
         return p.frame[which], p.frame[(which + 1) % 6]
 
-    def blob(at: Callable[[S.Plate], tuple[float, float]], ax: float, ay: float) -> Callable[[S.Plate], list[str]]:
+    def blob(
+        at: Callable[[S.Plate], tuple[float, float]], ax: float, ay: float
+    ) -> Callable[[S.Plate], list[str]]:
         return lambda p: (S.draw_blob(p, near(at(p)), ax, ay, ang, grey), [])[1]
 
     return {
@@ -195,7 +197,14 @@ def run_robustness(b: Bench, n: int, level: int = 1, log: Callable[[str], None] 
             r[2] += 1
             r[3] += wrong
             if misses is not None and not ok:
-                misses.append(dict(case=name, seed=seed, grey=_grey(np.random.default_rng([C.SALT, 77, seed])), jpeg=jpeg))
+                misses.append(
+                    dict(
+                        case=name,
+                        seed=seed,
+                        grey=_grey(np.random.default_rng([C.SALT, 77, seed])),
+                        jpeg=jpeg,
+                    )
+                )
     for k, r in rows.items():
         log(f"robust {k}: {r[0]}/{r[2]}" + (f" (zxing-cpp {r[1]})" if k.startswith("qr") else ""))
     return rows
@@ -223,7 +232,9 @@ def run_small(b: Bench, n: int, level: int = 1, log: Callable[[str], None] = pri
                     sf_cell = p.module_mm
         out[pitch] = dict(qr=cnt["qr"], zxing=cnt["zxing"], snowflake=cnt["snowflake"], n=n,
                           qr_px=pitch * qr_mod / C.REF_MODULE_MM, sf_px=pitch * sf_cell / C.REF_MODULE_MM)  # fmt: skip
-        log(f"small {pitch}: QR {cnt['qr']}/{n} zxing {cnt['zxing']}/{n} snowflake {cnt['snowflake']}/{n}")
+        log(
+            f"small {pitch}: QR {cnt['qr']}/{n} zxing {cnt['zxing']}/{n} snowflake {cnt['snowflake']}/{n}"
+        )
     return out
 
 

@@ -66,7 +66,9 @@ class PlateMaker:
         self.measure = lay.Measurer(font.path, font.index)
         self.households = read_register(ROOT / "samples" / "households.csv").households
         self.carriers = {c: get_carrier(c) for c in CARRIERS}
-        self.renderers = {c: writers.PngRenderer(font, PLATE_DPI, self.carriers[c]) for c in CARRIERS}
+        self.renderers = {
+            c: writers.PngRenderer(font, PLATE_DPI, self.carriers[c]) for c in CARRIERS
+        }
         self.panel = (lay.PANEL_CX, lay.PANEL_CY, lay.PANEL_MM / 2)
         self.plate_mm = (lay.PLATE_W_MM, lay.PLATE_H_MM)
 
@@ -87,7 +89,9 @@ class PlateMaker:
         car = self.carriers[carrier]
         sym = car.encode(text, raw)
         h = self.households[cond.household_index]
-        img, _ = self.renderers[carrier].render(self.lay.plate_data(h, cond.serial), sym, self.measure)
+        img, _ = self.renderers[carrier].render(
+            self.lay.plate_data(h, cond.serial), sym, self.measure
+        )
         rgba = np.asarray(img)
         bgr = np.ascontiguousarray(rgba[..., 2::-1])
         centre = (self.lay.PANEL_CX, self.lay.PANEL_CY)
@@ -139,14 +143,18 @@ def _px(pt: tuple[float, float]) -> tuple[int, int]:
     return (round(pt[0] * PX_MM), round(pt[1] * PX_MM))
 
 
-def draw_blob(p: Plate, at: tuple[float, float], ax: float, ay: float, angle: float, grey: int) -> None:
+def draw_blob(
+    p: Plate, at: tuple[float, float], ax: float, ay: float, angle: float, grey: int
+) -> None:
     """An ellipse of dirt, semi-axes in reference modules, centred at ``at`` (plate mm)."""
     s = REF_MODULE_MM * PX_MM
     axes = (max(1, round(ax * s)), max(1, round(ay * s)))
     cv2.ellipse(p.bgr, _px(at), axes, angle, 0, 360, (grey, grey, grey), -1, cv2.LINE_AA)
 
 
-def draw_line(p: Plate, a: tuple[float, float], b: tuple[float, float], width_mod: float, grey: int) -> None:
+def draw_line(
+    p: Plate, a: tuple[float, float], b: tuple[float, float], width_mod: float, grey: int
+) -> None:
     w = max(1, round(width_mod * REF_MODULE_MM * PX_MM))
     cv2.line(p.bgr, _px(a), _px(b), (grey, grey, grey), w, cv2.LINE_AA)
 
@@ -183,14 +191,18 @@ def background(cond: Condition, w: int, h: int) -> np.ndarray:
     im = _background(cond.background)
     ih, iw = im.shape[:2]
     scale = max(w / iw, h / ih) * cond.bg_scale
-    big = cv2.resize(im, (math.ceil(iw * scale), math.ceil(ih * scale)), interpolation=cv2.INTER_CUBIC)
+    big = cv2.resize(
+        im, (math.ceil(iw * scale), math.ceil(ih * scale)), interpolation=cv2.INTER_CUBIC
+    )
     y = int(cond.bg_offset[1] * (big.shape[0] - h))
     x = int(cond.bg_offset[0] * (big.shape[1] - w))
     out = big[y : y + h, x : x + w]
     return np.ascontiguousarray(out[:, ::-1] if cond.bg_flip else out)
 
 
-def projector(cond: Condition, centre_mm: tuple[float, float], w: int, h: int, half_mm: float) -> Any:
+def projector(
+    cond: Condition, centre_mm: tuple[float, float], w: int, h: int, half_mm: float
+) -> Any:
     """plate mm -> image px for the condition's pose; the symbol centre lands at the drawn spot."""
     f = (w / 2) / math.tan(math.radians(FOV_DEG / 2))
     tilt = math.radians(cond.tilt_deg)
@@ -207,13 +219,18 @@ def projector(cond: Condition, centre_mm: tuple[float, float], w: int, h: int, h
     t = np.array([(u - w / 2) * dist / f, (v - h / 2) * dist / f, dist])
 
     def project(pts: np.ndarray) -> np.ndarray:
-        p3 = np.c_[pts[:, 0] - centre_mm[0], pts[:, 1] - centre_mm[1], np.zeros(len(pts))] @ rot.T + t
+        p3 = (
+            np.c_[pts[:, 0] - centre_mm[0], pts[:, 1] - centre_mm[1], np.zeros(len(pts))] @ rot.T
+            + t
+        )
         return np.c_[f * p3[:, 0] / p3[:, 2] + w / 2, f * p3[:, 1] / p3[:, 2] + h / 2]
 
     return project
 
 
-def photo(p: Plate, cond: Condition, half_mm: float, size: tuple[int, int] = SIZE) -> tuple[bytes, np.ndarray]:
+def photo(
+    p: Plate, cond: Condition, half_mm: float, size: tuple[int, int] = SIZE
+) -> tuple[bytes, np.ndarray]:
     """The JPEG bytes of the capture, and the symbol panel's corners in the image."""
     w, h = size
     img = background(cond, w, h)

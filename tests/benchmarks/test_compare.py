@@ -31,7 +31,11 @@ def test_condition_is_drawn_from_the_seed_alone(bench: R.Bench) -> None:
     clean = bench.condition(2, 5, damage=False)
     assert clean.blobs == () and clean.scratches == ()
     assert (clean.pitch, clean.tilt_deg, clean.noise_seed, clean.jpeg) == (
-        a.pitch, a.tilt_deg, a.noise_seed, a.jpeg)
+        a.pitch,
+        a.tilt_deg,
+        a.noise_seed,
+        a.jpeg,
+    )
 
 
 def test_dev_and_held_out_seeds_never_overlap() -> None:

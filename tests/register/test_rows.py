@@ -77,7 +77,12 @@ def test_cases_import_prints_warnings_and_row_numbers(tmp_path):
 def test_the_rows_identity_is_checked_before_its_other_fields(tmp_path):
     p = tmp_path / "r.csv"
     p.write_text(
-        "户号,村代码,村名\n," + "330703100201," + "长" * 70 + "\nA2,33070310020," + "长" * 70 + "\n",
+        "户号,村代码,村名\n,"
+        + "330703100201,"
+        + "长" * 70
+        + "\nA2,33070310020,"
+        + "长" * 70
+        + "\n",
         encoding="utf-8",
     )
     reg = read_register(p)

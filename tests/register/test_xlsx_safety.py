@@ -74,9 +74,7 @@ def test_broken_xml_mid_sheet(tmp_path):
         (b"PK\x03\x04" + b"\0" * 200, "not a readable XLSX"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 200, "old Excel .xls"),
         (
-            make_xlsx(
-                sheet='<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><worksheet/>'
-            ),
+            make_xlsx(sheet='<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><worksheet/>'),
             "document type declaration",
         ),
         (make_xlsx(sheet="<worksheet><sheetData><row r='x'/></sheetData></worksheet>"), "row"),

@@ -85,7 +85,9 @@ def make_xlsx(
         z.writestr("xl/workbook.xml", BOOK)
         z.writestr("xl/_rels/workbook.xml.rels", BOOK_RELS)
         z.writestr("xl/sharedStrings.xml", shared_xml(shared))
-        z.writestr("xl/worksheets/sheet1.xml", sheet if sheet is not None else sheet_xml(rows or []))
+        z.writestr(
+            "xl/worksheets/sheet1.xml", sheet if sheet is not None else sheet_xml(rows or [])
+        )
         for name, data in (extra or {}).items():
             z.writestr(name, data)
     return buf.getvalue()
@@ -94,7 +96,10 @@ def make_xlsx(
 def _local(name: bytes, crc: int, csize: int, usize: int) -> bytes:
     import struct
 
-    return struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, csize, usize, len(name), 0) + name
+    return (
+        struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, csize, usize, len(name), 0)
+        + name
+    )
 
 
 def _central(name: bytes, crc: int, csize: int, usize: int, offset: int) -> bytes:
@@ -102,8 +107,24 @@ def _central(name: bytes, crc: int, csize: int, usize: int, offset: int) -> byte
 
     return (
         struct.pack(
-            "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc, csize, usize, len(name),
-            0, 0, 0, 0, 0, offset,
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            20,
+            20,
+            0,
+            8,
+            0,
+            0,
+            crc,
+            csize,
+            usize,
+            len(name),
+            0,
+            0,
+            0,
+            0,
+            0,
+            offset,
         )
         + name
     )
@@ -124,7 +145,9 @@ def raw_zip(members: Sequence[tuple[str, bytes, int, int]]) -> bytes:
     cd_off = out.tell()
     cd = b"".join(central)
     out.write(cd)
-    out.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(central), len(central), len(cd), cd_off, 0))
+    out.write(
+        struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(central), len(central), len(cd), cd_off, 0)
+    )
     return out.getvalue()
 
 
@@ -166,5 +189,7 @@ def bomb_xlsx(cell_mib: int, *, declared: int | None = None) -> bytes:
         ("xl/sharedStrings.xml", *deflated(shared_xml([]).encode())),
     ]
     members = [(n, s, crc_, size_) for n, s, crc_, size_ in parts]
-    members.append(("xl/worksheets/sheet1.xml", stream, crc, declared if declared is not None else size))
+    members.append(
+        ("xl/worksheets/sheet1.xml", stream, crc, declared if declared is not None else size)
+    )
     return raw_zip(members)

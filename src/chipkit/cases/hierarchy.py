@@ -118,7 +118,9 @@ def _upsert(
         old = existing.get(r["id"])
         if old is None:
             continue
-        changes = {k: v for k, v in r.items() if old.get(k) != v and not (k in ("name", "phone") and not v)}
+        changes = {
+            k: v for k, v in r.items() if old.get(k) != v and not (k in ("name", "phone") and not v)
+        }
         if changes:
             conn.execute(update(table).where(key == r["id"]).values(**changes))
             updated += 1

@@ -449,7 +449,9 @@ class Accounts:
                 conn, "token.revoke", by, now, after=what | {"household_id": r.household_id}
             )
 
-    def forget_household(self, household_id: str, *, now: int | None = None, by: str = LOCAL) -> int:
+    def forget_household(
+        self, household_id: str, *, now: int | None = None, by: str = LOCAL
+    ) -> int:
         """The household's plates are revoked (moved out, plate stolen): its registered phones,
         its open household sessions and its PIN stop too, in one transaction with the audit
         event (the next plate comes with a new slip). Returns how many phones were revoked."""
