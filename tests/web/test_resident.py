@@ -75,6 +75,15 @@ def test_snowflake_plate_by_camera_to_a_reopened_case(
     assert card.get_attribute("data-state") == "resolved"
     assert axe(b) == []
     shot(b, "resident-cases")
+    # the progress shows the photo the household sent with the request (the PIN session only)
+    b.find_element(By.CSS_SELECTOR, f'button[aria-controls="timeline-{case["id"]}"]').click()
+    img = WebDriverWait(b, 10).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, f"#photos-{case['id']} img")
+    )
+    b.execute_script("arguments[0].scrollIntoView({block: 'center'})", img)  # loads lazily
+    WebDriverWait(b, 10).until(
+        lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img)
+    )
     b.find_element(By.CSS_SELECTOR, f"input[name=rating-{case['id']}][value='2']").click()
     b.find_element(By.ID, f"unsolved-{case['id']}").click()
     b.find_element(By.CSS_SELECTOR, f"#rate-{case['id']} button[type=submit]").click()

@@ -13,13 +13,15 @@ import base64
 from typing import Any, Literal
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import bindparam, select
 from starlette.concurrency import run_in_threadpool
 
 from chipkit.cases import Actor, ChipRefused
 from chipkit.cases.models import households, units, workers
-from chipkit.serve import pins
+from chipkit.serve import photos, pins
+from chipkit.serve.api_photos import jpeg, listing, photo_dir, photo_file
 from chipkit.serve.deps import (
     client,
     limit,
@@ -314,7 +316,7 @@ def my_cases(request: Request) -> list[dict[str, Any]]:
     return [_resident_view(c) for c in rows]
 
 
-def _own(request: Request, case_id: int) -> tuple[str, dict[str, Any]]:
+def own_case(request: Request, case_id: int) -> tuple[str, dict[str, Any]]:
     p = need_household(request, credential=True)
     assert p.household_id is not None
     c = services(request).cases.get(case_id, private=True, history=True)
@@ -325,18 +327,46 @@ def _own(request: Request, case_id: int) -> tuple[str, dict[str, Any]]:
 
 @router.get("/household/cases/{case_id}", summary="One of the household's cases, with timeline")
 def my_case(case_id: int, request: Request) -> dict[str, Any]:
-    _, c = _own(request, case_id)
+    """The case with its timeline, the photos the household added (``photos``) and those the
+    worker resolved it with (``evidence``), as addresses this household session may open."""
+    _, c = own_case(request, case_id)
     out = _resident_view(c)
     out["timeline"] = [
         {"kind": e["kind"], "at": e["at"], "state": (e["after"] or {}).get("state")}
         for e in c.get("history", [])
     ]
+    base = f"/api/v1/household/cases/{int(case_id)}"
+    out["photos"] = [f"{base}/photos/{n}" for n in listing(photo_dir(request, case_id))]
+    out["evidence"] = [f"{base}/evidence/{d}" for d in photos.refs(c.get("evidence"))]
     return out
+
+
+@router.get(
+    "/household/cases/{case_id}/photos/{name}",
+    summary="A photo the household added to its request (JPEG; needs the PIN)",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def my_photo(case_id: int, name: str, request: Request) -> FileResponse:
+    own_case(request, case_id)
+    return jpeg(photo_file(request, case_id, name))
+
+
+@router.get(
+    "/household/cases/{case_id}/evidence/{digest}",
+    summary="A photo the worker resolved the household's case with (JPEG; needs the PIN)",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def my_evidence(case_id: int, digest: str, request: Request) -> FileResponse:
+    _, c = own_case(request, case_id)
+    known = digest in photos.refs(c.get("evidence"))
+    return jpeg(photos.path_of(services(request).data_dir, digest) if known else None)
 
 
 @router.post("/household/cases/{case_id}/rate", summary="Rate a resolution (needs the PIN)")
 def rate(case_id: int, body: Rating, request: Request) -> dict[str, Any]:
-    hid, _ = _own(request, case_id)
+    hid, _ = own_case(request, case_id)
     cases = services(request).cases
     # only this route holds the PIN (or a phone registered with it): reports count it as
     # resident-confirmed; a chip alone never reaches here
@@ -346,7 +376,7 @@ def rate(case_id: int, body: Rating, request: Request) -> dict[str, Any]:
 
 @router.post("/household/cases/{case_id}/withdraw", summary="Withdraw a request (needs the PIN)")
 def withdraw(case_id: int, request: Request) -> dict[str, Any]:
-    hid, _ = _own(request, case_id)
+    hid, _ = own_case(request, case_id)
     c = services(request).cases.reject(case_id, Actor.household(hid), "withdrawn")
     return _resident_view(c)
 

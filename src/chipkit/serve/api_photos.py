@@ -1,7 +1,8 @@
 """Photos attached to a resident's request (the household page's optional photo).
 
 The household session that can file a request may add up to ``MAX_PHOTOS`` photos to its
-own household's case while the case is still ``submitted``. Each photo goes through
+own household's case while the case is still ``submitted``; with the household credential
+(PIN) it sees them again on the case (``api_households.my_case``). Each photo goes through
 ``photos.normalise`` (dimensions checked before decoding, re-encoded as a metadata-free
 JPEG: no EXIF position, no bytes of the upload itself). Staff read them within their case scope
 (the same check as the case itself).
@@ -34,7 +35,7 @@ def photo_dir(request: Request, case_id: int) -> Path:
     return services(request).data_dir / "case-photos" / str(int(case_id))
 
 
-def _listing(folder: Path) -> list[str]:
+def listing(folder: Path) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(p.name for p in folder.iterdir() if _NAME.match(p.name))
@@ -58,7 +59,7 @@ async def add_photo(
     if c["state"] != "submitted":
         raise ApiError(409, "conflict", "photos can be added only while the request is new")
     folder = photo_dir(request, case_id)
-    if len(_listing(folder)) >= MAX_PHOTOS:
+    if len(listing(folder)) >= MAX_PHOTOS:
         raise ApiError(409, "conflict", f"at most {MAX_PHOTOS} photos per request")
     data = await run_in_threadpool(read_upload, request, photo)
     jpeg = await run_in_threadpool(photos.normalise, data, photo.filename or "photo")
@@ -67,14 +68,14 @@ async def add_photo(
     tmp = folder / f".{name}.part"
     tmp.write_bytes(jpeg)
     tmp.replace(folder / name)
-    return {"case_id": case_id, "photo": name, "photos": _listing(folder)}
+    return {"case_id": case_id, "photo": name, "photos": listing(folder)}
 
 
 def request_photo_urls(request: Request, case_id: int) -> list[str]:
     """The addresses of a case's resident photos (for pages listing a case's photos)."""
     return [
         f"/api/v1/cases/{int(case_id)}/request-photos/{n}"
-        for n in _listing(photo_dir(request, case_id))
+        for n in listing(photo_dir(request, case_id))
     ]
 
 
@@ -86,7 +87,7 @@ def _staff_case(request: Request, case_id: int) -> None:
 @router.get("/cases/{case_id}/request-photos", summary="The photos the resident added to a case")
 def list_photos(case_id: int, request: Request) -> dict[str, Any]:
     _staff_case(request, case_id)
-    return {"case_id": case_id, "photos": _listing(photo_dir(request, case_id))}
+    return {"case_id": case_id, "photos": listing(photo_dir(request, case_id))}
 
 
 @router.get(
@@ -97,9 +98,19 @@ def list_photos(case_id: int, request: Request) -> dict[str, Any]:
 )
 def get_photo(case_id: int, name: str, request: Request) -> FileResponse:
     _staff_case(request, case_id)
+    return jpeg(photo_file(request, case_id, name))
+
+
+def photo_file(request: Request, case_id: int, name: str) -> Path | None:
+    """A resident photo of the case by its plain file name, or None."""
     if not _NAME.match(name):
-        raise not_found("unknown photo")
+        return None
     path = photo_dir(request, case_id) / name
-    if not path.is_file():
+    return path if path.is_file() else None
+
+
+def jpeg(path: Path | None) -> FileResponse:
+    """A stored photo (404 when there is none), never cached by the browser."""
+    if path is None or not path.is_file():
         raise not_found("unknown photo")
     return FileResponse(path, media_type="image/jpeg", headers={"cache-control": "no-store"})

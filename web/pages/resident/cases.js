@@ -58,14 +58,23 @@ async function timeline(c, box, btn) {
   }
   try {
     const full = await api(`household/cases/${c.id}`);
-    box.replaceChildren(h('h4', {}, t('case.timeline')), h('ol', { class: 'timeline' },
+    box.replaceChildren(...[h('h4', {}, t('case.timeline')), h('ol', { class: 'timeline' },
       full.timeline.map((e) => h('li', {}, h('span', { class: 'small muted' }, fmtTime(e.at)), ' ',
-        e.state ? t('state.' + e.state) : e.kind))));
+        e.state ? t('state.' + e.state) : e.kind))),
+    gallery(full.photos, `photos-${c.id}`, t('case.photos')),
+    gallery(full.evidence, `evidence-${c.id}`, t('case.evidence'))].flat().filter(Boolean));
     box.classList.remove('hidden');
     btn.textContent = t('case.hide');
   } catch (e) {
     toast(t('error.generic', { why: e.detail || e.message }), { error: true });
   }
+}
+
+/** The photos the household added, or the worker's photos of the fix (none: nothing). */
+function gallery(urls, id, title) {
+  if (!urls || !urls.length) return null;
+  return [h('h4', {}, title), h('div', { class: 'photos', id }, urls.map((src, i) =>
+    h('a', { href: src, target: '_blank', rel: 'noopener' }, h('img', { src, alt: `${title} ${i + 1}`, loading: 'lazy' }))))];
 }
 
 function caseCard(c, reload) {
