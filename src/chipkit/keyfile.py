@@ -13,6 +13,9 @@ its MAC is keyed by the (clear) office key: it detects accidental or naive edits
 since anyone who can read the file can recompute it. On every open, each signing key's
 private half must match its public half and every sealed secret must open.
 
+An authentic but older copy (a restored backup) is caught by ``chipkit.keymemory``: every
+open and save is compared with, and raises, what this machine has seen of the keyring.
+
 Keyrings written before the MAC existed are checked key by key and sealed on their
 first open with the passphrase (a ``KeyringWarning`` says so).
 """
@@ -331,12 +334,13 @@ def office_fingerprint(data: dict[str, Any]) -> str:
     return fingerprint(unb64(data["office_key"]["public"]))
 
 
-def check_not_rolled_back(path: Path, data: dict[str, Any]) -> None:
+def check_not_rolled_back(path: Path, data: dict[str, Any], *, remember: bool = True) -> None:
     """KeyringRolledBack when this authentic document is behind what this machine has seen
-    of it (an old backup restored); otherwise the machine now remembers it."""
+    of it (an old backup restored); otherwise (``remember``) the machine now remembers it."""
     office, now = office_fingerprint(data), km.Seen.of(data)
     km.check(path, office, now)
-    km.remember(office, now)
+    if remember:
+        km.remember(office, now)
 
 
 def load_document(

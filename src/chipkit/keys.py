@@ -170,7 +170,7 @@ class Keyring:
             data = kf.read_document(self.path)
             if not kf.authenticate(self.path, data, self._sealer):
                 raise KeyringError(f"{self.path}: keyring lost its authentication; reopen it")
-            kf.check_not_rolled_back(self.path, data)
+            kf.check_not_rolled_back(self.path, data, remember=False)  # saving remembers
             self._data = data
             result = change(self._data)
             kf.save_document(self.path, self._data, self._sealer)

@@ -153,5 +153,6 @@ def test_an_unwritable_memory_still_opens_and_checks_what_it_can_read(
     # no state folder can be made at all (a file in the way): keyrings still work
     (tmp_path / "file").write_text("x")
     monkeypatch.setenv(keymemory.STATE_ENV, str(tmp_path / "file" / "state"))
-    fresh = Keyring.init(tmp_path / "keys2", None)
+    with pytest.warns(UserWarning, match="cannot be written"):
+        fresh = Keyring.init(tmp_path / "keys2", None)
     assert fresh.reserve_serials(2) == range(1, 3)
