@@ -184,3 +184,83 @@ def test_worker_pages_need_a_case_handling_staff_session(server, api_as):
     assert r.status_code == 303 and r.headers["location"] == "/login?next=/w/cases/1"
     r = api_as("clerk").get("/w")  # a clerk handles no cases: a refusal page, not the queue
     assert r.status_code == 403 and '"reason":"role"' in r.text
+
+
+def _state(browser, state: str) -> None:
+    wait_for(browser, f'#case-badges[data-state="{state}"]')
+
+
+def _submit_form(browser, op: str, fill) -> None:
+    """Open the action's <details>, fill its fields, submit it."""
+    _click(browser, f"#action-{op} > summary")
+    fill()
+    _click(browser, f"#form-{op} button[type=submit]")
+
+
+def test_wait_resume_escalate_transfer_reject_by_their_forms(
+    server, district, browser, login, console_errors, api_as
+):
+    """The forms the resolve test does not reach, clicked as a worker would: wait (with its
+    required note), resume, escalate (the case goes to the town's officer), transfer (to a
+    colleague of the village) and reject as a duplicate; each change checked over the API."""
+    from selenium.webdriver.support.ui import Select
+
+    svc = CaseService(open_database(district.db))
+    hid = f"{V1}-0003"
+    a, b, c = (
+        svc.submit("other", title, "", household_id=hid, worker_id="W1")["id"]
+        for title in ("门前路灯不亮", "邻里噪音", "路灯又报了一次")
+    )
+    svc.db.dispose()
+    _phone(browser)
+    assert login(browser, "worker")["path"] == "/w"
+    officer = api_as("town")  # the town officer sees every case of its villages
+
+    browser.get(f"{server}/w/cases/{a}")
+    _click(browser, "#do-accept")
+    _state(browser, "accepted")
+    _click(browser, "#action-wait > summary")
+    _click(browser, "#form-wait button[type=submit]")  # the note is required: nothing sent
+    assert wait_for(browser, "#wait-note").get_attribute("aria-invalid") == "true"
+    assert officer.get(f"/api/v1/cases/{a}").json()["state"] == "accepted"
+    browser.find_element("id", "wait-note").send_keys("等村民回来再处理")
+    _click(browser, "#form-wait button[type=submit]")
+    _state(browser, "waiting_on_resident")
+    _click(browser, "#do-resume")
+    _state(browser, "in_progress")
+    _submit_form(
+        browser, "escalate", lambda: wait_for(browser, "#escalate-reason").send_keys("需要镇里协调")
+    )
+    _state(browser, "submitted")
+    got = officer.get(f"/api/v1/cases/{a}").json()
+    assert (got["state"], got["level"], got["worker_id"]) == ("submitted", "town", "T1")
+    kinds = [
+        e.get_attribute("data-kind") for e in browser.find_elements("css selector", "#timeline li")
+    ]
+    assert kinds == ["submit", "accept", "wait", "resume", "escalate"], kinds
+
+    browser.get(f"{server}/w/cases/{b}")
+
+    def to_colleague() -> None:
+        pick = Select(wait_for(browser, "#transfer-to"))
+        options = [o.get_attribute("value") for o in pick.options]
+        assert "W2" in options and "W1" not in options, options
+        pick.select_by_value("W2")
+        browser.find_element("id", "transfer-reason").send_keys("属第二网格")
+
+    _submit_form(browser, "transfer", to_colleague)
+    wait_for(browser, "#no-actions, #refused, #toast")
+    got = officer.get(f"/api/v1/cases/{b}").json()
+    assert (got["state"], got["worker_id"]) == ("submitted", "W2"), got
+
+    browser.get(f"{server}/w/cases/{c}")
+
+    def duplicate() -> None:
+        Select(wait_for(browser, "#reject-reason")).select_by_value("duplicate")
+        browser.find_element("id", "reject-dup").send_keys(str(a))
+
+    _submit_form(browser, "reject", duplicate)
+    _state(browser, "rejected")
+    got = officer.get(f"/api/v1/cases/{c}").json()
+    assert got["state"] == "rejected", got
+    assert console_errors(browser) == []
