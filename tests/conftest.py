@@ -1,11 +1,14 @@
-"""Fixtures shared by every test folder: the hypothesis profiles and a fresh PostgreSQL
-database per test (cases and service tests alike)."""
+"""Fixtures shared by every test folder: the hypothesis profiles, a fresh PostgreSQL
+database per test (cases and service tests alike) and a private keyring memory."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -45,3 +48,21 @@ def pg_db_url() -> Iterator[str]:
     yield f"{base}/{name}"
     with psycopg.connect(url, autocommit=True) as c:
         c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# The keyring memory (chipkit.keymemory) must never be the real ~/.local/state: the
+# session gets its own folder (session fixtures, subprocesses inherit it), each test a
+# fresh one below it, created only when a keyring is saved.
+_STATE_ROOT = Path(tempfile.mkdtemp(prefix="chipkit-test-state-"))
+os.environ["CHIPKIT_STATE_DIR"] = str(_STATE_ROOT / "session")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_STATE_ROOT, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _keyring_memory(monkeypatch: pytest.MonkeyPatch) -> Path:
+    state = _STATE_ROOT / uuid.uuid4().hex
+    monkeypatch.setenv("CHIPKIT_STATE_DIR", str(state))
+    return state

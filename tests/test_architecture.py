@@ -31,6 +31,7 @@ TRUST_LAYERS = (
     "chipkit.base45",
     "chipkit.token",
     "chipkit._files",
+    "chipkit.keymemory",
     "chipkit.bundle",
     "chipkit.keyfile",
     "chipkit.issuer",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -142,6 +143,32 @@ def keys_add_read_key(directory: Path, village: str) -> None:
     kr = open_keyring(directory)
     kid = kr.add_read_key(village)
     click.echo(f"read key kid={kid} for village {village}")
+
+
+@keys.command("restored")
+@click.argument("directory", type=DIR)
+@handle_errors
+def keys_restored(directory: Path) -> None:
+    """Accept a keyring in DIRECTORY deliberately restored from an older backup.
+
+    chipkit remembers, per machine and user (in $CHIPKIT_STATE_DIR, default
+    ~/.local/state/chipkit/keyrings.json), the highest next serial, bundle counter and
+    the revocations it has seen of each keyring, and refuses a keyring that went back.
+    This command moves the next serial and the bundle counter up to what was seen here
+    (new plates never reuse a printed serial; devices accept the next bundle) and
+    re-applies the remembered revocations (reason "re-applied after restore"). Nothing
+    else changes. Export a new verifier bundle afterwards.
+    """
+    from chipkit.errors import WrongPassphrase
+    from chipkit.keys import Keyring
+
+    try:
+        done = Keyring.accept_restore(directory)  # passphrase from $CHIPKIT_PASSPHRASE
+    except WrongPassphrase:
+        if os.environ.get("CHIPKIT_PASSPHRASE") or not sys.stdin.isatty():
+            raise
+        done = Keyring.accept_restore(directory, get_passphrase())
+    click.echo(str(done))
 
 
 @keys.command("export-verifier")

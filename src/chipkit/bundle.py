@@ -170,6 +170,15 @@ def load_bundle(path: Path, *, office_fingerprint: str | None = None) -> TrustDa
     return parse_bundle(raw, source=str(path), office_fingerprint=office_fingerprint)
 
 
+def looks_like_bundle(path: Path) -> bool:
+    """Whether ``path`` is a JSON file that says it is a verifier bundle (unchecked)."""
+    try:
+        head = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(head, dict) and str(head.get("format", "")).startswith("chipkit-verifier")
+
+
 def _int(value: Any, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ValueError("integer out of range")
@@ -326,6 +335,7 @@ __all__ = [
     "check_not_expired",
     "fingerprint",
     "load_bundle",
+    "looks_like_bundle",
     "parse_bundle",
     "remember_counter",
     "signing_key_from_dict",

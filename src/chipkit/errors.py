@@ -135,6 +135,16 @@ class KeyringTampered(KeyringError):
     """keyring.json was changed outside chipkit: its authentication or a key pair fails."""
 
 
+class KeyringRolledBack(KeyringError):
+    """keyring.json is behind what this machine has seen of it (an old backup restored).
+
+    Authentic, but a lower next serial, a lower bundle counter or missing revocations:
+    accept a deliberate restore with ``Keyring.accept_restore`` (`chipkit keys restored`).
+    """
+
+    code = "keyring_rolled_back"
+
+
 class BundleError(ChipkitError):
     """A verifier bundle is malformed, tampered, rolled back, expired or from another office."""
 

@@ -13,6 +13,9 @@ its MAC is keyed by the (clear) office key: it detects accidental or naive edits
 since anyone who can read the file can recompute it. On every open, each signing key's
 private half must match its public half and every sealed secret must open.
 
+An authentic but older copy (a restored backup) is caught by ``chipkit.keymemory``: every
+open and save is compared with, and raises, what this machine has seen of the keyring.
+
 Keyrings written before the MAC existed are checked key by key and sealed on their
 first open with the passphrase (a ``KeyringWarning`` says so).
 """
@@ -36,6 +39,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from chipkit import keymemory as km
 from chipkit._files import locked, write_private
 from chipkit.bundle import BundleInfo, TrustData, fingerprint, signing_key_from_dict
 from chipkit.errors import KeyringError, KeyringTampered, KeyringWarning, WrongPassphrase
@@ -323,10 +327,30 @@ def save_document(path: Path, data: dict[str, Any], sealer: Sealer) -> None:
         path / KEYRING_FILE,
         (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8"),
     )
+    km.remember(office_fingerprint(data), km.Seen.of(data))
 
 
-def load_document(path: Path, passphrase: str | None) -> tuple[dict[str, Any], Sealer]:
-    """Read, authenticate and (for a legacy keyring) seal a keyring document."""
+def office_fingerprint(data: dict[str, Any]) -> str:
+    return fingerprint(unb64(data["office_key"]["public"]))
+
+
+def check_not_rolled_back(path: Path, data: dict[str, Any], *, remember: bool = True) -> None:
+    """KeyringRolledBack when this authentic document is behind what this machine has seen
+    of it (an old backup restored); otherwise (``remember``) the machine now remembers it."""
+    office, now = office_fingerprint(data), km.Seen.of(data)
+    km.check(path, office, now)
+    if remember:
+        km.remember(office, now)
+
+
+def load_document(
+    path: Path, passphrase: str | None, *, check_restore: bool = True
+) -> tuple[dict[str, Any], Sealer]:
+    """Read, authenticate and (for a legacy keyring) seal a keyring document.
+
+    With ``check_restore`` a document behind what this machine has seen of it raises
+    ``KeyringRolledBack`` (``chipkit.keymemory``); only accepting a restore skips it.
+    """
     data = read_document(path)
     sealer = Sealer(data.get("kdf"), passphrase)
     if not sealer.protected and passphrase:
@@ -336,20 +360,40 @@ def load_document(path: Path, passphrase: str | None) -> tuple[dict[str, Any], S
             KeyringWarning,
             stacklevel=3,
         )
-    if authenticate(path, data, sealer):
-        return data, sealer
+    if not authenticate(path, data, sealer):
+        data = _seal_legacy(path, sealer, check_restore)
+    if check_restore:
+        check_not_rolled_back(path, data)
+    return data, sealer
+
+
+def accept_restore(path: Path, passphrase: str | None, day: str) -> km.Restored:
+    """Accept a keyring deliberately restored from a backup (see ``Keyring.accept_restore``)."""
+    _, sealer = load_document(path, passphrase, check_restore=False)
+    with locked(path):
+        data = read_document(path)
+        authenticate(path, data, sealer)
+        done = km.catch_up(path, data, km.recall(office_fingerprint(data)), day)
+        if done.changed:
+            save_document(path, data, sealer)
+    return done
+
+
+def _seal_legacy(path: Path, sealer: Sealer, check_restore: bool) -> dict[str, Any]:
     with locked(path):
         data = read_document(path)
         if not authenticate(path, data, sealer):
+            if check_restore:
+                check_not_rolled_back(path, data)
             save_document(path, data, sealer)
             warnings.warn(
                 f"{path}: keyring written by an older chipkit: every key pair checked, the "
                 "whole file is now authenticated. Check `chipkit keys list` for keys, windows "
                 "and revocations you do not recognise",
                 KeyringWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-    return data, sealer
+    return data
 
 
 def trust_of(
@@ -359,7 +403,7 @@ def trust_of(
     signing = {int(k["kid"]): signing_key_from_dict(k) for k in data["signing_keys"]}
     reads = {int(k["kid"]): read_secret(k, sealer) for k in data["read_keys"]}
     revoked = {int(r["serial"]): str(r["reason"]) for r in data["revoked"]}
-    fp = office_fp or fingerprint(unb64(data["office_key"]["public"]))
+    fp = office_fp or office_fingerprint(data)
     return TrustData(signing, reads, revoked, BundleInfo(source=source, office_fingerprint=fp))
 
 

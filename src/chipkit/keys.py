@@ -31,12 +31,14 @@ from chipkit.bundle import (
     WITHHELD_REASON,
     BundleInfo,
     fingerprint,
+    looks_like_bundle,
     signing_key_from_dict,
     write_bundle,
 )
 from chipkit.errors import KeyringError, KeyringWarning, NotAnIssuer
 from chipkit.issuer import Issuer
 from chipkit.keyfile import KEYRING_FILE, PASSPHRASE_ENV
+from chipkit.keymemory import Restored, read_memory
 from chipkit.token import Claims
 from chipkit.verifier import Verifier
 
@@ -120,6 +122,7 @@ class Keyring:
         kr = cls(path, data, sealer)
         kr._new_signing_key(today or tk.today_utc())
         kr._new_read_key(None)
+        read_memory()  # a corrupt restore memory stops us before anything is written
         with locked(path):
             if (path / KEYRING_FILE).exists():
                 raise KeyringError(
@@ -137,7 +140,7 @@ class Keyring:
         """
         path = Path(path)
         if path.is_file():
-            if _looks_like_bundle(path):
+            if looks_like_bundle(path):
                 raise NotAnIssuer(
                     f"{path} is a verifier bundle: it can verify and read plates but holds no "
                     "signing key, so it cannot seal. Use the issuing keyring directory."
@@ -148,12 +151,26 @@ class Keyring:
         data, sealer = kf.load_document(path, passphrase)
         return cls(path, data, sealer)
 
+    @staticmethod
+    def accept_restore(path: str | Path, passphrase: str | None = None) -> Restored:
+        """Accept a keyring deliberately restored from an older backup.
+
+        Moves ``next_serial`` and ``bundle_counter`` up to the highest this machine has
+        seen and re-applies the revocations it remembers (reason "re-applied after
+        restore"); nothing else changes. ``str()`` of the result says what it did.
+        """
+        if passphrase is None:
+            passphrase = os.environ.get(PASSPHRASE_ENV)
+        return kf.accept_restore(Path(path), passphrase, tk.today_utc().isoformat())
+
     def _update(self, change: Callable[[dict[str, Any]], T]) -> T:
-        """Re-read and re-authenticate under the lock, apply ``change(data)``, save."""
+        """Re-read and re-authenticate under the lock, check it was not rolled back,
+        apply ``change(data)``, save."""
         with locked(self.path):
             data = kf.read_document(self.path)
             if not kf.authenticate(self.path, data, self._sealer):
                 raise KeyringError(f"{self.path}: keyring lost its authentication; reopen it")
+            kf.check_not_rolled_back(self.path, data, remember=False)  # saving remembers
             self._data = data
             result = change(self._data)
             kf.save_document(self.path, self._data, self._sealer)
@@ -465,16 +482,6 @@ def _scoped_revocation(rec: dict[str, Any], village: str | None) -> dict[str, An
     if rec.get("village") is None:  # village unknown: keep the serial, withhold the reason
         return {"serial": rec["serial"], "reason": WITHHELD_REASON, "date": rec.get("date")}
     return None
-
-
-def _looks_like_bundle(path: Path) -> bool:
-    import json
-
-    try:
-        head = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return False
-    return isinstance(head, dict) and str(head.get("format", "")).startswith("chipkit-verifier")
 
 
 def _check_village(village: object) -> None:

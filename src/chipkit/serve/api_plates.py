@@ -62,6 +62,8 @@ def _keyring(svc: Services) -> Any:
     if svc.keyring is None:
         raise ApiError(503, "no_keyring", "plates need the server started with --keys KEYRING")
     svc.refresh_verifier(force=True)
+    if svc.trust_error is not None:
+        raise ApiError(503, "keyring_refused", svc.trust_error)
     return svc.keyring
 
 

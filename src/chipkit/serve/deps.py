@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from chipkit.cases import CaseService, Database
-from chipkit.errors import ChipkitError
+from chipkit.errors import ChipkitError, KeyringError
 from chipkit.serve.accounts import Accounts, User
 from chipkit.serve.config import ServeConfig
 from chipkit.serve.errors import ApiError, forbidden, too_many
@@ -23,6 +24,7 @@ from chipkit.serve.store import Throttle
 from chipkit.serve.trust import load_verifier
 
 T = TypeVar("T")
+log = logging.getLogger("chipkit.serve")
 COOKIE = "ck_session"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -33,7 +35,9 @@ class Services:
 
     The verifier follows its source: when the keyring or bundle file changes (a plate
     revoked through another process, a new bundle copied in) it is reloaded, checked at
-    most once a second.
+    most once a second. A keyring that no longer opens (restored from an old backup,
+    tampered) is refused: one log line, the last good verifier is kept (it holds every
+    revocation the refused file may lack), and ``trust_error`` makes signing refuse.
     """
 
     def __init__(self, config: ServeConfig, db: Database, verifier: Any, keyring: Any) -> None:
@@ -45,6 +49,7 @@ class Services:
         self.accounts = Accounts(db, config.password_hasher)
         self.throttle = Throttle(db)
         self.data_dir = Path(config.data_dir) if config.data_dir else default_data_dir(db)
+        self.trust_error: str | None = None
         self._stamp = self._source_stamp()
         self._checked = time.monotonic()
         self._warm_village_chain()
@@ -94,7 +99,13 @@ class Services:
         if self.keyring is not None:
             from chipkit.keys import Keyring
 
-            self.keyring = Keyring.open(self.keyring.path, os.environ.get("CHIPKIT_PASSPHRASE"))
+            try:
+                self.keyring = Keyring.open(self.keyring.path, os.environ.get("CHIPKIT_PASSPHRASE"))
+            except KeyringError as e:
+                self.trust_error = str(e)
+                log.error("keyring reload refused, the last good verifier is kept: %s", e)
+                return
+            self.trust_error = None
             self.verifier = self.keyring.verifier()
         elif self.config.bundle is not None:
             self.verifier = load_verifier(self.config)
