@@ -4,39 +4,19 @@ with a reason (revoke the live plate, print a new one, in one request)."""
 
 from __future__ import annotations
 
-import time
-
 from fastapi.testclient import TestClient
+from servetools import login, wait_job
 
 from chipkit.keys import Keyring
 from chipkit.plates.ledger import Ledger
 
 V1, V2 = "330703101001", "330703101002"
-PASSWORD = "correct horse battery"
 REGISTER = f"""户号,村代码,村名,门牌号,网格,网格员
 H-0001,{V1},东村,1号,G1,张三
 H-0002,{V1},东村,2号,G1,张三
 H 0009!,{V1},东村,9号,G1,张三
 H-0003,,东村,3号,G2,李四
 """
-
-
-def _login(app, name: str) -> TestClient:
-    c = TestClient(app, raise_server_exceptions=False)
-    r = c.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    c.headers["X-CSRF-Token"] = r.json()["csrf"]
-    return c
-
-
-def _wait(c: TestClient, jid: str) -> dict:
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        j = c.get(f"/api/v1/jobs/{jid}").json()
-        if j["state"] not in ("queued", "running"):
-            return j
-        time.sleep(0.1)
-    raise AssertionError(f"job {jid} did not finish")
 
 
 def _upload(clerk: TestClient, text: str = REGISTER) -> dict:
@@ -47,7 +27,7 @@ def _upload(clerk: TestClient, text: str = REGISTER) -> dict:
 
 
 def test_dry_run_shows_each_bad_rows_cell(keyed_app):
-    dry = _upload(_login(keyed_app, "clerk1"))
+    dry = _upload(login(keyed_app, "clerk1"))
     got = {(p["row"], p["column"], p["reason"], p["cell"]) for p in dry["problems"]}
     assert (4, "household_id", "bad_household_id", "H 0009!") in got
     assert (5, "village_code", "missing_village_code", "") in got
@@ -57,10 +37,10 @@ def test_dry_run_shows_each_bad_rows_cell(keyed_app):
 def test_manifest_csv_starts_with_the_utf8_bom_and_reissue_by_household(keyed_app):
     app = keyed_app
     svc = app.state.chipkit
-    clerk = _login(app, "clerk1")
+    clerk = login(app, "clerk1")
     dry = _upload(clerk)
     r = clerk.post(f"/api/v1/registers/{dry['upload_id']}/issue", json={})
-    j = _wait(clerk, r.json()["job_id"])
+    j = wait_job(clerk, r.json()["job_id"])
     assert j["state"] == "done", j
     man = clerk.get(f"/api/v1/jobs/{j['id']}/files/manifest.csv")
     assert man.content.startswith(b"\xef\xbb\xbf") and "东村" in man.content.decode("utf-8-sig")
@@ -69,7 +49,7 @@ def test_manifest_csv_starts_with_the_utf8_bom_and_reissue_by_household(keyed_ap
     # another village's household, or one no upload lists: refused, nothing revoked
     r = clerk.post("/api/v1/plates/reissue", json={"household_id": "H-0004", "reason": "lost"})
     assert r.status_code == 403
-    r = _login(app, "w1").post(
+    r = login(app, "w1").post(
         "/api/v1/plates/reissue", json={"household_id": "H-0001", "reason": "lost"}
     )
     assert r.status_code == 403
@@ -84,7 +64,7 @@ def test_manifest_csv_starts_with_the_utf8_bom_and_reissue_by_household(keyed_ap
     assert r.status_code == 202, r.text
     body = r.json()
     assert body["upload_id"] == dry["upload_id"] and len(body["revoked"]) == 1
-    j2 = _wait(clerk, body["job_id"])
+    j2 = wait_job(clerk, body["job_id"])
     assert j2["state"] == "done" and j2["result"]["counts"]["issued"] == 1, j2
     kr = Keyring.open(svc.keyring.path)
     assert kr.revoked[body["revoked"][0]] == "丢失"

@@ -5,12 +5,11 @@ the plates; nothing half-done when a step fails."""
 from __future__ import annotations
 
 import csv
-import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fastapi.testclient import TestClient
+from servetools import login, wait_job
 from sqlalchemy import select
 
 from chipkit.cases import CaseService
@@ -161,32 +160,14 @@ H-0009,330703101001,东村,9号,G1,张三
 """
 
 
-def _login(app, name: str) -> TestClient:
-    c = TestClient(app, raise_server_exceptions=False)
-    r = c.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    c.headers["X-CSRF-Token"] = r.json()["csrf"]
-    return c
-
-
-def _wait(c: TestClient, jid: str) -> dict:
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        j = c.get(f"/api/v1/jobs/{jid}").json()
-        if j["state"] not in ("queued", "running"):
-            return j
-        time.sleep(0.05)
-    raise AssertionError(f"job {jid} did not finish")
-
-
 def test_issue_job_offers_the_slips_once_to_its_clerk_and_reissue_makes_one(keyed_app, clock):
     app = keyed_app
     svc = app.state.chipkit
     Accounts(svc.db, CHEAP).add("clerk2", PASSWORD, role="clerk", unit_id=V2)
-    clerk = _login(app, "clerk1")
+    clerk = login(app, "clerk1")
     files = {"file": ("登记表.csv", CLERK_REGISTER.encode("utf-8"), "text/csv")}
     up = clerk.post("/api/v1/registers", files=files).json()
-    j = _wait(
+    j = wait_job(
         clerk, clerk.post(f"/api/v1/registers/{up['upload_id']}/issue", json={}).json()["job_id"]
     )
     assert j["state"] == "done", j
@@ -201,8 +182,8 @@ def test_issue_job_offers_the_slips_once_to_its_clerk_and_reissue_makes_one(keye
         who = conn.execute(select(events.c.actor).where(events.c.kind == "household.pins")).all()
     assert {h for h, t in new.items() if t == svc.now()} == {"H-0001", "H-0002"}
     assert who[-1].actor == "user:clerk1"
-    assert _login(app, "clerk2").get(url).status_code == 404  # another village's clerk
-    assert _login(app, "admin").get(url).status_code == 403  # not the account that issued
+    assert login(app, "clerk2").get(url).status_code == 404  # another village's clerk
+    assert login(app, "admin").get(url).status_code == 403  # not the account that issued
     r = clerk.get(url)
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
     assert r.headers["cache-control"] == "no-store"
@@ -213,7 +194,7 @@ def test_issue_job_offers_the_slips_once_to_its_clerk_and_reissue_makes_one(keye
 
     # the reissue of one household makes its new slip; not downloaded in time, it is deleted
     r = clerk.post("/api/v1/plates/reissue", json={"household_id": "H-0001", "reason": "丢失"})
-    j2 = _wait(clerk, r.json()["job_id"])
+    j2 = wait_job(clerk, r.json()["job_id"])
     assert j2["state"] == "done" and j2["result"]["slips"]["households"] == 1, j2
     from chipkit.serve import api_plates
 

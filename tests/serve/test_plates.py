@@ -7,12 +7,12 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
+from servetools import login, wait_job
 
 from chipkit import Verifier
 from chipkit.keys import Keyring
 
 V1, V2 = "330703101001", "330703101002"
-PASSWORD = "correct horse battery"
 PLATES_REGISTER = f"""户号,村代码,村名,门牌号,网格,网格员
 H-0001,{V1},东村,1号,G1,张三
 H-0002,{V1},东村,2号,G1,张三
@@ -22,28 +22,10 @@ H-0004,{V2},西村,4号,G3,王五
 """
 
 
-def _login(app, name):
-    c = TestClient(app, raise_server_exceptions=False)
-    r = c.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    c.headers["X-CSRF-Token"] = r.json()["csrf"]
-    return c
-
-
-def _wait(c, jid, timeout=90):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        j = c.get(f"/api/v1/jobs/{jid}").json()
-        if j["state"] in ("done", "failed"):
-            return j
-        time.sleep(0.2)
-    raise AssertionError(f"job {jid} did not finish: {j}")
-
-
 def test_upload_dry_run_issue_download_revoke(keyed_app, tmp_path):
     app = keyed_app
     kr_path = app.state.chipkit.keyring.path
-    clerk = _login(app, "clerk1")
+    clerk = login(app, "clerk1")
     files = {"file": ("村登记表.csv", PLATES_REGISTER.encode("gb18030"), "text/csv")}
     r = clerk.post("/api/v1/registers", files=files)
     assert r.status_code == 201, r.text
@@ -60,7 +42,7 @@ def test_upload_dry_run_issue_download_revoke(keyed_app, tmp_path):
     )
     assert r.status_code == 202 and time.time() - t0 < 5  # returns at once
     jid = r.json()["job_id"]
-    j = _wait(clerk, jid)
+    j = wait_job(clerk, jid)
     assert j["state"] == "done", j
     assert j["result"]["counts"]["issued"] == 3 and j["done"] == j["total"] == 3
     names = j["result"]["files"]
@@ -73,8 +55,8 @@ def test_upload_dry_run_issue_download_revoke(keyed_app, tmp_path):
     for bad in ("..%2F..%2Fkeyring.json", ".chipkit-batch.json", "nope.pdf"):
         assert clerk.get(f"/api/v1/jobs/{jid}/files/{bad}").status_code == 404
     # others cannot see the job; workers cannot upload
-    assert _login(app, "admin").get(f"/api/v1/jobs/{jid}").status_code == 200
-    w1 = _login(app, "w1")
+    assert login(app, "admin").get(f"/api/v1/jobs/{jid}").status_code == 200
+    w1 = login(app, "w1")
     assert w1.get(f"/api/v1/jobs/{jid}").status_code == 404
     assert w1.post("/api/v1/registers", files=files).status_code == 403
 
@@ -136,7 +118,7 @@ def test_upload_dry_run_issue_download_revoke(keyed_app, tmp_path):
         f"/api/v1/registers/{dry['upload_id']}/issue",
         json={"reissue": True, "households": ["H-0002"]},
     )
-    j2 = _wait(clerk, r.json()["job_id"])
+    j2 = wait_job(clerk, r.json()["job_id"])
     assert (
         j2["state"] == "done"
         and j2["result"]["counts"]["reissued"] + j2["result"]["counts"]["issued"] == 1
@@ -156,7 +138,7 @@ def test_upload_dry_run_issue_download_revoke(keyed_app, tmp_path):
 
 
 def test_bad_register_is_a_clear_error(keyed_app):
-    clerk = _login(keyed_app, "clerk1")
+    clerk = login(keyed_app, "clerk1")
     r = clerk.post(
         "/api/v1/registers",
         files={"file": ("x.xlsx", b"PK\x03\x04 not really", "application/octet-stream")},
@@ -192,7 +174,7 @@ def test_job_whose_process_died_is_resumed_without_a_second_serial(keyed_app, cl
         return real(reg, kr, opts, progress=beat)
 
     monkeypatch.setattr(plates, "run_batch", dies_after_first_chunk)
-    clerk = _login(app, "clerk1")
+    clerk = login(app, "clerk1")
     files = {"file": ("r.csv", PLATES_REGISTER.encode("utf-8"), "text/csv")}
     up = clerk.post("/api/v1/registers", files=files).json()["upload_id"]
     jid = clerk.post(f"/api/v1/registers/{up}/issue", json={}).json()["job_id"]
@@ -209,8 +191,8 @@ def test_job_whose_process_died_is_resumed_without_a_second_serial(keyed_app, cl
     clock.advance(jobs.LEASE_SECS + 1)  # no heartbeat since: the lease expires
     restarted = create_app(app.state.chipkit.config)
     try:
-        clerk2 = _login(restarted, "clerk1")
-        j = _wait(clerk2, jid)
+        clerk2 = login(restarted, "clerk1")
+        j = wait_job(clerk2, jid)
         assert j["state"] == "done", j
         assert j["result"]["counts"] == {**j["result"]["counts"], "issued": 0, "existing": 3}
         assert j["done"] == j["total"] == 3  # plates from before the death count as done
@@ -228,7 +210,7 @@ def test_stale_job_that_cannot_resume_fails_saying_why(keyed_app, clock):
     svc = keyed_app.state.chipkit
     params = {"format": "pdf", "upload_id": "f" * 32}  # its upload is gone
     jid = jobs.new_job(svc.db, "plates", "clerk1", params, svc.now())
-    clerk = _login(keyed_app, "clerk1")
+    clerk = login(keyed_app, "clerk1")
     assert clerk.get(f"/api/v1/jobs/{jid}").json()["state"] == "queued"
     clock.advance(jobs.LEASE_SECS + 1)
     j = clerk.get(f"/api/v1/jobs/{jid}").json()
@@ -241,7 +223,7 @@ def test_periodic_sweep_resumes_a_dead_job_nobody_polls(keyed_app, clock):
     from chipkit.serve import jobs
 
     svc = keyed_app.state.chipkit
-    clerk = _login(keyed_app, "clerk1")
+    clerk = login(keyed_app, "clerk1")
     files = {"file": ("r.csv", PLATES_REGISTER.encode("utf-8"), "text/csv")}
     up = clerk.post("/api/v1/registers", files=files).json()["upload_id"]
     params = {"format": "pdf", "sheet": "a4", "carrier": "qr", "upload_id": up}
