@@ -75,8 +75,11 @@ def test_upload_dry_run_issue_download_revoke(keyed_app, tmp_path):
     acc = app.state.chipkit.accounts
     _, phone = acc.new_token(household_id="H-0002", label="phone")
     _, other_phone = acc.new_token(household_id="H-0001", label="phone")
-    sid, _ = acc.open_session("household", lifetime=600, household_id="H-0002")
-    osid, _ = acc.open_session("household", lifetime=600, household_id="H-0001")
+    # on the app's (fake) clock: opening a session now and then deletes expired ones, and on
+    # the real clock every session of this test's clock would be long expired
+    now = app.state.chipkit.now()
+    sid, _ = acc.open_session("household", lifetime=600, household_id="H-0002", now=now)
+    osid, _ = acc.open_session("household", lifetime=600, household_id="H-0001", now=now)
     from sqlalchemy import select as _select
 
     from chipkit.serve.models import household_pins
@@ -92,8 +95,9 @@ def test_upload_dry_run_issue_download_revoke(keyed_app, tmp_path):
     assert "H-0002" not in pinned() and "H-0001" in pinned()
     # no live plate: its phone and session stop with it; the neighbour's do not
     assert r.json()["phones_revoked"] == 1
-    assert acc.device_household(phone) is None and acc.session(sid) is None
-    assert acc.device_household(other_phone) == "H-0001" and acc.session(osid) is not None
+    assert acc.device_household(phone, now=now) is None and acc.session(sid, now=now) is None
+    assert acc.device_household(other_phone, now=now) == "H-0001"
+    assert acc.session(osid, now=now) is not None
     before = app.state.chipkit.verifier
     assert r.json()["revoked"][0] in Keyring.open(kr_path).revoked
     with app.state.chipkit.db.read() as conn:
