@@ -91,6 +91,50 @@ def make_verifying():
         await send({'type': 'http.response.body', 'body': b'{"status":"ok"}'})
 
     return verifying
+
+
+# the third anchor (no bar), the endpoint's floor: only what POST /verify must do, with no
+# framework and no security headers: the API token looked up (SHA-256, one indexed SQLite
+# select, as stateless processes must), the chip decoded and verified with the raw
+# primitives, its claims decoded and answered as JSON
+def make_floor():
+    import hashlib, json, os, sqlite3
+    from chipkit import token as tk
+    from chipkit.keys import Keyring
+
+    v = Keyring.open(os.environ["CK_BENCH_KEYS"], None).verifier()
+    sign = {k: s.public_key for k, s in v.signing_keys.items()}
+    read = dict(v._read)
+    db = sqlite3.connect(os.environ["CK_BENCH_DB"], check_same_thread=False)
+    sql = ("SELECT u.role, u.active FROM ck_serve_api_tokens t LEFT OUTER JOIN ck_serve_users u "
+           "ON u.username = t.username WHERE t.token_hash = ? AND t.revoked_at IS NULL")
+
+    async def floor(scope, receive, send):
+        if scope['type'] != 'http':
+            return
+        body = b''
+        while True:
+            m = await receive()
+            body += m.get('body', b'')
+            if not m.get('more_body'):
+                break
+        status, out = 200, b'{"status":"ok"}'
+        if body:  # (a GET with no body: the start-up check)
+            auth = dict(scope['headers']).get(b'authorization', b'')[7:]
+            row = db.execute(sql, (hashlib.sha256(auth).hexdigest(),)).fetchone()
+            if row is None or not row[1]:
+                status = 401
+            else:
+                env = tk.split(tk.from_text(json.loads(body)['chip']))
+                sign[env.sign_kid].verify(env.signature, env.signed)
+                c = tk.decode_claims(read[env.read_kid].decrypt(env.ciphertext, [env.header]))
+                out = json.dumps({'status': 'ok', 'serial': c.serial, 'village': c.village,
+                                  'household_id': c.household_id}).encode()
+        await send({'type': 'http.response.start', 'status': status,
+                    'headers': [(b'content-type', b'application/json')]})
+        await send({'type': 'http.response.body', 'body': out})
+
+    return floor
 """
 BARE_RUN = (
     "import sys; from chipkit.serve.runner import run; sys.path.insert(0, sys.argv[3]); "
@@ -142,13 +186,15 @@ async def _get(port: int, path: str) -> tuple[int, Any]:
 
 
 def start_bare(
-    work: Path, workers: int, keys: Path | None = None
+    work: Path, workers: int, factory: str = "make", d: dict[str, Any] | None = None
 ) -> tuple[subprocess.Popen[Any], str]:
-    """The anchor; with ``keys``, the second anchor that also verifies each chip."""
+    """The anchor (``make``), or with the district ``d`` the second (``make_verifying``) or
+    the third (``make_floor``)."""
     (work / "ck_bare_app.py").write_text(BARE_APP, "utf-8")
     port = free_port()
-    factory = "make_verifying" if keys else "make"
-    env = {**os.environ, "CK_BENCH_KEYS": str(keys)} if keys else None
+    env = None
+    if d is not None:
+        env = {**os.environ, "CK_BENCH_KEYS": str(d["keys"]), "CK_BENCH_DB": str(d["db"])}
     cmd = [PY, "-c", BARE_RUN, str(port), str(workers), str(work), factory]
     p = subprocess.Popen(cmd, env=env)
     wait_up(port, p, "/")
@@ -227,7 +273,14 @@ def setup_district(work: Path, households: int, db: str, phones: int = 0) -> dic
     devices = {h: acc.new_token(household_id=h, label="bench phone")[1] for h in hids[:phones]}
     database.dispose()
     chips = {h: kr.seal(h, V)[0] for h in hids}
-    return {"keys": kr.path, "chips": chips, "devices": devices, "tokens": tokens, "grids": grids}
+    return {
+        "keys": kr.path,
+        "db": db,
+        "chips": chips,
+        "devices": devices,
+        "tokens": tokens,
+        "grids": grids,
+    }
 
 
 def phone_photo_12mp(chip: str, seed: int) -> bytes:
@@ -386,15 +439,21 @@ def _load_config(
     runs: dict[str, list[dict[str, Any]]] = {
         "bare": [],
         "bare_verify": [],
+        "floor": [],
         "verify": [],
         "page": [],
         "url": [],
     }
+    anchors = (
+        ("bare", "make", bare),
+        ("bare_verify", "make_verifying", bare),
+        ("floor", "make_floor", verify),  # the service's own requests (API token and all)
+    )
     for rnd in range(rnd0, rnd0 + args.rounds):  # interleaved, paired rounds
-        for name, keys in (("bare", None), ("bare_verify", Path(d["keys"]))):
-            p, base = start_bare(work, W, keys)
+        for name, factory, reqs in anchors:
+            p, base = start_bare(work, W, factory, None if factory == "make" else d)
             try:
-                runs[name].append(go(p, base, bare, 200))
+                runs[name].append(go(p, base, reqs, 200))
             finally:
                 stop(p)
         p, base = start_serve(serve_args, W)
@@ -417,6 +476,8 @@ def _load_config(
     out["kinds"] = {k: [r["kinds"] for r in v if r["kinds"]] for k, v in runs.items()}
     out["verify_ratio"] = out["verify"]["rate"] / out["bare"]["rate"]
     out["verify_vs_crypto"] = out["verify"]["rate"] / out["bare_verify"]["rate"]
+    out["floor_ratio"] = out["floor"]["rate"] / out["bare"]["rate"]
+    out["verify_vs_floor"] = out["verify"]["rate"] / out["floor"]["rate"]
     return out
 
 
@@ -660,7 +721,7 @@ def _mark(ok: bool) -> str:
 
 def _config_rows(c: dict[str, Any], conc: int, raw_ms: float) -> list[str]:
     v, p, u, b, ok = c["verify"], c["page"], c["url"], c["bare"], config_verdicts(c)
-    bv = c["bare_verify"]
+    bv, fl = c["bare_verify"], c["floor"]
     W = c["workers"]
     tag = f"{W} worker{'s' if W > 1 else ''}"
     bound = b["cpu_ms"] / (b["cpu_ms"] + raw_ms)
@@ -670,6 +731,7 @@ def _config_rows(c: dict[str, Any], conc: int, raw_ms: float) -> list[str]:
         f"| {tag}: same, latency | p50 {v['p50']:.1f} ms, p95 {v['p95']:.1f} ms, p99 **{v['p99']:.1f} ms** | p99 < 50 ms | {_mark(ok['verify p99'])} |",
         f"| {tag}: the ceiling (no bar): the anchor's CPU a request plus only the raw primitives of a chip check (Ed25519 verify + AES-SIV decrypt, {raw_ms:.3f} ms measured in this run) | a server doing nothing else would reach at most {bound:.0%} of the anchor | | |",
         f"| {tag}: second anchor (no bar): the bare app that also decodes and verifies each chip with the raw primitives (no caller, no answer built) | {bv['rate']:.0f} req/s = {bv['rate'] / b['rate']:.0%} of the anchor; server CPU {bv['cpu_ms']:.3f} ms a request; the service's verify reaches **{c['verify_vs_crypto']:.0%}** of it | | |",
+        f"| {tag}: third anchor (no bar), the endpoint's floor: only what `POST /verify` must do, with no framework and no security headers (the API token looked up: SHA-256 and one indexed SQLite select; the chip verified with the raw primitives; its claims answered as JSON), the service's own requests | {fl['rate']:.0f} req/s = **{c['floor_ratio']:.0%}** of the anchor; server CPU {fl['cpu_ms']:.3f} ms a request; the service's verify reaches **{c['verify_vs_floor']:.0%}** of it | | |",
         f"| {tag}: resident chip URL (`GET /c/<digits>` from a URL-form plate: verify, household session, 303 to the page), {conc} clients | {u['rate']:.0f} req/s; p50 {u['p50']:.1f} ms, p95 {u['p95']:.1f} ms, p99 **{u['p99']:.1f} ms**; {u['errors']:.0f} errors; server CPU {u['cpu_ms']:.3f} ms a request | p99 < 100 ms | {_mark(ok['page p99'])} |",
         f"| {tag}: resident page from the scanner (`POST /api/v1/households/session` with the chip: the household page's data), {conc} clients | {p['rate']:.0f} req/s; p50 {p['p50']:.1f} ms, p95 {p['p95']:.1f} ms, p99 **{p['p99']:.1f} ms**; {p['errors']:.0f} errors; server CPU {p['cpu_ms']:.3f} ms a request | p99 < 100 ms | {_mark(ok['page p99'])} |",
     ]
