@@ -379,8 +379,16 @@ def bench_load(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     for rnd_base, W in enumerate(args.workers):
         out["configs"].append(_load_config(args, work, d, serve_args, W, rnd_base * args.rounds))
     out["raw_verify_ms"] = raw_verify_ms(d)
+    out["parser"] = http_parser()
     out["scan"] = bench_scan(args, work, d, serve_args)
     return out
+
+
+def http_parser() -> str:
+    """The HTTP parser uvicorn picks here (``http="auto"``, as `chipkit serve` runs it)."""
+    if importlib.util.find_spec("httptools"):
+        return "httptools (C, llhttp), which the serve extra installs"
+    return "h11 (pure Python: httptools is not installed)"
 
 
 def raw_verify_ms(d: dict[str, Any]) -> float:
@@ -749,8 +757,8 @@ def render(r: dict[str, Any], cmd: str) -> str:
         f"interleaved with the service (medians of {n} paired rounds per worker count). Machine "
         f"load average {r['load'][0]:.1f} before, {r['load'][1]:.1f} after, on {r['load'][2]} "
         "cores (shared: a loaded machine lowers every absolute figure; the ratio to the anchor "
-        "is the comparable one). A bar holds only if it holds at every worker count. Both run "
-        "uvicorn's pure-Python HTTP parser (h11; the serve extra does not install httptools).",
+        "is the comparable one). A bar holds only if it holds at every worker count. "
+        f"HTTP parser (both): {r['parser']}.",
         "",
         "| measure | result | goal | verdict |",
         "|---|---|---|---|",
