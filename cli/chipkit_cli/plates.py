@@ -152,8 +152,8 @@ completes the batch).
     "db_url",
     metavar="URL",
     envvar="CHIPKIT_DB",
-    help="The service's database (SQLite file or postgresql:// URL; $CHIPKIT_DB): new "
-    "household PINs, slips in OUT/pin-slips.pdf.",
+    help="The service's database (SQLite file or postgresql:// URL; $CHIPKIT_DB): a PIN "
+    "for each household that holds none (kept otherwise), slips in OUT/pin-slips.pdf.",
 )
 @click.option(
     "--slips",
