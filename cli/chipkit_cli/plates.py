@@ -41,13 +41,15 @@ name and the household id (--print-head / --print-household-id).
 
 \b
 PIN slips: with --db (the service's database, or $CHIPKIT_DB) every household
-with a plate in OUT gets a new household PIN (only its Argon2id hash is stored;
-the old PIN stops working) and its slip in OUT/pin-slips.pdf (10 per A4 page; or
---slips csv), mode 0600: hand each slip to its household with the plate, never
-print the PIN on it. The PINs are issued after the plates are written (a failed
-batch issues none); if the slips cannot be written no PIN changes. Without --db
-no slip is made (`chipkit households pins` makes them later); --no-pins keeps
-the households' PINs (e.g. reprinting damaged plates).
+with a plate in OUT that holds no PIN yet (new, or its PIN cleared by a revoke)
+gets a household PIN (only its Argon2id hash is stored) and its slip in
+OUT/pin-slips.pdf (10 per A4 page; or --slips csv), mode 0600: hand each slip to
+its household with the plate, never print the PIN on it. A household that
+already holds a PIN keeps it (its slip stays valid; no new slip; the summary
+counts them); --new-pins replaces those PINs too (their old slips stop working).
+The PINs are issued after the plates are written (a failed batch issues none);
+if the slips cannot be written no PIN changes. Without --db no slip is made
+(`chipkit households pins` makes them later); --no-pins makes no PIN at all.
 
 \b
 Exit codes: 0 every row has a plate (--check: every row is good) and, with --db,
@@ -150,8 +152,8 @@ completes the batch).
     "db_url",
     metavar="URL",
     envvar="CHIPKIT_DB",
-    help="The service's database (SQLite file or postgresql:// URL; $CHIPKIT_DB): new "
-    "household PINs, slips in OUT/pin-slips.pdf.",
+    help="The service's database (SQLite file or postgresql:// URL; $CHIPKIT_DB): a PIN "
+    "for each household that holds none (kept otherwise), slips in OUT/pin-slips.pdf.",
 )
 @click.option(
     "--slips",
@@ -161,8 +163,12 @@ completes the batch).
     show_default=True,
     help="PIN slips file: pdf (10 per A4 page) or csv (UTF-8 with BOM).",
 )
+@click.option("--no-pins", is_flag=True, help="Make no PIN and no slip, even with --db.")
 @click.option(
-    "--no-pins", is_flag=True, help="Keep the households' PINs: no slips, even with --db."
+    "--new-pins",
+    is_flag=True,
+    help="With --db: also replace the PINs households already hold (new slips; their old "
+    "slips stop working). Default: a household's PIN is kept.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-row report.")
 @handle_errors
@@ -189,6 +195,7 @@ def plates(
     db_url: str | None,
     slips_fmt: str,
     no_pins: bool,
+    new_pins: bool,
     quiet: bool,
 ) -> None:
     from chipkit.fonts import find_cjk_font
@@ -205,6 +212,8 @@ def plates(
     if keys_dir is None or out is None:
         fail("--keys and --out are required (or use --check for a dry run)")
     assert keys_dir is not None and out is not None
+    if new_pins and (no_pins or not db_url):
+        fail("--new-pins needs --db (or $CHIPKIT_DB) and contradicts --no-pins")
     # Fail fast on everything that would stop the batch, before touching anything.
     if url_prefix is not None and carrier != "qr":
         fail(
@@ -243,7 +252,7 @@ def plates(
         result = run_batch(reg, kr, opts, progress=bar.update)
     finally:
         bar.close()
-    slips, all_slips = _slips(db, result.out, slips_fmt, font_path, no_pins)
+    slips, all_slips = _slips(db, result.out, slips_fmt, font_path, no_pins, new_pins)
     _summary(register, result, font, quiet, slips)
     sys.exit(EXIT_FAIL if result.rejected or not all_slips else EXIT_OK)
 
@@ -257,9 +266,12 @@ def _open_db(url: str) -> Any:
     return open_database(url, create=False)
 
 
-def _slips(db: Any, out: Path, fmt: str, font: Path | None, no_pins: bool) -> tuple[str, bool]:
-    """New PINs and slips for every household with a plate in OUT -> (the summary's clause,
-    whether every household that has a plate there has its slip; True when none asked)."""
+def _slips(
+    db: Any, out: Path, fmt: str, font: Path | None, no_pins: bool, new_pins: bool
+) -> tuple[str, bool]:
+    """New PINs and slips for the households with a plate in OUT that hold none (all with
+    --new-pins) -> (the summary's clause, whether every household that has a plate there
+    holds a PIN; True when none asked)."""
     if db is None:
         if no_pins:
             return "PINs unchanged (--no-pins)", True
@@ -273,7 +285,9 @@ def _slips(db: Any, out: Path, fmt: str, font: Path | None, no_pins: bool) -> tu
 
     hids = plate_households(out)
     try:
-        res = issue_slips(db, hids, out, fmt=fmt, by=_by(), font=str(font) if font else None)
+        res = issue_slips(
+            db, hids, out, fmt=fmt, by=_by(), font=str(font) if font else None, new_pins=new_pins
+        )
     except SlipsError as e:
         return f"NO PIN slips for {len(hids)} households: {e}", False
     finally:

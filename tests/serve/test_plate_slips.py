@@ -5,6 +5,7 @@ the plates; nothing half-done when a step fails."""
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from chipkit.cases import CaseService
 from chipkit.cases.models import events
 from chipkit.keys import Keyring
-from chipkit.serve import Accounts, check_pin
+from chipkit.serve import Accounts, check_pin, issue_pins
 from chipkit.serve.models import household_pins
 from chipkit.serve.slips import SLIPS_TTL
 from chipkit.serve.store import open_database
@@ -51,13 +52,13 @@ def _verify(db: str, pins: dict[str, str]) -> set[str]:
         d.dispose()
 
 
-def test_plates_with_db_write_slips_whose_pins_verify_and_a_rerun_replaces_them(shop, tmp_path):
+def test_plates_with_db_write_slips_whose_pins_verify_and_a_rerun_keeps_them(shop, tmp_path):
     reg, keys, db = shop
     out = tmp_path / "out"
     r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db, "--slips", "csv")
     assert r.exit_code == 0, r.output
     slips = out / "pin-slips.csv"
-    assert f"4 PIN slips in {slips} (mode 0600" in r.output
+    assert f"4 PIN slips in {slips} (mode 0600" in r.output and "already have" not in r.output
     assert oct(slips.stat().st_mode & 0o777) == "0o600"
     first = _slips(slips)
     assert set(first) == {"H-0001", "H-0002", "H-0003", "H-0004"}
@@ -69,13 +70,86 @@ def test_plates_with_db_write_slips_whose_pins_verify_and_a_rerun_replaces_them(
     r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db, "--no-pins")
     assert r.exit_code == 0 and "PINs unchanged (--no-pins)" in r.output, r.output
     assert _verify(db, first) == set(first) and _slips(slips) == first
-    # a second run (the default PDF, 10 slips a page) replaces every PIN of the plates in OUT
+    # a plain re-run keeps every PIN a household holds: no new PIN, no new slip, one line
     r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db)
-    assert r.exit_code == 0 and "4 PIN slips in" in r.output, r.output
-    pdf = out / "pin-slips.pdf"
-    assert pdf.read_bytes().startswith(b"%PDF") and oct(pdf.stat().st_mode & 0o777) == "0o600"
-    assert _verify(db, first) == set()
+    assert r.exit_code == 0, r.output
+    kept = (
+        "no PIN slips made; 4 households already have a PIN: kept (their slips stay valid); "
+        "to replace them, --new-pins"
+    )
+    assert kept in r.output and not (out / "pin-slips.pdf").exists(), r.output
+    assert _verify(db, first) == set(first) and _slips(slips) == first
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_household_whose_pin_was_cleared_gets_one_and_new_pins_replaces_them(shop, tmp_path):
+    reg, keys, db = shop
+    out = tmp_path / "out"
+    base = ("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db, "--slips", "csv")
+    assert ck(*base).exit_code == 0
+    first = _slips(out / "pin-slips.csv")
+    d = open_database(db, create=False)
+    Accounts(d, CHEAP).forget_household("H-0002")  # a plate revoke clears the PIN
+    d.dispose()
+    r = ck(*base)
+    assert r.exit_code == 0, r.output
+    assert "1 PIN slips in" in r.output and "3 households already have a PIN: kept" in r.output
+    assert "stopped working" not in r.output
+    again = _slips(out / "pin-slips.csv")
+    assert set(again) == {"H-0002"} and _verify(db, again) == {"H-0002"}
+    assert _verify(db, first) == set(first) - {"H-0002"}
+    # --new-pins: every PIN is replaced, new slips printed, and the summary says so
+    r = ck(*base, "--new-pins")
+    assert r.exit_code == 0, r.output
+    assert "4 PIN slips in" in r.output and "already have" not in r.output
+    assert "4 households had a PIN: replaced (their old slips stopped working)" in r.output
+    new = _slips(out / "pin-slips.csv")
+    assert _verify(db, new) == set(new) == set(first)
+    assert _verify(db, first) == set() and _verify(db, again) == set()
+    # --new-pins with --no-pins is a usage error: nothing printed, no PIN changed
+    r = ck(*base, "--new-pins", "--no-pins")
+    assert r.exit_code == 2 and "--new-pins" in r.output and "--no-pins" in r.output
+    assert _verify(db, new) == set(new)
+
+
+def test_the_library_keeps_pins_by_default_and_never_overwrites_one_given_meanwhile(
+    shop, tmp_path, monkeypatch
+):
+    from chipkit.serve import issue_pins
+    from chipkit.serve.slips import SlipsError, issue_slips
+
+    _, _, url = shop
+    db = open_database(url, create=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    hids = ["H-0001", "H-0002", "H-0003"]
+    res = issue_slips(db, hids, out, fmt="csv", hasher=CHEAP)
+    assert res.households == hids and res.kept == [] and res.replaced == []
+    first = _slips(out / "pin-slips.csv")
+    res = issue_slips(db, [*hids, "H-0004"], out, fmt="csv", hasher=CHEAP)
+    assert res.households == ["H-0004"] and res.kept == hids and res.replaced == []
+    assert all(check_pin(db, h, p, hasher=CHEAP) for h, p in first.items())
+    res = issue_slips(db, hids[:1], out, fmt="csv", hasher=CHEAP, new_pins=True)
+    assert res.households == res.replaced == hids[:1] and res.kept == []
+    assert not check_pin(db, "H-0001", first["H-0001"], hasher=CHEAP)
+
+    # a PIN given to a household after its slip was drawn (another run) is never overwritten
+    Accounts(db, CHEAP).forget_household("H-0002")
+    import chipkit.serve.slips as slips_mod
+
+    real = slips_mod._write
+    held: list[tuple[str, str]] = []
+
+    def meanwhile(made, tmp, fmt, font):
+        real(made, tmp, fmt, font)
+        held.extend(issue_pins(db, ["H-0002"], hasher=CHEAP))
+
+    monkeypatch.setattr(slips_mod, "_write", meanwhile)
+    with pytest.raises(SlipsError, match="got a PIN meanwhile.*no PIN was changed"):
+        issue_slips(db, hids, out, fmt="csv", hasher=CHEAP)
+    assert check_pin(db, "H-0002", held[0][1], hasher=CHEAP)
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    db.dispose()
 
 
 def test_plates_without_db_say_in_one_line_that_no_slip_was_made(shop, tmp_path):
@@ -115,7 +189,8 @@ def test_a_failed_batch_or_slip_write_changes_no_pin(shop, tmp_path, monkeypatch
 
     with monkeypatch.context() as m:
         m.setattr(chipkit.serve.slips, "slips_csv", full_disk)
-        r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db, "--slips", "csv")
+        args = ("--db", db, "--slips", "csv", "--new-pins")
+        r = ck("plates", str(reg), "--keys", keys, "--out", str(out), *args)
     assert r.exit_code == 1, r.output
     assert "NO PIN slips for 4 households" in r.output and "no PIN was changed" in r.output
     assert "No space left on device" in r.output
@@ -129,7 +204,7 @@ def test_slips_that_cannot_be_moved_in_place_are_named_not_lost(shop, tmp_path):
     (out / "pin-slips.csv" / "x").mkdir(parents=True)  # the rename cannot replace a folder
     r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db, "--slips", "csv")
     assert r.exit_code == 1, r.output
-    assert "the PINs of 4 households were replaced" in r.output
+    assert "the new PINs of 4 households are in force" in r.output
     (tmp,) = out.glob(".pin-slips.csv.*.tmp")
     assert f"they are in {tmp} (mode 0600)" in r.output
     assert oct(tmp.stat().st_mode & 0o777) == "0o600"
@@ -160,17 +235,48 @@ H-0009,330703101001,东村,9号,G1,张三
 """
 
 
+def _issue(clerk, body: dict) -> dict:
+    files = {"file": ("登记表.csv", CLERK_REGISTER.encode("utf-8"), "text/csv")}
+    up = clerk.post("/api/v1/registers", files=files).json()
+    r = clerk.post(f"/api/v1/registers/{up['upload_id']}/issue", json=body)
+    j = wait_job(clerk, r.json()["job_id"])
+    assert j["state"] == "done", j
+    return j
+
+
+def _hashes(svc) -> dict[str, str]:
+    with svc.db.read() as conn:
+        q = select(household_pins.c.household_id, household_pins.c.pin_hash)
+        return {r.household_id: r.pin_hash for r in conn.execute(q)}
+
+
+def test_issue_job_keeps_the_pins_households_hold_unless_new_pins(keyed_app):
+    svc = keyed_app.state.chipkit
+    old = dict(issue_pins(svc.db, ["H-0001", "H-0002"], hasher=CHEAP))
+    svc.accounts.forget_household("H-0002")  # a revoke cleared its PIN
+    clerk = login(keyed_app, "clerk1")
+    slips = _issue(clerk, {})["result"]["slips"]
+    assert (slips["households"], slips["kept"], slips["replaced"]) == (1, 1, 0), slips
+    assert check_pin(svc.db, "H-0001", old["H-0001"], hasher=CHEAP)
+    before = _hashes(svc)
+    slips = _issue(clerk, {"new_pins": True})["result"]["slips"]
+    assert (slips["households"], slips["kept"], slips["replaced"]) == (2, 0, 2), slips
+    assert slips["file"] == "pin-slips.pdf"
+    assert not check_pin(svc.db, "H-0001", old["H-0001"], hasher=CHEAP)
+    after = _hashes(svc)
+    assert all(after[h] != before[h] for h in ("H-0001", "H-0002"))
+    with svc.db.read() as conn:
+        q = select(events.c.after).where(events.c.kind == "plates.issue")
+        asked = [json.loads(a) if isinstance(a, str) else a for a in conn.execute(q).scalars()]
+    assert [a["new_pins"] for a in asked] == [False, True]  # who asked for new PINs: audited
+
+
 def test_issue_job_offers_the_slips_once_to_its_clerk_and_reissue_makes_one(keyed_app, clock):
     app = keyed_app
     svc = app.state.chipkit
     Accounts(svc.db, CHEAP).add("clerk2", PASSWORD, role="clerk", unit_id=V2)
     clerk = login(app, "clerk1")
-    files = {"file": ("登记表.csv", CLERK_REGISTER.encode("utf-8"), "text/csv")}
-    up = clerk.post("/api/v1/registers", files=files).json()
-    j = wait_job(
-        clerk, clerk.post(f"/api/v1/registers/{up['upload_id']}/issue", json={}).json()["job_id"]
-    )
-    assert j["state"] == "done", j
+    j = _issue(clerk, {"new_pins": True})
     slips = j["result"]["slips"]
     assert slips["file"] == "pin-slips.pdf" and slips["households"] == 2
     assert slips["not_in_database"] == ["H-0009"] and slips["not_in_database_count"] == 1
@@ -193,7 +299,11 @@ def test_issue_job_offers_the_slips_once_to_its_clerk_and_reissue_makes_one(keye
     assert r.status_code == 404 and "deleted once downloaded" in r.json()["detail"]
 
     # the reissue of one household makes its new slip; not downloaded in time, it is deleted
-    r = clerk.post("/api/v1/plates/reissue", json={"household_id": "H-0001", "reason": "丢失"})
+    body = {"household_id": "H-0001", "reason": "丢失"}
+    r = clerk.post("/api/v1/plates/reissue", json=body)  # a lost plate: the PIN is kept
+    j2 = wait_job(clerk, r.json()["job_id"])
+    assert j2["result"]["slips"]["kept"] == 1 and j2["result"]["slips"]["file"] is None, j2
+    r = clerk.post("/api/v1/plates/reissue", json=body | {"new_pins": True})
     j2 = wait_job(clerk, r.json()["job_id"])
     assert j2["state"] == "done" and j2["result"]["slips"]["households"] == 1, j2
     from chipkit.serve import api_plates

@@ -131,7 +131,8 @@ def test_clerk_issues_downloads_revokes_reissues_and_exports(
     browser.execute_script("document.getElementById('dry-run').scrollIntoView()")
     shot(browser, "clerk-phone")
 
-    # issue -> progress -> downloads
+    # issue (their PINs replaced: the district's households hold PINs) -> progress -> downloads
+    _click(browser, "#issue-new-pins")
     _click(browser, "#issue-btn")
     wait_for(browser, "#job-progress")
     links = {
@@ -139,7 +140,8 @@ def test_clerk_issues_downloads_revokes_reissues_and_exports(
         for a in wait_for(browser, "#downloads", timeout=60).find_elements(By.CSS_SELECTOR, "a")
     }
     pdf_name = next(n for n in links if n.endswith(".pdf") and n != "pin-slips.pdf")
-    assert "只能下载一次" in wait_for(browser, "#slips-note").text  # the PINs: a warning
+    note = wait_for(browser, "#slips-note").text
+    assert "只能下载一次" in note and "2 户原有住户密码已更换" in note  # the PINs: a warning
     with _session(browser, server) as api:
         pdf = api.get(links[pdf_name])
         manifest = api.get(links["manifest.csv"])
@@ -179,6 +181,7 @@ def test_clerk_issues_downloads_revokes_reissues_and_exports(
     _click(browser, "#reissue-btn")
     _wait_text(browser, "#rv-msg", "已作废旧门牌")
     link = wait_for(browser, "#rv-job #downloads a[data-file$='.pdf']", timeout=60)
+    assert "1 户已有住户密码：保留不变" in wait_for(browser, "#rv-job #slips-note").text
     with _session(browser, server) as api:
         pdf = api.get(link.get_attribute("href"))
     verifier = district.keyring().verifier()

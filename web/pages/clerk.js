@@ -28,12 +28,16 @@ register({
     'dl.slips': '住户密码条（PDF，{n} 户）',
     'dl.slipsHint': '密码条含各户密码：只能下载一次，签发 {min} 分钟后自动删除。请与门牌一起交给各户，勿交给网格员。',
     'dl.slipsNone': '没有生成密码条：{why}', 'dl.slipsMissing': '{n} 户不在住户库中，未生成密码：{ids}',
+    'issue.newPins': '更换住户密码：已有密码的住户也发新密码和密码条（旧密码条随即失效）',
+    'dl.slipsKept': '{n} 户已有住户密码：保留不变（原密码条仍然有效），未为其生成密码条。如需更换，勾选“更换住户密码”后重新签发。',
+    'dl.slipsReplaced': '{n} 户原有住户密码已更换：旧密码条已失效，请把新密码条交给这些住户。',
     'rv.h': '2. 作废或补发门牌', 'rv.household': '户号', 'rv.reason': '原因',
     'rv.reasons': '丢失|损坏|搬离|户号变更', 'rv.revoke': '作废门牌', 'rv.reissue': '补发新门牌',
     'rv.confirm': '确认作废 {id} 的门牌？作废后无法恢复。', 'rv.yes': '确认作废', 'rv.no': '取消',
     'rv.need': '请填写户号和原因。', 'rv.revoked': '已作废 {id} 的门牌，编号：{serials}。',
     'rv.already': '{id} 的门牌已经作废。', 'rv.reissued': '已作废旧门牌（{serials}），正在生成新门牌。', 'rv.printing': '该户没有在用的门牌，正在生成新门牌。',
     'rv.hint': '补发会使用最近上传的、包含该户的登记表来打印新门牌。',
+    'rv.newPins': '同时更换该户的住户密码（旧密码条失效；例如密码条也丢失了）',
     'nt.h': '3. 村务公告', 'nt.title': '标题', 'nt.body': '内容', 'nt.expires': '有效期',
     'nt.never': '长期有效', 'nt.days': '{n} 天', 'nt.post': '发布公告', 'nt.posted': '公告已发布。',
     'nt.none': '目前没有公告。', 'nt.withdraw': '撤回', 'nt.withdrawn': '公告已撤回。',
@@ -64,6 +68,9 @@ register({
     'dl.slips': 'Household PIN slips (PDF, {n} households)',
     'dl.slipsHint': 'The slips hold the households’ PINs: one download only, deleted {min} minutes after issuing. Hand each to its household with the plate, never to the grid worker.',
     'dl.slipsNone': 'No PIN slips were made: {why}', 'dl.slipsMissing': '{n} households are not in the register database and got no PIN: {ids}',
+    'issue.newPins': 'Replace PINs: households that already hold a PIN get a new one and a new slip too (their old slips stop working)',
+    'dl.slipsKept': '{n} households already have a PIN: kept (their slips stay valid), no slip made for them. To replace them, tick “Replace PINs” and issue again.',
+    'dl.slipsReplaced': '{n} households had a PIN: replaced. Their old slips stopped working: hand them the new slips.',
     'rv.h': '2. Revoke or reissue a plate', 'rv.household': 'Household id', 'rv.reason': 'Reason',
     'rv.reasons': 'lost|damaged|moved out|household id changed', 'rv.revoke': 'Revoke plate',
     'rv.reissue': 'Reissue a new plate',
@@ -74,6 +81,7 @@ register({
     'rv.reissued': 'Old plate revoked ({serials}); the new plate is being rendered.',
     'rv.printing': 'The household has no live plate; the new plate is being rendered.',
     'rv.hint': 'A reissue prints from your latest uploaded register that lists the household.',
+    'rv.newPins': 'Also replace the household’s PIN (its old slip stops working; e.g. the slip was lost too)',
     'nt.h': '3. Village notices', 'nt.title': 'Title', 'nt.body': 'Text', 'nt.expires': 'Valid for',
     'nt.never': 'No end date', 'nt.days': '{n} days', 'nt.post': 'Post notice',
     'nt.posted': 'Notice posted.', 'nt.none': 'No notices now.', 'nt.withdraw': 'Withdraw',
@@ -183,12 +191,15 @@ function slipsNote(slips) {
   const lines = [];
   if (slips.file) lines.push(t('dl.slipsHint', { min: Math.round((slips.ttl_seconds || 1800) / 60) }));
   if (slips.error) lines.push(t('dl.slipsNone', { why: slips.error }));
+  if (slips.replaced) lines.push(t('dl.slipsReplaced', { n: slips.replaced }));
+  if (slips.kept) lines.push(t('dl.slipsKept', { n: slips.kept }));
   if ((slips.not_in_database || []).length) {
     const n = slips.not_in_database_count || slips.not_in_database.length;
     const more = n > slips.not_in_database.length ? ', …' : '';
     lines.push(t('dl.slipsMissing', { n, ids: slips.not_in_database.join(', ') + more }));
   }
   const bad = slips.error || (slips.not_in_database || []).length;
+  if (!lines.length) return null;
   return h('div', { id: 'slips-note', class: `card ${bad ? 'notice-bad' : 'notice-ok'}` },
     lines.map((line) => h('p', {}, line)));
 }
@@ -252,12 +263,13 @@ function registerSection() {
 function showDryRun(result, job, dry) {
   const sheet = select('issue-sheet', [['a4', 'A4'], ['a3', 'A3']], 'a4');
   const carrier = select('issue-carrier', [['snowflake', t('carrier.snowflake')], ['qr', t('carrier.qr')]], 'snowflake');
+  const newPins = h('input', { id: 'issue-new-pins', name: 'new_pins', type: 'checkbox' });
   const go = h('button', { type: 'button', class: 'primary block', id: 'issue-btn', disabled: !dry.households },
     dry.households ? t('issue.btn', { n: dry.households }) : t('issue.none'));
   go.addEventListener('click', async () => {
     go.disabled = true;
     try {
-      const r = await api(`registers/${dry.upload_id}/issue`, { body: { format: 'pdf', sheet: sheet.value, carrier: carrier.value } });
+      const r = await api(`registers/${dry.upload_id}/issue`, { body: { format: 'pdf', sheet: sheet.value, carrier: carrier.value, new_pins: newPins.checked } });
       await follow(r.job_id, job);
     } catch (e) {
       job.classList.remove('hidden');
@@ -270,6 +282,7 @@ function showDryRun(result, job, dry) {
     h('div', { class: 'row options' },
       h('div', {}, h('label', { for: 'issue-sheet' }, t('sheet')), sheet),
       h('div', {}, h('label', { for: 'issue-carrier' }, t('carrier')), carrier)),
+    h('label', { class: 'choice', for: 'issue-new-pins' }, newPins, t('issue.newPins')),
     h('p', {}, go));
   result.classList.remove('hidden');
 }
@@ -283,6 +296,7 @@ function revokeSection() {
   const job = h('div', { id: 'rv-job', class: 'card hidden' });
   const revokeBtn = h('button', { type: 'button', class: 'danger', id: 'revoke-btn' }, t('rv.revoke'));
   const reissueBtn = h('button', { type: 'button', id: 'reissue-btn' }, t('rv.reissue'));
+  const rvNewPins = h('input', { id: 'rv-new-pins', name: 'new_pins', type: 'checkbox' });
   const values = () => {
     const v = { household_id: hid.value.trim(), reason: reason.value.trim() };
     if (!v.household_id || !v.reason) {
@@ -316,7 +330,7 @@ function revokeSection() {
     if (!v) return;
     reissueBtn.disabled = true;
     try {
-      const r = await api('plates/reissue', { body: { ...v, format: 'pdf' } });
+      const r = await api('plates/reissue', { body: { ...v, format: 'pdf', new_pins: rvNewPins.checked } });
       say(msg, r.revoked.length ? t('rv.reissued', { serials: r.revoked.join(', ') }) : t('rv.printing'));
       await follow(r.job_id, job);
     } catch (e) {
@@ -330,6 +344,7 @@ function revokeSection() {
     h('label', { for: 'rv-household' }, t('rv.household')), hid,
     h('label', { for: 'rv-reason' }, t('rv.reason')), reason, reasons,
     h('p', { class: 'muted small' }, t('rv.hint')),
+    h('label', { class: 'choice', for: 'rv-new-pins' }, rvNewPins, t('rv.newPins')),
     h('div', { class: 'row' }, revokeBtn, reissueBtn), confirmBox, msg, job);
 }
 

@@ -49,6 +49,7 @@ class Issue(Strict):
     sheet: Literal["a4", "a3"] = "a4"
     carrier: Literal["qr", "snowflake"] = "snowflake"  # the library default (issue 14)
     reissue: bool = False
+    new_pins: bool = False  # also replace the PINs households hold (default: kept)
     households: list[str] = Field(default_factory=list, max_length=100000)
 
 
@@ -192,7 +193,8 @@ def _rows(svc: Services, user: User, upload_id: str, body: Issue) -> Any:
 
 
 def _work(svc: Services, kr: Any, reg: Any, body: Issue, jid: str, by: str) -> jobs.Work:
-    """The job: the plates, then a new PIN and slip for every household printed."""
+    """The job: the plates, then a PIN and slip for every household printed that holds none
+    (every one with ``new_pins``)."""
     out = jobs.job_dir(_data(svc), jid)
 
     def work(progress: Any) -> dict[str, Any]:
@@ -208,7 +210,9 @@ def _work(svc: Services, kr: Any, reg: Any, body: Issue, jid: str, by: str) -> j
         )
         res = run_batch(reg, kr, opts, progress=progress)
         svc.refresh_verifier(force=True)
-        slips = job_slips(svc.db, out, by=by, hasher=svc.config.pin_hasher, now=svc.now())
+        slips = job_slips(
+            svc.db, out, by=by, hasher=svc.config.pin_hasher, now=svc.now(), new_pins=body.new_pins
+        )
         return {
             "counts": res.counts,
             "slips": slips,
@@ -336,8 +340,8 @@ def _slips_file(request: Request, j: dict[str, Any], path: Path) -> FileResponse
     except FileNotFoundError:
         raise not_found(
             f"no file {path.name}: PIN slips are deleted once downloaded or "
-            f"{SLIPS_TTL // 60} minutes after the job; reissue the plate, or make new slips "
-            "with `chipkit households pins`"
+            f"{SLIPS_TTL // 60} minutes after the job; issue again with new_pins (the "
+            "console's replace-PINs box), or make new slips with `chipkit households pins`"
         ) from None
     media = "application/pdf" if path.suffix == ".pdf" else "text/csv; charset=utf-8"
     return FileResponse(
@@ -416,6 +420,7 @@ class Reissue(Revoke):
     format: Literal["pdf", "png", "svg"] = "pdf"
     sheet: Literal["a4", "a3"] = "a4"
     carrier: Literal["qr", "snowflake"] = "snowflake"  # the library default (issue 14)
+    new_pins: bool = False  # a new PIN and slip even if the household holds one
 
 
 def _upload_with(svc: Services, user: User, household_id: str, upload_id: str | None) -> str:
@@ -461,6 +466,7 @@ def reissue(body: Reissue, request: Request) -> JSONResponse:
         sheet=body.sheet,
         carrier=body.carrier,
         reissue=True,
+        new_pins=body.new_pins,
         households=[body.household_id],
     )
     started = issue(uid, opts, request)

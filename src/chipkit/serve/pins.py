@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -24,6 +25,7 @@ from sqlalchemy import delete, insert, select
 
 from chipkit.cases import Database, NotFound, audit
 from chipkit.cases.models import households
+from chipkit.errors import ChipkitError
 from chipkit.serve.models import household_pins
 
 PIN_DIGITS = 8
@@ -69,6 +71,30 @@ def known_households(db: Database, *, village: str | None = None) -> list[str]:
         return [r.id for r in conn.execute(q)]
 
 
+class PinsTaken(ChipkitError):
+    """Households that got a PIN between the check and the write (``store_pins(only_new=True)``):
+    nothing was stored."""
+
+    def __init__(self, household_ids: list[str]) -> None:
+        self.households = household_ids
+        super().__init__(f"{len(household_ids)} households got a PIN meanwhile")
+
+
+def pinned_households(db: Database, household_ids: Iterable[str]) -> set[str]:
+    """Those of ``household_ids`` that hold a PIN now."""
+    ids = list(dict.fromkeys(household_ids))
+    with db.read() as conn:
+        return _pinned(conn, ids)
+
+
+def _pinned(conn: Any, ids: list[str]) -> set[str]:
+    col = household_pins.c.household_id
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        found.update(conn.execute(select(col).where(col.in_(ids[start : start + 500]))).scalars())
+    return found
+
+
 def hash_pins(
     pins: list[tuple[str, str]], hasher: PasswordHasher | None = None
 ) -> list[tuple[str, str]]:
@@ -90,12 +116,18 @@ def store_pins(
     village: str | None = None,
     now: int | None = None,
     by: str = "system:local",
+    only_new: bool = False,
 ) -> None:
     """Replace the households' PIN hashes in one transaction (all or none), with one
-    ``household.pins`` audit event naming ``by``."""
+    ``household.pins`` audit event naming ``by`` (and how many PINs it replaced). With
+    ``only_new``, a household that holds a PIN by then raises :class:`PinsTaken` and nothing
+    is stored (the check and the write are one transaction)."""
     now = now if now is not None else int(time.time())
     rows = [{"household_id": h, "pin_hash": ph, "created_at": now} for h, ph in hashed]
     with db.write() as conn:
+        held = _pinned(conn, [h for h, _ in hashed])
+        if held and only_new:
+            raise PinsTaken(sorted(held))
         for start in range(0, len(rows), 500):
             chunk = rows[start : start + 500]
             conn.execute(
@@ -107,6 +139,7 @@ def store_pins(
         ids = [h for h, _ in hashed]
         what = {
             "count": len(ids),
+            "replaced": len(held),
             "village": village,
             "households": ids if len(ids) <= 100 else None,
         }
@@ -184,11 +217,13 @@ def slips_pdf(pins: list[tuple[str, str]], path: str | Path, *, font: str | None
 
 __all__ = [
     "PIN_DIGITS",
+    "PinsTaken",
     "check_pin",
     "hash_pins",
     "issue_pins",
     "known_households",
     "new_pin",
+    "pinned_households",
     "slips_csv",
     "slips_pdf",
     "store_pins",

@@ -1,14 +1,21 @@
-"""PIN slips made with the plates: every household a plate batch printed gets a new PIN and
-its paper slip, written next to the plates, in one step that either completes or says
-exactly what it left behind.
+"""PIN slips made with the plates: every household a plate batch printed that holds no PIN
+gets a new PIN and its paper slip, written next to the plates, in one step that either
+completes or says exactly what it left behind.
+
+A household that already holds a PIN keeps it (its slip stays valid; no new slip) unless the
+caller asks for ``new_pins``: then its PIN is replaced and its old slip stops working. This
+rule lives here once, for ``chipkit plates --db`` and the service's plate jobs alike.
 
 The order is what keeps a household from holding a PIN nobody has:
 
 1. the plates are written (a batch that fails issues no PIN: this runs after it returned);
-2. new PINs are drawn and hashed (Argon2id) in memory;
+2. the households that hold a PIN are set aside (kept) unless ``new_pins``; new PINs are
+   drawn and hashed (Argon2id) in memory;
 3. the slips are written to a hidden temporary file (mode 0600) in the plates' folder; if
    that fails, the file is removed and **no PIN is changed** (the old slips still work);
 4. the hashes replace the old ones in one database transaction (all households or none);
+   without ``new_pins``, a household that got a PIN meanwhile (another run) makes the
+   transaction store nothing, so a PIN handed out is never overwritten by surprise;
 5. the temporary file is renamed to ``pin-slips.pdf`` (or ``.csv``). Should that rename fail,
    the PINs are in force and the error names the temporary file that holds their slips.
 
@@ -31,9 +38,11 @@ from chipkit.cases import Database
 from chipkit.errors import ChipkitError
 from chipkit.plates.manifest import MANIFEST_JSON
 from chipkit.serve.pins import (
+    PinsTaken,
     hash_pins,
     known_households,
     new_pin,
+    pinned_households,
     slips_csv,
     slips_pdf,
     store_pins,
@@ -54,15 +63,27 @@ class SlipsResult:
     path: Path | None  # the slips file (mode 0600); None when no household got a PIN
     households: list[str] = field(default_factory=list)  # new PIN, slip in ``path``
     not_in_db: list[str] = field(default_factory=list)  # printed, unknown to the database
+    kept: list[str] = field(default_factory=list)  # held a PIN: kept, no slip
+    replaced: list[str] = field(default_factory=list)  # held a PIN: replaced (new_pins)
 
-    def note(self) -> str:
-        """One clause for a summary line."""
+    def note(self, new_pins_flag: str = "--new-pins") -> str:
+        """One clause for a summary line (``new_pins_flag``: how the caller asks for new PINs)."""
         text = (
             f"{len(self.households)} PIN slips in {self.path} (mode 0600: hand each to its "
-            "household with the plate; the old PINs stopped working)"
+            "household with the plate)"
             if self.path is not None
             else "no PIN slips made"
         )
+        if self.replaced:
+            text += (
+                f"; {len(self.replaced)} households had a PIN: replaced (their old slips "
+                "stopped working)"
+            )
+        if self.kept:
+            text += (
+                f"; {len(self.kept)} households already have a PIN: kept (their slips stay "
+                f"valid); to replace them, {new_pins_flag}"
+            )
         if self.not_in_db:
             more = "..." if len(self.not_in_db) > 5 else ""
             text += (
@@ -91,18 +112,23 @@ def issue_slips(
     hasher: PasswordHasher | None = None,
     font: str | None = None,
     now: int | None = None,
+    new_pins: bool = False,
 ) -> SlipsResult:
-    """New PINs and slips for ``household_ids`` (those the database knows) into
-    ``out/pin-slips.<fmt>``; see the module docstring for the order and what a failure
-    leaves. Raises :class:`SlipsError` with the exact state when the slips are not in place."""
+    """New PINs and slips for ``household_ids`` (those the database knows; those holding a
+    PIN only with ``new_pins``) into ``out/pin-slips.<fmt>``; see the module docstring for
+    the order and what a failure leaves. Raises :class:`SlipsError` with the exact state when
+    the slips are not in place."""
     if fmt not in SLIPS:
         raise SlipsError(f"unknown slips format {fmt!r} (pdf or csv)")
     known = set(known_households(db))
-    have = [h for h in dict.fromkeys(household_ids) if h in known]
+    wanted = [h for h in dict.fromkeys(household_ids) if h in known]
     missing = [h for h in dict.fromkeys(household_ids) if h not in known]
+    held = pinned_households(db, wanted)
+    kept = [] if new_pins else [h for h in wanted if h in held]
+    have = [h for h in wanted if new_pins or h not in held]
     final = out / SLIPS[fmt]
     if not have:
-        return SlipsResult(None, [], missing)
+        return SlipsResult(None, [], missing, kept)
     made = [(h, new_pin()) for h in have]
     hashed = hash_pins(made, hasher)
     tmp = out / f".{final.name}.{secrets.token_hex(4)}.tmp"
@@ -115,33 +141,48 @@ def issue_slips(
             f"{final}: the PIN slips could not be written ({e}); no PIN was changed"
         ) from e
     try:
-        store_pins(db, hashed, now=now, by=by)
-    except Exception:
+        store_pins(db, hashed, now=now, by=by, only_new=not new_pins)
+    except Exception as e:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(e, PinsTaken):
+            raise SlipsError(
+                f"{final}: {len(e.households)} of these households got a PIN meanwhile "
+                f"({', '.join(e.households[:5])}; another run?); no PIN was changed: run again"
+            ) from e
         raise
     try:
         os.replace(tmp, final)
     except OSError as e:
         raise SlipsError(
-            f"the PINs of {len(have)} households were replaced, but their slips could not be "
+            f"the new PINs of {len(have)} households are in force, but their slips could not be "
             f"moved to {final} ({e.strerror or e}): they are in {tmp} (mode 0600); rename it"
         ) from e
-    return SlipsResult(final, have, missing)
+    return SlipsResult(final, have, missing, kept, [h for h in have if h in held])
 
 
 def job_slips(
-    db: Database, out: Path, *, by: str, hasher: PasswordHasher | None, now: int
+    db: Database,
+    out: Path,
+    *,
+    by: str,
+    hasher: PasswordHasher | None,
+    now: int,
+    new_pins: bool = False,
 ) -> dict[str, Any]:
-    """The service's plate job: slips for every household it printed, as its result says
-    them (the failure, if any, spelled out; never a PIN); they expire SLIPS_TTL from now."""
+    """The service's plate job: slips for the households it printed that hold no PIN (all
+    of them with ``new_pins``), as its result says them (the failure, if any, spelled out;
+    never a PIN); they expire SLIPS_TTL from now."""
+    hids = plate_households(out)
     try:
-        res = issue_slips(db, plate_households(out), out, by=by, hasher=hasher, now=now)
+        res = issue_slips(db, hids, out, by=by, hasher=hasher, now=now, new_pins=new_pins)
     except SlipsError as e:
         return {"file": None, "households": 0, "not_in_database": [], "error": str(e)}
     return {
         "file": res.path.name if res.path else None,
         "households": len(res.households),
+        "kept": len(res.kept),  # held a PIN: kept, their slips stay valid
+        "replaced": len(res.replaced),  # held a PIN: replaced, their old slips stopped working
         "not_in_database_count": len(res.not_in_db),
         "not_in_database": res.not_in_db[:100],  # the first 100
         "expires_at": now + SLIPS_TTL if res.path else None,
