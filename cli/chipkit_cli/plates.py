@@ -44,7 +44,9 @@ PIN slips: with --db (the service's database, or $CHIPKIT_DB) every household
 with a plate in OUT that holds no PIN yet (new, or its PIN cleared by a revoke)
 gets a household PIN (only its Argon2id hash is stored) and its slip in
 OUT/pin-slips.pdf (10 per A4 page; or --slips csv), mode 0600: hand each slip to
-its household with the plate, never print the PIN on it. A household that
+its household with the plate, never print the PIN on it. A re-run that makes
+slips writes a new file (pin-slips-2.pdf, pin-slips-3.pdf ...; the summary names
+it): an earlier slips file is never replaced. A household that
 already holds a PIN keeps it (its slip stays valid; no new slip; the summary
 counts them); --new-pins replaces those PINs too (their old slips stop working).
 The PINs are issued after the plates are written (a failed batch issues none);
@@ -153,7 +155,7 @@ completes the batch).
     metavar="URL",
     envvar="CHIPKIT_DB",
     help="The service's database (SQLite file or postgresql:// URL; $CHIPKIT_DB): a PIN "
-    "for each household that holds none (kept otherwise), slips in OUT/pin-slips.pdf.",
+    "for each household that holds none (kept otherwise), slips in a new OUT/pin-slips[-N].pdf.",
 )
 @click.option(
     "--slips",
