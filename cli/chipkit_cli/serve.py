@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from chipkit.errors import ChipkitError
 from chipkit_cli._common import EXIT_USAGE, fail, handle_errors, office_option, pinned_office
 
 DEMO_DB = Path("demo-out/cases.sqlite")
@@ -261,24 +262,64 @@ def pins(
     Hand each slip to its household with the plate; never print the PIN on the plate.
     Only the Argon2id hashes are kept in the database.
     """
-    from chipkit.serve import issue_pins, slips_csv, slips_pdf
+    from chipkit.serve import issue_pins
     from chipkit.serve.store import open_database
 
     if out.suffix.lower() not in (".csv", ".pdf"):
         fail(f"{out}: the slips file must end in .csv or .pdf")
     if not out.parent.is_dir():
         fail(f"{out.parent}: no such folder")
+    if out.is_dir():
+        fail(f"{out}: a folder, not a slips file name")
     db = open_database(demo_or(db_url), create=False)
     from chipkit_cli.users import _by
 
-    made = issue_pins(db, list(hids) or None, village=village, by=_by())
+    tmp = out.parent / f".{out.name}.{os.getpid()}.tmp"
+    held: set[str] = set()
+
+    def write(made: list[tuple[str, str]]) -> None:
+        # the slips exist before any PIN changes: a failed write leaves every old PIN working
+        from chipkit.serve.pins import pinned_households
+
+        held.update(pinned_households(db, [h for h, _ in made]))
+        try:
+            _write_slips(made, tmp, out.suffix.lower(), font)
+        except (OSError, ValueError, ChipkitError) as e:
+            tmp.unlink(missing_ok=True)
+            raise ChipkitError(
+                f"{out}: the PIN slips could not be written ({e}); no PIN was changed"
+            ) from None
+
+    try:
+        made = issue_pins(db, list(hids) or None, village=village, by=_by(), write=write)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no PIN was stored: these slips would be wrong
+        raise
     if not made:
         fail("no households matched (import the register first)", 1)
-    if out.suffix.lower() == ".csv":
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.replace(tmp, out)
+    except OSError as e:
+        fail(
+            f"the new PINs of {len(made)} households are in force, but their slips could not "
+            f"be named {out} ({e.strerror or e}): they are in {tmp} (mode 0600); rename it"
+        )
+    replaced = (
+        f"; {len(held)} of these households had a PIN: replaced (their old slips stopped working)"
+        if held
+        else ""
+    )
+    click.echo(f"chipkit: {len(made)} PIN slip(s) written to {out}{replaced}")
+
+
+def _write_slips(made: list[tuple[str, str]], path: Path, suffix: str, font: Path | None) -> None:
+    """The slips into a new file only its owner may read, from its first byte."""
+    from chipkit.serve import slips_csv, slips_pdf
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    if suffix == ".csv":
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(slips_csv(made))
-    else:
-        slips_pdf(made, out, font=str(font) if font else None)
-        os.chmod(out, 0o600)
-    click.echo(f"chipkit: {len(made)} PIN slip(s) written to {out}")
+        return
+    os.close(fd)
+    slips_pdf(made, path, font=str(font) if font else None)  # the 0600 file keeps its mode

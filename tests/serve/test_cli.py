@@ -67,6 +67,67 @@ def test_users_and_pins_commands(tmp_path, register_file, password):
     assert ck("users", "passwd", "nobody", "--db", db, env=env).exit_code == 2
 
 
+def test_pins_that_cannot_be_written_change_no_pin(tmp_path, register_file):
+    # `households pins` stored the new PINs first, then wrote the slips: an unusable font
+    # (or a bad --out) left the households with a PIN that is on no slip, their old slip dead
+    from chipkit.serve import check_pin
+    from chipkit.serve.store import open_database
+
+    db = str(tmp_path / "cases.sqlite")
+    assert ck("cases", "import", str(register_file), "--db", db).exit_code == 0
+    slips = tmp_path / "slips.csv"
+    assert (
+        ck("households", "pins", "--db", db, "--household", "H-0001", "--out", str(slips)).exit_code
+        == 0
+    )
+    pin = next(csv.DictReader(slips.open(encoding="utf-8-sig")))["pin"]
+    not_a_font = tmp_path / "font.ttf"
+    not_a_font.write_bytes(b"not a font")
+    pdf = tmp_path / "new.pdf"
+    r = ck(
+        "households",
+        "pins",
+        "--db",
+        db,
+        "--household",
+        "H-0001",
+        "--out",
+        str(pdf),
+        "--font",
+        str(not_a_font),
+    )
+    assert r.exit_code == 2 and "no PIN was changed" in r.output and r.output.count("\n") == 1
+    (tmp_path / "dir.csv").mkdir()
+    r = ck(
+        "households",
+        "pins",
+        "--db",
+        db,
+        "--household",
+        "H-0001",
+        "--out",
+        str(tmp_path / "dir.csv"),
+    )
+    assert r.exit_code == 2
+    assert check_pin(open_database(db, create=False), "H-0001", pin)  # the old slip still works
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    # a new PIN for a household that held one: the summary says the old slip stopped working
+    r = ck(
+        "households",
+        "pins",
+        "--db",
+        db,
+        "--household",
+        "H-0001",
+        "--household",
+        "H-0002",
+        "--out",
+        str(slips),
+    )
+    assert r.exit_code == 0 and "1 of these households had a PIN: replaced" in r.output
+    assert not check_pin(open_database(db, create=False), "H-0001", pin)
+
+
 def test_real_server_process(tmp_path, keyring, chips, password, server, prepare_db):
     db = str(tmp_path / "cases.sqlite")
     pins = prepare_db(db, tmp_path)
