@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -155,7 +156,7 @@ def serve(
     from chipkit.serve.store import open_database
     from chipkit.serve.trust import load_verifier
 
-    db = open_database(url)
+    db = open_database(url, create=False)  # a mistyped --db never serves a new empty district
     from chipkit.serve import Accounts
 
     if not Accounts(db).all():
@@ -166,6 +167,7 @@ def serve(
         )
     db.dispose()
     verifier = load_verifier(_config(cfg))
+    _check_port(host, port)  # before saying "listening": a busy port is one line, exit 2
     # the settings go to worker processes in a private file, not in their environment
     fd, path = tempfile.mkstemp(prefix="chipkit-serve-", suffix=".json")
     os.fchmod(fd, stat.S_IRUSR | stat.S_IWUSR)
@@ -198,6 +200,23 @@ def serve(
         )
     finally:
         Path(path).unlink(missing_ok=True)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail in one line when the address cannot be bound (another server holds the port)."""
+    import socket
+
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
+            s.bind(addr)
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            fail(f"{host}:{port} is in use (another server?); choose another --port")
+        fail(f"{host}:{port}: cannot listen there ({e.strerror or e})")
 
 
 def _config(cfg: dict[str, Any]) -> Any:

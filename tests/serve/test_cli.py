@@ -176,7 +176,7 @@ def test_serve_without_flags_serves_the_demo(tmp_path, keyring, register_file, s
     assert "demo-out/cases.sqlite" in log and "listening on http://127.0.0.1:" in log
 
 
-def test_serve_bad_input_is_one_line(tmp_path):
+def test_serve_bad_input_is_one_line(tmp_path, register_file):
     r = CliRunner().invoke(cli, ["serve", "--db", str(tmp_path / "no" / "such" / "x.sqlite")])
     assert (
         r.exit_code == 2 and r.output.startswith("chipkit: error:") and "Traceback" not in r.output
@@ -185,6 +185,28 @@ def test_serve_bad_input_is_one_line(tmp_path):
         cli, ["serve", "--public-url", "ftp://x", "--db", str(tmp_path / "a.sqlite")]
     )
     assert r.exit_code == 2 and "public-url" in r.output
+    import socket
+
+    with socket.socket() as busy:  # a port another server holds: never "listening" on it
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        # a mistyped --db: one line, and no new empty district served (as every other command)
+        typo = tmp_path / "cases.sqlte"
+        r = CliRunner().invoke(cli, ["serve", "--db", str(typo), "--port", port])
+        assert r.exit_code == 2 and "no such cases database" in r.output and not typo.exists()
+        db = tmp_path / "cases.sqlite"
+        assert (
+            CliRunner()
+            .invoke(cli, ["cases", "import", str(register_file), "--db", str(db)])
+            .exit_code
+            == 0
+        )
+        r = CliRunner().invoke(cli, ["serve", "--db", str(db), "--port", port])
+        assert r.exit_code == 2 and "listening" not in r.output, r.output
+        assert r.output.strip().endswith(
+            f"chipkit: error: 127.0.0.1:{port} is in use (another server?); choose another --port"
+        )
 
 
 def test_users_and_pins_use_the_served_database(tmp_path, register_file, password, monkeypatch):
