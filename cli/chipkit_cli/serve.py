@@ -245,7 +245,8 @@ def households() -> None:
     "out",
     required=True,
     type=click.Path(path_type=Path),
-    help="Where to write the slips: .csv (UTF-8 with BOM) or .pdf (10 per A4 page).",
+    help="A new file for the slips: .csv (UTF-8 with BOM) or .pdf (10 per A4 page); an "
+    "existing file is refused (never overwritten).",
 )
 @click.option(
     "--font",
@@ -256,12 +257,23 @@ def households() -> None:
 def pins(
     db_url: str | None, village: str | None, hids: tuple[str, ...], out: Path, font: Path | None
 ) -> None:
-    """Make new household PINs and their paper slips (an older PIN stops working).
+    """REPLACE household PINs: new PINs and paper slips (old slips stop working).
 
-    Hand each slip to its household with the plate; never print the PIN on the plate.
-    Only the Argon2id hashes are kept in the database.
+    \b
+    This command DOES replace PINs: every household it selects (--household, else
+    every household of --village, else EVERY household in the database) gets a new
+    PIN, and the PIN it held stops working at once: its old slip is useless. This is
+    unlike `chipkit plates --db`, which keeps the PIN a household holds and makes
+    slips only for households without one (unless its --new-pins). Use this for a
+    household whose slip was lost or seen by someone else, or that has none yet.
+
+    \b
+    The slips go to a new file (an existing OUT is refused: an earlier slips file is
+    never overwritten), mode 0600, written before any PIN changes: a failed write
+    changes no PIN. Hand each slip to its household with the plate; never print the
+    PIN on the plate. Only the Argon2id hashes are kept in the database.
     """
-    from chipkit.serve import issue_pins, slips_csv, slips_pdf
+    from chipkit.serve.slips import replace_pins_to_file
     from chipkit.serve.store import open_database
 
     if out.suffix.lower() not in (".csv", ".pdf"):
@@ -271,14 +283,11 @@ def pins(
     db = open_database(demo_or(db_url), create=False)
     from chipkit_cli.users import _by
 
-    made = issue_pins(db, list(hids) or None, village=village, by=_by())
+    fnt = str(font) if font else None
+    made = replace_pins_to_file(db, out, list(hids) or None, village=village, by=_by(), font=fnt)
     if not made:
         fail("no households matched (import the register first)", 1)
-    if out.suffix.lower() == ".csv":
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(slips_csv(made))
-    else:
-        slips_pdf(made, out, font=str(font) if font else None)
-        os.chmod(out, 0o600)
-    click.echo(f"chipkit: {len(made)} PIN slip(s) written to {out}")
+    click.echo(
+        f"chipkit: {len(made)} new PINs (any PIN they held was replaced: its old slip stopped "
+        f"working); their slips in {out} (mode 0600: hand each to its household)"
+    )
