@@ -51,7 +51,8 @@ already holds a PIN keeps it (its slip stays valid; no new slip; the summary
 counts them); --new-pins replaces those PINs too (their old slips stop working).
 The PINs are issued after the plates are written (a failed batch issues none);
 if the slips cannot be written no PIN changes. Without --db no slip is made
-(`chipkit households pins` makes them later); --no-pins makes no PIN at all.
+(re-run with --db later; `chipkit households pins` REPLACES the PINs of the
+households it selects); --no-pins makes no PIN at all.
 
 \b
 Exit codes: 0 every row has a plate (--check: every row is good) and, with --db,
@@ -278,8 +279,9 @@ def _slips(
         if no_pins:
             return "PINs unchanged (--no-pins)", True
         return (
-            "no PIN slips made (no --db): make them with "
-            "`chipkit households pins --db URL --village CODE --out slips.pdf`",
+            "no PIN slips made (no --db): run again with --db URL (PINs households hold are "
+            "kept), or `chipkit households pins --db URL --household ID --out FILE` "
+            "(replaces their PINs)",
             True,
         )
     from chipkit.serve.slips import SlipsError, issue_slips, plate_households

@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from chipkit.errors import ChipkitError
 from chipkit_cli._common import EXIT_USAGE, fail, handle_errors, office_option, pinned_office
 
 DEMO_DB = Path("demo-out/cases.sqlite")
@@ -265,7 +264,8 @@ def households() -> None:
     "out",
     required=True,
     type=click.Path(path_type=Path),
-    help="Where to write the slips: .csv (UTF-8 with BOM) or .pdf (10 per A4 page).",
+    help="A new file for the slips: .csv (UTF-8 with BOM) or .pdf (10 per A4 page); an "
+    "existing file is refused (never overwritten).",
 )
 @click.option(
     "--font",
@@ -276,12 +276,23 @@ def households() -> None:
 def pins(
     db_url: str | None, village: str | None, hids: tuple[str, ...], out: Path, font: Path | None
 ) -> None:
-    """Make new household PINs and their paper slips (an older PIN stops working).
+    """REPLACE household PINs: new PINs and paper slips (old slips stop working).
 
-    Hand each slip to its household with the plate; never print the PIN on the plate.
-    Only the Argon2id hashes are kept in the database.
+    \b
+    This command DOES replace PINs: every household it selects (--household, else
+    every household of --village, else EVERY household in the database) gets a new
+    PIN, and the PIN it held stops working at once: its old slip is useless. This is
+    unlike `chipkit plates --db`, which keeps the PIN a household holds and makes
+    slips only for households without one (unless its --new-pins). Use this for a
+    household whose slip was lost or seen by someone else, or that has none yet.
+
+    \b
+    The slips go to a new file (an existing OUT is refused: an earlier slips file is
+    never overwritten), mode 0600, written before any PIN changes: a failed write
+    changes no PIN. Hand each slip to its household with the plate; never print the
+    PIN on the plate. Only the Argon2id hashes are kept in the database.
     """
-    from chipkit.serve import issue_pins
+    from chipkit.serve.slips import replace_pins_to_file
     from chipkit.serve.store import open_database
 
     if out.suffix.lower() not in (".csv", ".pdf"):
@@ -293,52 +304,11 @@ def pins(
     db = open_database(demo_or(db_url), create=False)
     from chipkit_cli.users import _by
 
-    tmp = out.parent / f".{out.name}.{os.getpid()}.tmp"
-    held: set[str] = set()
-
-    def write(made: list[tuple[str, str]]) -> None:
-        # the slips exist before any PIN changes: a failed write leaves every old PIN working
-        from chipkit.serve.pins import pinned_households
-
-        held.update(pinned_households(db, [h for h, _ in made]))
-        try:
-            _write_slips(made, tmp, out.suffix.lower(), font)
-        except (OSError, ValueError, ChipkitError) as e:
-            tmp.unlink(missing_ok=True)
-            raise ChipkitError(
-                f"{out}: the PIN slips could not be written ({e}); no PIN was changed"
-            ) from None
-
-    try:
-        made = issue_pins(db, list(hids) or None, village=village, by=_by(), write=write)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # no PIN was stored: these slips would be wrong
-        raise
+    fnt = str(font) if font else None
+    made = replace_pins_to_file(db, out, list(hids) or None, village=village, by=_by(), font=fnt)
     if not made:
         fail("no households matched (import the register first)", 1)
-    try:
-        os.replace(tmp, out)
-    except OSError as e:
-        fail(
-            f"the new PINs of {len(made)} households are in force, but their slips could not "
-            f"be named {out} ({e.strerror or e}): they are in {tmp} (mode 0600); rename it"
-        )
-    replaced = (
-        f"; {len(held)} of these households had a PIN: replaced (their old slips stopped working)"
-        if held
-        else ""
+    click.echo(
+        f"chipkit: {len(made)} new PINs (any PIN they held was replaced: its old slip stopped "
+        f"working); their slips in {out} (mode 0600: hand each to its household)"
     )
-    click.echo(f"chipkit: {len(made)} PIN slip(s) written to {out}{replaced}")
-
-
-def _write_slips(made: list[tuple[str, str]], path: Path, suffix: str, font: Path | None) -> None:
-    """The slips into a new file only its owner may read, from its first byte."""
-    from chipkit.serve import slips_csv, slips_pdf
-
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    if suffix == ".csv":
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(slips_csv(made))
-        return
-    os.close(fd)
-    slips_pdf(made, path, font=str(font) if font else None)  # the 0600 file keeps its mode

@@ -59,7 +59,7 @@ def test_users_and_pins_commands(tmp_path, register_file, password):
     pdf = tmp_path / "slips.pdf"
     r = ck("households", "pins", "--db", db, "--household", "H-0004", "--out", str(pdf))
     assert r.exit_code == 0 and pdf.read_bytes().startswith(b"%PDF")
-    r = ck("households", "pins", "--db", db, "--household", "H-9999", "--out", str(slips))
+    r = ck("households", "pins", "--db", db, "--household", "H-9999", "--out", str(pdf) + ".csv")
     assert r.exit_code == 2 and "unknown household H-9999" in r.output
     assert ck("users", "disable", "W3", "--db", db).exit_code == 0
     listing = ck("users", "list", "--db", db).output
@@ -67,65 +67,45 @@ def test_users_and_pins_commands(tmp_path, register_file, password):
     assert ck("users", "passwd", "nobody", "--db", db, env=env).exit_code == 2
 
 
-def test_pins_that_cannot_be_written_change_no_pin(tmp_path, register_file):
-    # `households pins` stored the new PINs first, then wrote the slips: an unusable font
-    # (or a bad --out) left the households with a PIN that is on no slip, their old slip dead
+def test_households_pins_says_it_replaces_and_never_overwrites_a_slips_file(
+    tmp_path, register_file, monkeypatch
+):
     from chipkit.serve import check_pin
     from chipkit.serve.store import open_database
 
     db = str(tmp_path / "cases.sqlite")
     assert ck("cases", "import", str(register_file), "--db", db).exit_code == 0
+    help_text = " ".join(ck("households", "pins", "--help").output.split())
+    assert "This command DOES replace PINs" in help_text and "stops working" in help_text
+    assert "unlike `chipkit plates --db`, which keeps the PIN" in help_text
     slips = tmp_path / "slips.csv"
-    assert (
-        ck("households", "pins", "--db", db, "--household", "H-0001", "--out", str(slips)).exit_code
-        == 0
-    )
+    r = ck("households", "pins", "--db", db, "--household", "H-0001", "--out", str(slips))
+    assert r.exit_code == 0 and "replaced: its old slip stopped working" in r.output, r.output
+    first = slips.read_bytes()
     pin = next(csv.DictReader(slips.open(encoding="utf-8-sig")))["pin"]
-    not_a_font = tmp_path / "font.ttf"
-    not_a_font.write_bytes(b"not a font")
-    pdf = tmp_path / "new.pdf"
-    r = ck(
-        "households",
-        "pins",
-        "--db",
-        db,
-        "--household",
-        "H-0001",
-        "--out",
-        str(pdf),
-        "--font",
-        str(not_a_font),
-    )
-    assert r.exit_code == 2 and "no PIN was changed" in r.output and r.output.count("\n") == 1
-    (tmp_path / "dir.csv").mkdir()
-    r = ck(
-        "households",
-        "pins",
-        "--db",
-        db,
-        "--household",
-        "H-0001",
-        "--out",
-        str(tmp_path / "dir.csv"),
-    )
-    assert r.exit_code == 2
-    assert check_pin(open_database(db, create=False), "H-0001", pin)  # the old slip still works
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
-    # a new PIN for a household that held one: the summary says the old slip stopped working
-    r = ck(
-        "households",
-        "pins",
-        "--db",
-        db,
-        "--household",
-        "H-0001",
-        "--household",
-        "H-0002",
-        "--out",
-        str(slips),
-    )
-    assert r.exit_code == 0 and "1 of these households had a PIN: replaced" in r.output
-    assert not check_pin(open_database(db, create=False), "H-0001", pin)
+
+    def holds() -> bool:
+        d = open_database(db, create=False)
+        try:
+            return check_pin(d, "H-0001", pin)
+        finally:
+            d.dispose()
+
+    # the same file again: refused, the first slips and PIN untouched
+    r = ck("households", "pins", "--db", db, "--household", "H-0001", "--out", str(slips))
+    assert r.exit_code == 2 and "never overwritten" in r.output and "no PIN was changed" in r.output
+    assert slips.read_bytes() == first and holds()
+    # slips that cannot be written change no PIN
+    import chipkit.serve.slips as slips_mod
+
+    def full_disk(pins):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(slips_mod, "slips_csv", full_disk)
+    other = tmp_path / "other.csv"
+    r = ck("households", "pins", "--db", db, "--household", "H-0001", "--out", str(other))
+    assert r.exit_code == 2 and "No space left" in r.output and "no PIN was changed" in r.output
+    assert holds() and not list(tmp_path.glob("*other.csv*"))
 
 
 def test_real_server_process(tmp_path, keyring, chips, password, server, prepare_db):

@@ -180,9 +180,10 @@ def test_the_library_keeps_pins_by_default_and_never_overwrites_one_given_meanwh
     real = slips_mod._write
     held: list[tuple[str, str]] = []
 
-    def meanwhile(made, tmp, fmt, font):
-        real(made, tmp, fmt, font)
+    def meanwhile(made, tmp, fmt, font, where):
+        real(made, tmp, fmt, font, where)
         held.extend(issue_pins(db, ["H-0002"], hasher=CHEAP))
+        return tmp
 
     monkeypatch.setattr(slips_mod, "_write", meanwhile)
     with pytest.raises(SlipsError, match="got a PIN meanwhile.*no PIN was changed"):

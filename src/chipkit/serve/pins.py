@@ -14,7 +14,7 @@ import io
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -45,15 +45,10 @@ def issue_pins(
     hasher: PasswordHasher | None = None,
     now: int | None = None,
     by: str = "system:local",
-    write: Callable[[list[tuple[str, str]]], None] | None = None,
 ) -> list[tuple[str, str]]:
     """New PINs for the given households (or every household of ``village``, or all);
     returns (household_id, PIN) pairs to print on slips. An old PIN stops working. One
-    ``household.pins`` audit event names ``by`` (never a PIN).
-
-    ``write(pairs)``, when given, writes the slips **before** any hash is stored: if it
-    raises, no PIN has changed (the old slips still work), so a household never holds a PIN
-    that is on no slip."""
+    ``household.pins`` audit event names ``by`` (never a PIN)."""
     hasher = hasher or PIN_HASHER
     known = known_households(db, village=village)
     if household_ids is not None:
@@ -63,10 +58,7 @@ def issue_pins(
             raise NotFound(f"unknown household {missing[0]}")
         known = wanted
     out = [(hid, new_pin()) for hid in known]
-    hashed = hash_pins(out, hasher)
-    if write is not None and out:
-        write(out)
-    store_pins(db, hashed, village=village, now=now, by=by)
+    store_pins(db, hash_pins(out, hasher), village=village, now=now, by=by)
     return out
 
 

@@ -22,7 +22,8 @@ The order is what keeps a household from holding a PIN nobody has:
    **never replaced** (see :func:`place_slips`). Should that fail, the PINs are in force and
    the error names the temporary file that holds their slips.
 
-Used by ``chipkit plates --db`` and by the service's plate jobs (issue and reissue).
+Used by ``chipkit plates --db`` and by the service's plate jobs (issue and reissue);
+``chipkit households pins``, which does replace PINs, by :func:`replace_pins_to_file`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from chipkit.cases import Database
+from chipkit.cases import Database, NotFound
 from chipkit.errors import ChipkitError
 from chipkit.plates.manifest import MANIFEST_JSON
 from chipkit.serve.pins import (
@@ -134,21 +135,28 @@ def place_slips(tmp: Path, out: Path, fmt: str) -> Path:
     file (an earlier run's, or a concurrent run's) holds it, and then the next is tried."""
     for _ in range(100):
         final = out / next_slips_name(out, fmt)
-        try:
-            os.link(tmp, final)
-        except FileExistsError:
-            continue  # a concurrent run took it first
-        except OSError as e:
-            if e.errno not in _NO_LINKS:
-                raise
-            if final.exists():  # no hard links here: a checked rename (a tiny race)
-                continue
-            os.replace(tmp, final)
+        if _take_name(tmp, final):
             return final
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        return final
+        # a concurrent run took it first: the next one
     raise FileExistsError(errno.EEXIST, "no free slips file name", str(out))
+
+
+def _take_name(tmp: Path, final: Path) -> bool:
+    """Give ``tmp`` the name ``final`` unless a file holds it (then False, nothing done)."""
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        return False
+    except OSError as e:
+        if e.errno not in _NO_LINKS:
+            raise
+        if final.exists() or final.is_symlink():  # no hard links here: a checked rename
+            return False
+        os.replace(tmp, final)
+        return True
+    with contextlib.suppress(OSError):
+        tmp.unlink()
+    return True
 
 
 def plate_households(out: Path) -> list[str]:
@@ -188,15 +196,7 @@ def issue_slips(
         return SlipsResult(None, [], missing, kept)
     made = [(h, new_pin()) for h in have]
     hashed = hash_pins(made, hasher)
-    tmp = out / f".{SLIPS[fmt]}.{secrets.token_hex(4)}.tmp"
-    try:
-        _write(made, tmp, fmt, font)
-    except (OSError, ValueError, ChipkitError) as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise SlipsError(
-            f"{out}: the PIN slips could not be written ({e}); no PIN was changed"
-        ) from e
+    tmp = _write(made, out / f".{SLIPS[fmt]}.{secrets.token_hex(4)}.tmp", fmt, font, out)
     try:
         store_pins(db, hashed, now=now, by=by, only_new=not new_pins)
     except Exception as e:
@@ -250,15 +250,79 @@ def job_slips(
     }
 
 
-def _write(made: list[tuple[str, str]], tmp: Path, fmt: str, font: str | None) -> None:
-    """The slips into a new file that only its owner may read, from its first byte."""
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    if fmt == "csv":
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(slips_csv(made))
-        return
-    os.close(fd)
-    slips_pdf(made, tmp, font=font)  # reopens the 0600 file: its mode is kept
+def replace_pins_to_file(
+    db: Database,
+    path: Path,
+    household_ids: list[str] | None = None,
+    *,
+    village: str | None = None,
+    by: str = "system:local",
+    hasher: PasswordHasher | None = None,
+    font: str | None = None,
+    now: int | None = None,
+) -> list[str]:
+    """``chipkit households pins``: a NEW PIN for each chosen household (``household_ids``,
+    else every household of ``village``, else all) -- a PIN it holds is REPLACED, its old slip
+    stops working -- and their slips in ``path`` (.pdf or .csv), a file that must not exist
+    (an earlier slips file is never overwritten). The order of :func:`issue_slips`: slips
+    written (0600) before the hashes are stored, so a failed write changes no PIN. Returns
+    the households (none: nothing written); raises :class:`SlipsError` or ``NotFound``."""
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in SLIPS:
+        raise SlipsError(f"{path}: the slips file must end in .csv or .pdf")
+    if path.exists() or path.is_symlink():
+        raise SlipsError(
+            f"{path}: the file exists; an earlier slips file is never overwritten (its slips "
+            "may not be handed out yet): choose a new name; no PIN was changed"
+        )
+    chosen = known_households(db, village=village)
+    if household_ids is not None:
+        wanted = list(dict.fromkeys(household_ids))
+        missing = sorted(set(wanted) - set(chosen))
+        if missing:
+            raise NotFound(f"unknown household {missing[0]}")
+        chosen = wanted
+    if not chosen:
+        return []
+    made = [(h, new_pin()) for h in chosen]
+    hashed = hash_pins(made, hasher)
+    tmp = _write(made, path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp"), fmt, font, path)
+    try:
+        store_pins(db, hashed, village=village, now=now, by=by)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    try:
+        if _take_name(tmp, path):
+            return chosen
+        problem = "another file took its name meanwhile"
+    except OSError as e:
+        problem = str(e.strerror or e)
+    raise SlipsError(
+        f"the new PINs of {len(chosen)} households are in force, but their slips could not be "
+        f"named {path} ({problem}): they are in {tmp} (mode 0600); rename it"
+    )
+
+
+def _write(made: list[tuple[str, str]], tmp: Path, fmt: str, font: str | None, where: Path) -> Path:
+    """The slips into a new file that only its owner may read, from its first byte; on
+    failure the file is removed and :class:`SlipsError` says no PIN changed (``where``)."""
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        if fmt == "csv":
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                f.write(slips_csv(made))
+        else:
+            os.close(fd)
+            slips_pdf(made, tmp, font=font)  # reopens the 0600 file: its mode is kept
+    except (OSError, ValueError, ChipkitError) as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise SlipsError(
+            f"{where}: the PIN slips could not be written ({e}); no PIN was changed"
+        ) from e
+    return tmp
 
 
 __all__ = [
@@ -273,4 +337,5 @@ __all__ = [
     "next_slips_name",
     "place_slips",
     "plate_households",
+    "replace_pins_to_file",
 ]
