@@ -175,6 +175,7 @@ def test_serve_bad_input_is_one_line(tmp_path, register_file):
         typo = tmp_path / "cases.sqlte"
         r = CliRunner().invoke(cli, ["serve", "--db", str(typo), "--port", port])
         assert r.exit_code == 2 and "no such cases database" in r.output and not typo.exists()
+        assert "or pass --create" not in r.output  # serve, users, households have no --create
         db = tmp_path / "cases.sqlite"
         assert (
             CliRunner()
