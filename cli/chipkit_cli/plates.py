@@ -309,7 +309,7 @@ def _summary(register: Path, result: Any, font: Any, quiet: bool, slips: str) ->
     click.echo(
         f"batch {result.batch}: {c['issued']} issued, {c['reissued']} reissued, "
         f"{c['reprinted']} reprinted, {c['existing']} already present, "
-        f"{result.rejected} rejected; {new} plates rendered in {result.seconds:.1f} s"
+        f"{result.rejected} rejected; {new} plate{'' if new == 1 else 's'} rendered in {result.seconds:.1f} s"
         + (f" ({new / result.seconds:.0f}/s)" if new and result.seconds else "")
         + f"; font {font}; manifest {result.manifest_json}"
         + (f"; rejected rows in {result.rejected_csv}" if result.rejected else "")
