@@ -180,8 +180,8 @@ def test_the_library_keeps_pins_by_default_and_never_overwrites_one_given_meanwh
     real = slips_mod._write
     held: list[tuple[str, str]] = []
 
-    def meanwhile(made, tmp, fmt, font, where):
-        real(made, tmp, fmt, font, where)
+    def meanwhile(made, tmp, fmt, font, where, doors=None):
+        real(made, tmp, fmt, font, where, doors)
         held.extend(issue_pins(db, ["H-0002"], hasher=CHEAP))
         return tmp
 
@@ -405,3 +405,20 @@ def test_a_large_batch_of_pins_is_hashed_on_threads_in_order():
     hashed = hash_pins(pins, CHEAP)
     assert [h for h, _ in hashed] == [h for h, _ in pins]
     assert all(CHEAP.verify(ph, p) for (_, p), (_, ph) in zip(pins, hashed, strict=True))
+
+
+def test_each_slip_names_the_door_it_goes_to(shop, tmp_path):
+    # a slip said only the household id, which the plate never shows: the clerk could not
+    # tell which door a slip belongs to. Now it names the village and the house (address)
+    reg, keys, db = shop
+    out = tmp_path / "out"
+    assert ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db).exit_code == 0
+    txt = subprocess.run(
+        ["pdftotext", str(out / "pin-slips.pdf"), "-"], capture_output=True, text=True
+    ).stdout
+    assert re.search(r"Household: H-0001\s+门牌 Door: 东村 1号", txt) and "Door: 西村 4号" in txt
+    again = tmp_path / "again.pdf"
+    r = ck("households", "pins", "--db", db, "--household", "H-0003", "--out", str(again))
+    assert r.exit_code == 0, r.output
+    txt = subprocess.run(["pdftotext", str(again), "-"], capture_output=True, text=True).stdout
+    assert re.search(r"Household: H-0003\s+门牌 Door: 东村 3号", txt)

@@ -46,6 +46,7 @@ from chipkit.plates.manifest import MANIFEST_JSON
 from chipkit.serve.pins import (
     PinsTaken,
     hash_pins,
+    household_doors,
     known_households,
     new_pin,
     pinned_households,
@@ -167,6 +168,23 @@ def plate_households(out: Path) -> list[str]:
     return list(dict.fromkeys(str(p["household_id"]) for p in plates))
 
 
+def plate_doors(out: Path) -> dict[str, str]:
+    """Village name and house number of each household with a plate in ``out`` that has a
+    house number (its manifest.json), as printed on the plate; {} without a manifest."""
+    try:
+        with (out / MANIFEST_JSON).open(encoding="utf-8") as f:
+            plates = json.load(f).get("plates") or []
+    except (OSError, ValueError):
+        return {}
+    return {
+        str(p["household_id"]): " ".join(
+            str(p[k]) for k in ("village_name", "house_no") if p.get(k)
+        )
+        for p in plates
+        if p.get("house_no")
+    }
+
+
 def issue_slips(
     db: Database,
     household_ids: list[str],
@@ -196,7 +214,8 @@ def issue_slips(
         return SlipsResult(None, [], missing, kept)
     made = [(h, new_pin()) for h in have]
     hashed = hash_pins(made, hasher)
-    tmp = _write(made, out / f".{SLIPS[fmt]}.{secrets.token_hex(4)}.tmp", fmt, font, out)
+    doors = {**household_doors(db, have), **plate_doors(out)}
+    tmp = _write(made, out / f".{SLIPS[fmt]}.{secrets.token_hex(4)}.tmp", fmt, font, out, doors)
     try:
         store_pins(db, hashed, now=now, by=by, only_new=not new_pins)
     except Exception as e:
@@ -286,7 +305,8 @@ def replace_pins_to_file(
         return []
     made = [(h, new_pin()) for h in chosen]
     hashed = hash_pins(made, hasher)
-    tmp = _write(made, path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp"), fmt, font, path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp = _write(made, tmp, fmt, font, path, household_doors(db, chosen))
     try:
         store_pins(db, hashed, village=village, now=now, by=by)
     except BaseException:
@@ -305,7 +325,14 @@ def replace_pins_to_file(
     )
 
 
-def _write(made: list[tuple[str, str]], tmp: Path, fmt: str, font: str | None, where: Path) -> Path:
+def _write(
+    made: list[tuple[str, str]],
+    tmp: Path,
+    fmt: str,
+    font: str | None,
+    where: Path,
+    doors: dict[str, str] | None = None,
+) -> Path:
     """The slips into a new file that only its owner may read, from its first byte; on
     failure the file is removed and :class:`SlipsError` says no PIN changed (``where``)."""
     try:
@@ -315,7 +342,7 @@ def _write(made: list[tuple[str, str]], tmp: Path, fmt: str, font: str | None, w
                 f.write(slips_csv(made))
         else:
             os.close(fd)
-            slips_pdf(made, tmp, font=font)  # reopens the 0600 file: its mode is kept
+            slips_pdf(made, tmp, font=font, doors=doors)  # reopens the 0600 file: mode kept
     except (OSError, ValueError, ChipkitError) as e:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -336,6 +363,7 @@ __all__ = [
     "job_slips",
     "next_slips_name",
     "place_slips",
+    "plate_doors",
     "plate_households",
     "replace_pins_to_file",
 ]
