@@ -4,7 +4,8 @@ The browser tests write 360 x 640 screenshots to tests/web/_screens/ (git-ignore
 the README's few, reduces each to a 64-colour palette PNG (text and flat colours survive) and
 checks it stays under 100 KB. Reproduce:
 
-    .venv/bin/python -m pytest tests/web/test_a11y.py tests/web/test_dashboard.py -m browser
+    .venv/bin/python -m pytest tests/web/test_a11y.py tests/web/test_dashboard.py \
+        tests/web/test_clerk.py -m browser
     .venv/bin/python scripts/page_shots.py
 """
 
@@ -22,7 +23,7 @@ OUT = ROOT / "docs" / "img"
 PICK = {
     "page-household.png": "a11y-household.png",
     "page-worker.png": "a11y-worker-queue.png",
-    "page-clerk.png": "a11y-clerk.png",
+    "page-clerk.png": "clerk-issued.png",  # after an issue: replace-PINs box, PIN slips link
     "page-dash.png": "dash-charts.png",
 }
 LIMIT = 100_000

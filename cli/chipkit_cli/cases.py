@@ -62,8 +62,8 @@ def import_(register: Path, db_url: str | None, as_json: bool) -> None:
     """
     from chipkit.cases.importer import parse_register
 
+    reg = parse_register(register)  # first: an unusable file creates no database
     svc = _service(db_url, create=True)
-    reg = parse_register(register)
     problems = reg.problems
     counts = (
         svc.load_register(reg, source=str(register))

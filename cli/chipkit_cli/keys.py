@@ -104,14 +104,24 @@ def _key_json(k: KeyInfo) -> str:
 @click.argument("directory", type=DIR)
 @handle_errors
 def keys_rotate(directory: Path) -> None:
-    """Make a new current signing key and default read key.
+    """Make a new current signing key and default read key (and a new read key for every
+    village that has its own).
 
     Old public keys and read keys stay, so plates already on doors keep verifying; the
     old signing key's window closes today. Export a new verifier bundle afterwards.
     """
     kr = open_keyring(directory)
+    before = {k.kid for k in kr.list_keys() if k.kind == "read"}
     sk, rk = kr.rotate()
-    click.echo(f"new signing key kid={sk}, new read key kid={rk}; export a new verifier bundle")
+    villages = ", ".join(
+        f"kid={k.kid} for village {k.village}"
+        for k in kr.list_keys()
+        if k.kind == "read" and k.village and k.kid not in before
+    )
+    more = f", new village read keys {villages}" if villages else ""
+    click.echo(
+        f"new signing key kid={sk}, new read key kid={rk}{more}; export a new verifier bundle"
+    )
 
 
 @keys.command("retire")

@@ -44,12 +44,15 @@ PIN slips: with --db (the service's database, or $CHIPKIT_DB) every household
 with a plate in OUT that holds no PIN yet (new, or its PIN cleared by a revoke)
 gets a household PIN (only its Argon2id hash is stored) and its slip in
 OUT/pin-slips.pdf (10 per A4 page; or --slips csv), mode 0600: hand each slip to
-its household with the plate, never print the PIN on it. A household that
+its household with the plate, never print the PIN on it. A re-run that makes
+slips writes a new file (pin-slips-2.pdf, pin-slips-3.pdf ...; the summary names
+it): an earlier slips file is never replaced. A household that
 already holds a PIN keeps it (its slip stays valid; no new slip; the summary
 counts them); --new-pins replaces those PINs too (their old slips stop working).
 The PINs are issued after the plates are written (a failed batch issues none);
 if the slips cannot be written no PIN changes. Without --db no slip is made
-(`chipkit households pins` makes them later); --no-pins makes no PIN at all.
+(re-run with --db later; `chipkit households pins` REPLACES the PINs of the
+households it selects); --no-pins makes no PIN at all.
 
 \b
 Exit codes: 0 every row has a plate (--check: every row is good) and, with --db,
@@ -153,7 +156,7 @@ completes the batch).
     metavar="URL",
     envvar="CHIPKIT_DB",
     help="The service's database (SQLite file or postgresql:// URL; $CHIPKIT_DB): a PIN "
-    "for each household that holds none (kept otherwise), slips in OUT/pin-slips.pdf.",
+    "for each household that holds none (kept otherwise), slips in a new OUT/pin-slips[-N].pdf.",
 )
 @click.option(
     "--slips",
@@ -276,8 +279,9 @@ def _slips(
         if no_pins:
             return "PINs unchanged (--no-pins)", True
         return (
-            "no PIN slips made (no --db): make them with "
-            "`chipkit households pins --db URL --village CODE --out slips.pdf`",
+            "no PIN slips made (no --db): run again with --db URL (PINs households hold are "
+            "kept), or `chipkit households pins --db URL --household ID --out FILE` "
+            "(replaces their PINs)",
             True,
         )
     from chipkit.serve.slips import SlipsError, issue_slips, plate_households
@@ -305,7 +309,7 @@ def _summary(register: Path, result: Any, font: Any, quiet: bool, slips: str) ->
     click.echo(
         f"batch {result.batch}: {c['issued']} issued, {c['reissued']} reissued, "
         f"{c['reprinted']} reprinted, {c['existing']} already present, "
-        f"{result.rejected} rejected; {new} plates rendered in {result.seconds:.1f} s"
+        f"{result.rejected} rejected; {new} plate{'' if new == 1 else 's'} rendered in {result.seconds:.1f} s"
         + (f" ({new / result.seconds:.0f}/s)" if new and result.seconds else "")
         + f"; font {font}; manifest {result.manifest_json}"
         + (f"; rejected rows in {result.rejected_csv}" if result.rejected else "")

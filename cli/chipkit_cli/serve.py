@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -154,7 +155,7 @@ def serve(
     from chipkit.serve.store import open_database
     from chipkit.serve.trust import load_verifier
 
-    db = open_database(url)
+    db = open_database(url, create=False)  # a mistyped --db never serves a new empty district
     from chipkit.serve import Accounts
 
     if not Accounts(db).all():
@@ -165,6 +166,7 @@ def serve(
         )
     db.dispose()
     verifier = load_verifier(_config(cfg))
+    _check_port(host, port)  # before saying "listening": a busy port is one line, exit 2
     # the settings go to worker processes in a private file, not in their environment
     fd, path = tempfile.mkstemp(prefix="chipkit-serve-", suffix=".json")
     os.fchmod(fd, stat.S_IRUSR | stat.S_IWUSR)
@@ -197,6 +199,23 @@ def serve(
         )
     finally:
         Path(path).unlink(missing_ok=True)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail in one line when the address cannot be bound (another server holds the port)."""
+    import socket
+
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
+            s.bind(addr)
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            fail(f"{host}:{port} is in use (another server?); choose another --port")
+        fail(f"{host}:{port}: cannot listen there ({e.strerror or e})")
 
 
 def _config(cfg: dict[str, Any]) -> Any:
@@ -245,7 +264,8 @@ def households() -> None:
     "out",
     required=True,
     type=click.Path(path_type=Path),
-    help="Where to write the slips: .csv (UTF-8 with BOM) or .pdf (10 per A4 page).",
+    help="A new file for the slips: .csv (UTF-8 with BOM) or .pdf (10 per A4 page); an "
+    "existing file is refused (never overwritten).",
 )
 @click.option(
     "--font",
@@ -256,29 +276,39 @@ def households() -> None:
 def pins(
     db_url: str | None, village: str | None, hids: tuple[str, ...], out: Path, font: Path | None
 ) -> None:
-    """Make new household PINs and their paper slips (an older PIN stops working).
+    """REPLACE household PINs: new PINs and paper slips (old slips stop working).
 
-    Hand each slip to its household with the plate; never print the PIN on the plate.
-    Only the Argon2id hashes are kept in the database.
+    \b
+    This command DOES replace PINs: every household it selects (--household, else
+    every household of --village, else EVERY household in the database) gets a new
+    PIN, and the PIN it held stops working at once: its old slip is useless. This is
+    unlike `chipkit plates --db`, which keeps the PIN a household holds and makes
+    slips only for households without one (unless its --new-pins). Use this for a
+    household whose slip was lost or seen by someone else, or that has none yet.
+
+    \b
+    The slips go to a new file (an existing OUT is refused: an earlier slips file is
+    never overwritten), mode 0600, written before any PIN changes: a failed write
+    changes no PIN. Hand each slip to its household with the plate; never print the
+    PIN on the plate. Only the Argon2id hashes are kept in the database.
     """
-    from chipkit.serve import issue_pins, slips_csv, slips_pdf
+    from chipkit.serve.slips import replace_pins_to_file
     from chipkit.serve.store import open_database
 
     if out.suffix.lower() not in (".csv", ".pdf"):
         fail(f"{out}: the slips file must end in .csv or .pdf")
     if not out.parent.is_dir():
         fail(f"{out.parent}: no such folder")
+    if out.is_dir():
+        fail(f"{out}: a folder, not a slips file name")
     db = open_database(demo_or(db_url), create=False)
     from chipkit_cli.users import _by
 
-    made = issue_pins(db, list(hids) or None, village=village, by=_by())
+    fnt = str(font) if font else None
+    made = replace_pins_to_file(db, out, list(hids) or None, village=village, by=_by(), font=fnt)
     if not made:
         fail("no households matched (import the register first)", 1)
-    if out.suffix.lower() == ".csv":
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(slips_csv(made))
-    else:
-        slips_pdf(made, out, font=str(font) if font else None)
-        os.chmod(out, 0o600)
-    click.echo(f"chipkit: {len(made)} PIN slip(s) written to {out}")
+    click.echo(
+        f"chipkit: {len(made)} new PINs (any PIN they held was replaced: its old slip stopped "
+        f"working); their slips in {out} (mode 0600: hand each to its household)"
+    )

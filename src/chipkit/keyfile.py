@@ -27,6 +27,8 @@ import hmac
 import json
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -343,6 +345,15 @@ def check_not_rolled_back(path: Path, data: dict[str, Any], *, remember: bool = 
         km.remember(office, now)
 
 
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """WrongPassphrase messages name the keyring directory (a clerk may hold several)."""
+    try:
+        yield
+    except WrongPassphrase as e:
+        raise WrongPassphrase(f"{path}: {e}") from None
+
+
 def load_document(
     path: Path, passphrase: str | None, *, check_restore: bool = True
 ) -> tuple[dict[str, Any], Sealer]:
@@ -352,7 +363,8 @@ def load_document(
     ``KeyringRolledBack`` (``chipkit.keymemory``); only accepting a restore skips it.
     """
     data = read_document(path)
-    sealer = Sealer(data.get("kdf"), passphrase)
+    with _naming(path):  # a wrong or missing passphrase names the keyring
+        sealer = Sealer(data.get("kdf"), passphrase)
     if not sealer.protected and passphrase:
         warnings.warn(
             f"{path}: this keyring is NOT passphrase-protected (the passphrase given is unused); "
@@ -360,7 +372,9 @@ def load_document(
             KeyringWarning,
             stacklevel=3,
         )
-    if not authenticate(path, data, sealer):
+    with _naming(path):
+        authenticated = authenticate(path, data, sealer)
+    if not authenticated:
         data = _seal_legacy(path, sealer, check_restore)
     if check_restore:
         check_not_rolled_back(path, data)

@@ -321,3 +321,15 @@ def test_help_everywhere():
         for c in cmds:
             res = runner.invoke(cli, [group, c, "--help"])
             assert res.exit_code == 0 and "--db" in res.output, (group, c)
+
+
+@pytest.mark.parametrize("text", ["", "户 号码,村代码\nH-1,330703101001\n"])
+def test_import_of_an_unusable_register_creates_no_database(tmp_path, text):
+    # a clerk's empty file or wrong column name: exit 2, and no empty database left
+    # behind for `plates --db` or `serve` to pick up as if the import had worked
+    reg = tmp_path / "r.csv"
+    reg.write_text(text, encoding="utf-8")
+    db = tmp_path / "new.sqlite"
+    res = CliRunner().invoke(cli, ["cases", "import", str(reg), "--db", str(db)])
+    assert res.exit_code == 2 and res.output.startswith(f"chipkit: error: {reg}:")
+    assert not db.exists()

@@ -210,3 +210,16 @@ def test_reissue_into_another_village_revokes_in_the_old_villages_bundle(tmp_pat
     with pytest.raises(RevokedToken) as e:
         v.verify(old.token)
     assert e.value.reason.startswith("reissued")  # tied to its village: reason not withheld
+
+
+def test_an_append_after_a_torn_tail_keeps_the_ledger_readable(tmp_path):
+    # a SIGKILL mid-write leaves a torn last line (ignored when read); the next run's first
+    # append used to glue its record onto it, so every later run stopped with "line N is
+    # not valid JSON" (seen as a flaky test_sigkill_then_rerun_is_consistent)
+    ledger = Ledger(tmp_path)
+    ledger.append([{"event": "void", "serial": 1, "batch": "b1"}])
+    with ledger.path.open("ab") as f:
+        f.write(b'{"event":"issued","ser')  # torn: no newline, never fsynced
+    ledger.append([{"event": "void", "serial": 2, "batch": "b2"}])
+    assert [r["serial"] for r in ledger.records()] == [1, 2]
+    assert ledger.path.read_bytes().endswith(b"\n")

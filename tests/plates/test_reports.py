@@ -105,6 +105,11 @@ def test_rejected_csv_has_the_rows_as_written_and_feeds_back(tmp_path, keyring):
     # (the duplicate row comes back too: it is that household's own row again)
     assert [h.household_id for h in again.households] == ["JD-X", "JD-100201-002"]
     assert set(again.ignored_columns) == {"reason", "detail", "row"}
+    fed = tmp_path / "fixed.csv"
+    fed.write_bytes(fixed.read_bytes())
+    r = _cli("plates", str(fed), "--keys", str(keyring.path), "--out", str(out), "--format", "svg")
+    assert r.exit_code == 0 and "1 issued" in r.output and "1 already present" in r.output
+    assert "; 1 plate rendered in" in r.output  # not "1 plates"
 
 
 def test_rejected_csv_is_empty_when_every_row_is_good(tmp_path, keyring):

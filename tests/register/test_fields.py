@@ -103,6 +103,7 @@ def test_over_long_head_is_a_warning_when_not_printed(tmp_path):
     (w,) = reg.warnings
     assert (w.row, w.column) == (2, "head") and "not used" in w.detail
     assert "1 warning" in reg.summary()
+    assert reg.summary().startswith("1 row read (")  # not "1 rows read" (one-row register)
     # printed on request (plates --print-head): then it is validated like the rest
     reg = read_register(tmp_path / "r.csv", use=ALL_FIELDS)
     assert reg.households == []

@@ -34,6 +34,15 @@ def test_dry_run_shows_each_bad_rows_cell(keyed_app):
     assert dry["households"] == 2
 
 
+def test_an_unusable_register_says_a_documented_error_code(keyed_app):
+    # a register with a mistyped column answered {"error": "error"}: a code no client knows
+    clerk = login(keyed_app, "clerk1")
+    files = {"file": ("r.csv", "户 号码,村代码\nH-1,330703101001\n".encode(), "text/csv")}
+    r = clerk.post("/api/v1/registers", files=files)
+    assert r.status_code == 400 and r.json()["error"] == "bad_request"
+    assert r.json()["detail"].startswith("r.csv: missing required column(s)")
+
+
 def test_manifest_csv_starts_with_the_utf8_bom_and_reissue_by_household(keyed_app):
     app = keyed_app
     svc = app.state.chipkit

@@ -59,12 +59,53 @@ def test_users_and_pins_commands(tmp_path, register_file, password):
     pdf = tmp_path / "slips.pdf"
     r = ck("households", "pins", "--db", db, "--household", "H-0004", "--out", str(pdf))
     assert r.exit_code == 0 and pdf.read_bytes().startswith(b"%PDF")
-    r = ck("households", "pins", "--db", db, "--household", "H-9999", "--out", str(slips))
+    r = ck("households", "pins", "--db", db, "--household", "H-9999", "--out", str(pdf) + ".csv")
     assert r.exit_code == 2 and "unknown household H-9999" in r.output
     assert ck("users", "disable", "W3", "--db", db).exit_code == 0
     listing = ck("users", "list", "--db", db).output
     assert "W3" in listing and "(disabled)" in listing
     assert ck("users", "passwd", "nobody", "--db", db, env=env).exit_code == 2
+
+
+def test_households_pins_says_it_replaces_and_never_overwrites_a_slips_file(
+    tmp_path, register_file, monkeypatch
+):
+    from chipkit.serve import check_pin
+    from chipkit.serve.store import open_database
+
+    db = str(tmp_path / "cases.sqlite")
+    assert ck("cases", "import", str(register_file), "--db", db).exit_code == 0
+    help_text = " ".join(ck("households", "pins", "--help").output.split())
+    assert "This command DOES replace PINs" in help_text and "stops working" in help_text
+    assert "unlike `chipkit plates --db`, which keeps the PIN" in help_text
+    slips = tmp_path / "slips.csv"
+    r = ck("households", "pins", "--db", db, "--household", "H-0001", "--out", str(slips))
+    assert r.exit_code == 0 and "replaced: its old slip stopped working" in r.output, r.output
+    first = slips.read_bytes()
+    pin = next(csv.DictReader(slips.open(encoding="utf-8-sig")))["pin"]
+
+    def holds() -> bool:
+        d = open_database(db, create=False)
+        try:
+            return check_pin(d, "H-0001", pin)
+        finally:
+            d.dispose()
+
+    # the same file again: refused, the first slips and PIN untouched
+    r = ck("households", "pins", "--db", db, "--household", "H-0001", "--out", str(slips))
+    assert r.exit_code == 2 and "never overwritten" in r.output and "no PIN was changed" in r.output
+    assert slips.read_bytes() == first and holds()
+    # slips that cannot be written change no PIN
+    import chipkit.serve.slips as slips_mod
+
+    def full_disk(pins):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(slips_mod, "slips_csv", full_disk)
+    other = tmp_path / "other.csv"
+    r = ck("households", "pins", "--db", db, "--household", "H-0001", "--out", str(other))
+    assert r.exit_code == 2 and "No space left" in r.output and "no PIN was changed" in r.output
+    assert holds() and not list(tmp_path.glob("*other.csv*"))
 
 
 def test_real_server_process(tmp_path, keyring, chips, password, server, prepare_db):
@@ -115,7 +156,7 @@ def test_serve_without_flags_serves_the_demo(tmp_path, keyring, register_file, s
     assert "demo-out/cases.sqlite" in log and "listening on http://127.0.0.1:" in log
 
 
-def test_serve_bad_input_is_one_line(tmp_path):
+def test_serve_bad_input_is_one_line(tmp_path, register_file):
     r = CliRunner().invoke(cli, ["serve", "--db", str(tmp_path / "no" / "such" / "x.sqlite")])
     assert (
         r.exit_code == 2 and r.output.startswith("chipkit: error:") and "Traceback" not in r.output
@@ -124,6 +165,29 @@ def test_serve_bad_input_is_one_line(tmp_path):
         cli, ["serve", "--public-url", "ftp://x", "--db", str(tmp_path / "a.sqlite")]
     )
     assert r.exit_code == 2 and "public-url" in r.output
+    import socket
+
+    with socket.socket() as busy:  # a port another server holds: never "listening" on it
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        # a mistyped --db: one line, and no new empty district served (as every other command)
+        typo = tmp_path / "cases.sqlte"
+        r = CliRunner().invoke(cli, ["serve", "--db", str(typo), "--port", port])
+        assert r.exit_code == 2 and "no such cases database" in r.output and not typo.exists()
+        assert "or pass --create" not in r.output  # serve, users, households have no --create
+        db = tmp_path / "cases.sqlite"
+        assert (
+            CliRunner()
+            .invoke(cli, ["cases", "import", str(register_file), "--db", str(db)])
+            .exit_code
+            == 0
+        )
+        r = CliRunner().invoke(cli, ["serve", "--db", str(db), "--port", port])
+        assert r.exit_code == 2 and "listening" not in r.output, r.output
+        assert r.output.strip().endswith(
+            f"chipkit: error: 127.0.0.1:{port} is in use (another server?); choose another --port"
+        )
 
 
 def test_users_and_pins_use_the_served_database(tmp_path, register_file, password, monkeypatch):

@@ -142,3 +142,24 @@ def test_open311_post_by_registered_device(open311, chips, password):
         assert r.status_code == 403 and "device_id" in r.json()[0]["description"], r.text
     r = httpx.post(root + "/requests.xml", data={**post, "device_id": ""})
     assert r.status_code == 400 and b"device_id" in r.content
+
+
+def test_every_text_a_client_shows_is_chinese_and_english(anon):
+    # service names were "中文 English"; their descriptions, the attributes' descriptions
+    # and value names, and the status notes were English only beside them
+    from chipkit.serve.open311 import NOTES
+
+    def both(text: str) -> bool:
+        return any("\u4e00" <= ch <= "\u9fff" for ch in text) and any(
+            ch.isascii() and ch.isalpha() for ch in text
+        )
+
+    c = anon()
+    services = c.get("/open311/v2/services.json").json()
+    texts = [t for s in services for t in (s["service_name"], s["description"])]
+    for s in services:
+        attrs = c.get(f"/open311/v2/services/{s['service_code']}.json").json()["attributes"]
+        texts += [a["description"] for a in attrs]
+        texts += [v["name"] for a in attrs for v in a.get("values", [])]
+    texts += list(NOTES.values())
+    assert [t for t in texts if not both(t)] == []

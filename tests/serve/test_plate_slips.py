@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -82,6 +84,43 @@ def test_plates_with_db_write_slips_whose_pins_verify_and_a_rerun_keeps_them(sho
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
+def _pdf_slips(path: Path) -> dict[str, str]:
+    """The (household, PIN) pairs printed on a slips PDF, read back with pdftotext."""
+    txt = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
+    return dict(re.findall(r"Household: (H-\d{4})\s+.*?PIN: (\d{8})", txt, re.S))
+
+
+def test_a_rerun_with_new_households_writes_a_new_slips_file_and_keeps_the_earlier(shop, tmp_path):
+    reg, keys, db = shop
+    lines = reg.read_text(encoding="utf-8").splitlines()
+    part = tmp_path / "part.csv"  # the first two households only
+    part.write_text("\n".join(ln for ln in lines if not re.match("H-000[34]", ln)) + "\n")
+    out = tmp_path / "out"
+    r = ck("plates", str(part), "--keys", keys, "--out", str(out), "--db", db)
+    assert r.exit_code == 0 and f"2 PIN slips in {out / 'pin-slips.pdf'} (" in r.output, r.output
+    first = _pdf_slips(out / "pin-slips.pdf")
+    assert set(first) == {"H-0001", "H-0002"} and _verify(db, first) == set(first)
+    # the whole register: two new households, their slips in a new file; the first one stays
+    r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db)
+    second = out / "pin-slips-2.pdf"
+    assert r.exit_code == 0 and f"2 PIN slips in {second} (" in r.output, r.output
+    assert "earlier slips files left as they were: pin-slips.pdf" in r.output
+    assert _pdf_slips(out / "pin-slips.pdf") == first
+    new = _pdf_slips(second)
+    assert set(new) == {"H-0003", "H-0004"} and _verify(db, {**first, **new}) == {*first, *new}
+    assert oct(second.stat().st_mode & 0o777) == "0o600"
+    # --new-pins: a third file with every household; the earlier ones are left as they were
+    r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db, "--new-pins")
+    assert r.exit_code == 0 and f"4 PIN slips in {out / 'pin-slips-3.pdf'} (" in r.output
+    assert _pdf_slips(out / "pin-slips.pdf") == first and _pdf_slips(second) == new
+    assert _verify(db, _pdf_slips(out / "pin-slips-3.pdf")) == {*first, *new}
+    assert sorted(p.name for p in out.glob("*pin-slips*")) == [
+        "pin-slips-2.pdf",
+        "pin-slips-3.pdf",
+        "pin-slips.pdf",
+    ]
+
+
 def test_a_household_whose_pin_was_cleared_gets_one_and_new_pins_replaces_them(shop, tmp_path):
     reg, keys, db = shop
     out = tmp_path / "out"
@@ -95,15 +134,16 @@ def test_a_household_whose_pin_was_cleared_gets_one_and_new_pins_replaces_them(s
     assert r.exit_code == 0, r.output
     assert "1 PIN slips in" in r.output and "3 households already have a PIN: kept" in r.output
     assert "stopped working" not in r.output
-    again = _slips(out / "pin-slips.csv")
+    again = _slips(out / "pin-slips-2.csv")  # a new file: the first one is left as it was
     assert set(again) == {"H-0002"} and _verify(db, again) == {"H-0002"}
+    assert _slips(out / "pin-slips.csv") == first
     assert _verify(db, first) == set(first) - {"H-0002"}
     # --new-pins: every PIN is replaced, new slips printed, and the summary says so
     r = ck(*base, "--new-pins")
     assert r.exit_code == 0, r.output
     assert "4 PIN slips in" in r.output and "already have" not in r.output
     assert "4 households had a PIN: replaced (their old slips stopped working)" in r.output
-    new = _slips(out / "pin-slips.csv")
+    new = _slips(out / "pin-slips-3.csv")
     assert _verify(db, new) == set(new) == set(first)
     assert _verify(db, first) == set() and _verify(db, again) == set()
     # --new-pins with --no-pins is a usage error: nothing printed, no PIN changed
@@ -140,9 +180,10 @@ def test_the_library_keeps_pins_by_default_and_never_overwrites_one_given_meanwh
     real = slips_mod._write
     held: list[tuple[str, str]] = []
 
-    def meanwhile(made, tmp, fmt, font):
-        real(made, tmp, fmt, font)
+    def meanwhile(made, tmp, fmt, font, where, doors=None):
+        real(made, tmp, fmt, font, where, doors)
         held.extend(issue_pins(db, ["H-0002"], hasher=CHEAP))
+        return tmp
 
     monkeypatch.setattr(slips_mod, "_write", meanwhile)
     with pytest.raises(SlipsError, match="got a PIN meanwhile.*no PIN was changed"):
@@ -150,6 +191,34 @@ def test_the_library_keeps_pins_by_default_and_never_overwrites_one_given_meanwh
     assert check_pin(db, "H-0002", held[0][1], hasher=CHEAP)
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
     db.dispose()
+
+
+def test_a_slips_file_name_is_never_taken_twice(tmp_path, monkeypatch):
+    import chipkit.serve.slips as slips_mod
+    from chipkit.serve.slips import next_slips_name, place_slips
+
+    def made(text: str):
+        tmp = tmp_path / f".pin-slips.pdf.{len(list(tmp_path.iterdir())):08x}.tmp"
+        tmp.write_text(text)
+        return tmp
+
+    assert place_slips(made("one"), tmp_path, "pdf").name == "pin-slips.pdf"
+    (tmp_path / "pin-slips-2.csv" / "x").mkdir(parents=True)  # a folder holds a name too
+    assert next_slips_name(tmp_path, "pdf") == "pin-slips-3.pdf"
+    real = slips_mod.next_slips_name
+    stale = iter(["pin-slips.pdf"])  # a concurrent run took the name this one picked
+    monkeypatch.setattr(slips_mod, "next_slips_name", lambda o, f: next(stale, None) or real(o, f))
+    assert place_slips(made("two"), tmp_path, "pdf").name == "pin-slips-3.pdf"
+
+    def no_links(src, dst):  # a FAT USB stick: no hard links, a checked rename instead
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(slips_mod.os, "link", no_links)
+    stale = iter(["pin-slips-3.pdf"])
+    assert place_slips(made("three"), tmp_path, "pdf").name == "pin-slips-4.pdf"
+    texts = {p.name: p.read_text() for p in tmp_path.glob("pin-slips*.pdf")}
+    assert texts == {"pin-slips.pdf": "one", "pin-slips-3.pdf": "two", "pin-slips-4.pdf": "three"}
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_plates_without_db_say_in_one_line_that_no_slip_was_made(shop, tmp_path):
@@ -196,14 +265,21 @@ def test_a_failed_batch_or_slip_write_changes_no_pin(shop, tmp_path, monkeypatch
     assert "No space left on device" in r.output
     assert _verify(db, before) == set(before) and _slips(out / "pin-slips.csv") == before
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert [p.name for p in out.glob("*pin-slips*")] == ["pin-slips.csv"]
 
 
-def test_slips_that_cannot_be_moved_in_place_are_named_not_lost(shop, tmp_path):
+def test_slips_that_cannot_be_moved_in_place_are_named_not_lost(shop, tmp_path, monkeypatch):
+    import chipkit.serve.slips as slips_mod
+
     reg, keys, db = shop
     out = tmp_path / "out"
-    (out / "pin-slips.csv" / "x").mkdir(parents=True)  # the rename cannot replace a folder
+
+    def io_error(src, dst):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(slips_mod.os, "link", io_error)
     r = ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db, "--slips", "csv")
-    assert r.exit_code == 1, r.output
+    assert r.exit_code == 1 and "Input/output error" in r.output, r.output
     assert "the new PINs of 4 households are in force" in r.output
     (tmp,) = out.glob(".pin-slips.csv.*.tmp")
     assert f"they are in {tmp} (mode 0600)" in r.output
@@ -297,6 +373,14 @@ def test_issue_job_offers_the_slips_once_to_its_clerk_and_reissue_makes_one(keye
     assert not list(folder.glob("*pin-slips*"))  # deleted once sent
     r = clerk.get(url)
     assert r.status_code == 404 and "deleted once downloaded" in r.json()["detail"]
+    # a numbered slips file (a resumed job's second try) is a slips file too: owner only, once
+    (folder / "pin-slips-2.pdf").write_bytes(b"%PDF-1.4 slips")
+    assert login(app, "admin").get(f"{url[:-4]}-2.pdf").status_code == 403
+    assert clerk.get(f"{url[:-4]}-2.pdf").content == b"%PDF-1.4 slips"
+    assert (
+        not list(folder.glob("*pin-slips*")) and clerk.get(f"{url[:-4]}-2.pdf").status_code == 404
+    )
+    (folder / "pin-slips-3.csv").write_bytes(b"household_id,pin")  # and the sweep deletes it
 
     # the reissue of one household makes its new slip; not downloaded in time, it is deleted
     body = {"household_id": "H-0001", "reason": "丢失"}
@@ -310,7 +394,7 @@ def test_issue_job_offers_the_slips_once_to_its_clerk_and_reissue_makes_one(keye
 
     assert api_plates.expire_slips(svc) == 0
     clock.advance(SLIPS_TTL)
-    assert api_plates.expire_slips(svc) == 1
+    assert api_plates.expire_slips(svc) == 2 and not list(folder.glob("*pin-slips*"))
     assert clerk.get(f"/api/v1/jobs/{j2['id']}/files/pin-slips.pdf").status_code == 404
 
 
@@ -321,3 +405,20 @@ def test_a_large_batch_of_pins_is_hashed_on_threads_in_order():
     hashed = hash_pins(pins, CHEAP)
     assert [h for h, _ in hashed] == [h for h, _ in pins]
     assert all(CHEAP.verify(ph, p) for (_, p), (_, ph) in zip(pins, hashed, strict=True))
+
+
+def test_each_slip_names_the_door_it_goes_to(shop, tmp_path):
+    # a slip said only the household id, which the plate never shows: the clerk could not
+    # tell which door a slip belongs to. Now it names the village and the house (address)
+    reg, keys, db = shop
+    out = tmp_path / "out"
+    assert ck("plates", str(reg), "--keys", keys, "--out", str(out), "--db", db).exit_code == 0
+    txt = subprocess.run(
+        ["pdftotext", str(out / "pin-slips.pdf"), "-"], capture_output=True, text=True
+    ).stdout
+    assert re.search(r"Household: H-0001\s+门牌 Door: 东村 1号", txt) and "Door: 西村 4号" in txt
+    again = tmp_path / "again.pdf"
+    r = ck("households", "pins", "--db", db, "--household", "H-0003", "--out", str(again))
+    assert r.exit_code == 0, r.output
+    txt = subprocess.run(["pdftotext", str(again), "-"], capture_output=True, text=True).stdout
+    assert re.search(r"Household: H-0003\s+门牌 Door: 东村 3号", txt)

@@ -86,6 +86,10 @@ def test_passphrase_from_environment(run, tmp_path) -> None:
         env={"CHIPKIT_PASSPHRASE": "the wrong passphrase"},
     )
     assert r2.exit_code == 2 and "passphrase" in r2.output
+    # the one-line error names the keyring (a clerk may hold several), wrong or missing
+    assert r2.output.strip() == f"chipkit: error: {keys}: wrong passphrase for this keyring"
+    r3 = run("revoke", keys, "1", "--reason", "lost")  # no passphrase, no terminal
+    assert r3.exit_code == 2 and f"error: {keys}: this keyring is passphrase-protected" in r3.output
 
 
 def test_every_command_has_help(run) -> None:

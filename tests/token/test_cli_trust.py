@@ -168,3 +168,16 @@ def test_village_bundle_holds_only_the_keys_its_plates_use(run, keys, tmp_path) 
     assert run("keys", "export-verifier", keys, str(out_b), "--village", b).exit_code == 0
     payload = json.loads(base64.b64decode(json.loads(out_b.read_text())["payload"]))
     assert len(payload["read_keys"]) == 1 and len(payload["signing_keys"]) == 1
+
+
+def test_rotate_says_every_key_it_made(run, tmp_path) -> None:
+    # rotate also gives each village with its own read key a new one; it used to name only
+    # the signing key and the default read key
+    keys = str(tmp_path / "k")
+    assert run("keys", "init", keys, "--no-passphrase").exit_code == 0
+    assert run("keys", "add-read-key", keys, "--village", VILLAGE).exit_code == 0
+    r = run("keys", "rotate", keys)
+    made = {k.kid for k in Keyring.open(keys).list_keys() if k.kind == "read" and k.village}
+    assert r.exit_code == 0 and len(made) == 2
+    named = [kid for kid in made if f"keys kid={kid} for village {VILLAGE};" in r.output]
+    assert len(named) == 1  # the new one, not the old one

@@ -142,6 +142,11 @@ def test_clerk_issues_downloads_revokes_reissues_and_exports(
     pdf_name = next(n for n in links if n.endswith(".pdf") and n != "pin-slips.pdf")
     note = wait_for(browser, "#slips-note").text
     assert "只能下载一次" in note and "2 户原有住户密码已更换" in note  # the PINs: a warning
+    browser.execute_script(  # the README's shot: the replace-PINs box, the downloads, the slips
+        "document.querySelector('label[for=issue-new-pins]').scrollIntoView();"
+        "window.scrollBy(0, -12)"
+    )
+    shot(browser, "clerk-issued")
     with _session(browser, server) as api:
         pdf = api.get(links[pdf_name])
         manifest = api.get(links["manifest.csv"])

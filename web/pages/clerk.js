@@ -164,18 +164,19 @@ async function follow(jobId, panel) {
   }
 }
 
-const SLIPS = ['pin-slips.pdf', 'pin-slips.csv'];
-
 function downloads(job) {
+  // the slips file is the one the job's result names (the library picks it: pin-slips.pdf,
+  // or numbered when a file of that name is there)
+  const isSlips = (name) => name === (job.result.slips || {}).file;
   const label = (name) => {
-    if (SLIPS.includes(name)) return t('dl.slips', { n: (job.result.slips || {}).households || 0 });
+    if (isSlips(name)) return t('dl.slips', { n: (job.result.slips || {}).households || 0 });
     if (name.endsWith('.pdf')) return t('dl.pdf', { name });
     if (name === 'manifest.csv') return t('dl.manifest');
     if (name === 'rejected.csv') return t('dl.rejected');
     if (name === 'manifest.json') return t('dl.json');
     return t('dl.file', { name });
   };
-  const order = (n) => (SLIPS.includes(n) ? 1 : n.endsWith('.pdf') ? 0 : n === 'manifest.csv' ? 2 : n.endsWith('.csv') ? 3 : 4);
+  const order = (n) => (isSlips(n) ? 1 : n.endsWith('.pdf') ? 0 : n === 'manifest.csv' ? 2 : n.endsWith('.csv') ? 3 : 4);
   const files = [...(job.result.files || [])].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
   return h('div', { id: 'downloads', class: 'stack' }, h('h3', {}, t('dl.h')),
     files.map((name) => h('a', {

@@ -317,7 +317,8 @@ def _prepare_sqlite_file(path: Path, *, create: bool) -> None:
         if not create:
             raise CasesError(
                 f"{path}: no such cases database (create one with `chipkit cases import "
-                "REGISTER --db FILE`, or pass --create; in Python: create=True)"
+                "REGISTER --db FILE`; the `chipkit cases` commands also take --create; in "
+                "Python: create=True)"
             )
         try:  # created here, owner-only, before SQLite opens it (its WAL/SHM copy the mode)
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))

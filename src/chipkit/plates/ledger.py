@@ -34,6 +34,23 @@ LEDGER_FILE = "issued.jsonl"
 LOCK_FILE = "issued.lock"
 
 
+def _drop_torn_tail(fd: int) -> None:
+    """Cut a torn last line (a crash mid-write: no newline, never fsynced, never acted
+    upon) before appending, so the next record does not join it into invalid JSON."""
+    end = os.fstat(fd).st_size
+    if end == 0 or os.pread(fd, 1, end - 1) == b"\n":
+        return
+    pos = end
+    while pos > 0:
+        start = max(0, pos - 65536)
+        cut = os.pread(fd, pos - start, start).rfind(b"\n")
+        if cut >= 0:
+            os.ftruncate(fd, start + cut + 1)
+            return
+        pos = start
+    os.ftruncate(fd, 0)
+
+
 class LedgerError(ChipkitError):
     """The ledger cannot be read or written, or another batch holds it."""
 
@@ -287,8 +304,9 @@ class Ledger:
             + "\n"
             for r in records
         ).encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            _drop_torn_tail(fd)
             view = memoryview(data)
             while view:
                 n = os.write(fd, view)

@@ -59,7 +59,7 @@ class Register:
         staff = f", {len(self.staff)} staff" if self.staff else ""
         warn = f"; {len(self.warnings)} warning(s)" if self.warnings else ""
         return (
-            f"{self.rows_read} rows read ({self.encoding}): {len(self.households)} good"
+            f"{self.rows_read} row{'' if self.rows_read == 1 else 's'} read ({self.encoding}): {len(self.households)} good"
             f"{staff}, {len(self.problems)} rejected{warn}"
         )
 

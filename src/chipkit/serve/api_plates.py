@@ -30,7 +30,7 @@ from chipkit.serve.accounts import User
 from chipkit.serve.deps import Services, need_staff, services
 from chipkit.serve.errors import ApiError, forbidden, not_found
 from chipkit.serve.models import uploads
-from chipkit.serve.slips import SLIP_NAMES, SLIPS_TTL, job_slips
+from chipkit.serve.slips import SLIPS_TTL, is_slips_file, is_slips_name, job_slips
 from chipkit.serve.uploads import read_upload
 
 router = APIRouter(prefix="/api/v1", tags=["plates"])
@@ -309,7 +309,7 @@ def job_file(job_id: str, name: str, request: Request) -> FileResponse:
         raise not_found(f"no file {name}")
     folder = jobs.job_dir(_data(services(request)), job_id).resolve()
     path = (folder / name).resolve()
-    if name in SLIP_NAMES:
+    if is_slips_name(name):
         return _slips_file(request, j, path)
     if path.parent != folder or not path.is_file():
         raise not_found(f"no file {name}")
@@ -357,7 +357,8 @@ def expire_slips(svc: Services) -> int:
     """Delete PIN slips nobody downloaded in time, and leftovers of interrupted writes or
     downloads (run by each process's periodic sweep); returns how many files went."""
     gone = 0
-    for f in sorted((_data(svc) / "jobs").glob("*/*pin-slips.*")):
+    found = (_data(svc) / "jobs").glob("*/*pin-slips*")
+    for f in sorted(p for p in found if is_slips_file(p.name)):
         try:
             j = jobs.get(svc.db, f.parent.name, svc.now())
         except ChipkitError:

@@ -119,4 +119,4 @@ def chipkit_error(exc: ChipkitError) -> tuple[dict[str, Any], int]:
     for cls, status in _STATUS:
         if isinstance(exc, cls):
             return body(getattr(exc, "code", "error"), str(exc)), status
-    return body(getattr(exc, "code", "error") or "error", str(exc)), 400
+    return body(getattr(exc, "code", None) or "bad_request", str(exc)), 400

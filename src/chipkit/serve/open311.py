@@ -36,22 +36,35 @@ from chipkit.serve.errors import ApiError, chipkit_error
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
 NAMES = {
-    "proxy": ("代办服务 Proxy service", "A grid worker runs an errand for the household"),
-    "dispute": ("矛盾调解 Dispute mediation", "Mediation between neighbours"),
-    "hazard": ("安全隐患 Hazard report", "Something dangerous: wires, gas, structures"),
-    "event": ("事件上报 Event", "Something happened the village should know"),
-    "other": ("其他 Other", "Any other request"),
+    "proxy": (
+        "代办服务 Proxy service",
+        "网格员代为办事 A grid worker runs an errand for the household",
+    ),
+    "dispute": ("矛盾调解 Dispute mediation", "邻里矛盾调解 Mediation between neighbours"),
+    "hazard": (
+        "安全隐患 Hazard report",
+        "电线、燃气、房屋等安全隐患 Something dangerous: wires, gas, structures",
+    ),
+    "event": ("事件上报 Event", "村里需要知道的事 Something happened the village should know"),
+    "other": ("其他 Other", "其他诉求 Any other request"),
 }
+# every text a client shows is "中文 English", as the service names
+SEVERITY_NAMES = (("low", "一般"), ("medium", "较急"), ("high", "紧急"), ("critical", "非常危险"))
 ATTRIBUTES: dict[str, list[dict[str, Any]]] = {
     "proxy": [
-        {"code": "service", "datatype": "string", "required": False, "description": "Which service"}
+        {
+            "code": "service",
+            "datatype": "string",
+            "required": False,
+            "description": "办理什么事 Which service",
+        }
     ],
     "dispute": [
         {
             "code": "parties",
             "datatype": "string",
             "required": True,
-            "description": "The parties, comma separated (2-10)",
+            "description": "当事人，逗号分隔（2-10 人） The parties, comma separated (2-10)",
         }
     ],
     "hazard": [
@@ -59,14 +72,14 @@ ATTRIBUTES: dict[str, list[dict[str, Any]]] = {
             "code": "severity",
             "datatype": "singlevaluelist",
             "required": True,
-            "description": "How dangerous",
-            "values": [{"key": s, "name": s} for s in ("low", "medium", "high", "critical")],
+            "description": "危险程度 How dangerous",
+            "values": [{"key": k, "name": f"{zh} {k}"} for k, zh in SEVERITY_NAMES],
         },
         {
             "code": "location",
             "datatype": "string",
             "required": False,
-            "description": "Where exactly",
+            "description": "具体位置 Where exactly",
         },
     ],
     "event": [
@@ -74,7 +87,7 @@ ATTRIBUTES: dict[str, list[dict[str, Any]]] = {
             "code": "category",
             "datatype": "string",
             "required": False,
-            "description": "Kind of event",
+            "description": "事件类别 Kind of event",
         }
     ],
     "other": [],
@@ -83,19 +96,20 @@ CHIP_ATTR = {
     "code": "chip",
     "datatype": "string",
     "required": False,
-    "description": "The door chip text read from the household's plate (the resident's key); "
+    "description": "门牌码（读自该户门牌，住户的钥匙）；该户未用住户密码登记手机（device_id）时必填 "
+    "The door chip text read from the household's plate (the resident's key); "
     "required unless device_id is a phone the household registered with its PIN",
 }
 OPEN = ("submitted", "accepted", "in_progress", "waiting_on_resident")
 NOTES = {
-    "submitted": "received, waiting for the grid worker",
-    "accepted": "accepted by the grid worker",
-    "in_progress": "being handled",
-    "waiting_on_resident": "waiting on the resident",
-    "resolved": "resolved; waiting for the resident's confirmation",
-    "closed_confirmed": "resolved and confirmed by the resident",
-    "closed_unconfirmed": "resolved; the resident did not confirm in time",
-    "rejected": "closed without handling",
+    "submitted": "已受理，等待网格员 received, waiting for the grid worker",
+    "accepted": "网格员已接单 accepted by the grid worker",
+    "in_progress": "办理中 being handled",
+    "waiting_on_resident": "等待住户回复 waiting on the resident",
+    "resolved": "已办结，等待住户确认 resolved; waiting for the resident's confirmation",
+    "closed_confirmed": "已办结，住户已确认 resolved and confirmed by the resident",
+    "closed_unconfirmed": "已办结，住户未按时确认 resolved; the resident did not confirm in time",
+    "rejected": "未受理，已关闭 closed without handling",
 }
 
 

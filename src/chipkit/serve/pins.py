@@ -14,7 +14,7 @@ import io
 import os
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, insert, select
 
 from chipkit.cases import Database, NotFound, audit
-from chipkit.cases.models import households
+from chipkit.cases.models import households, units
 from chipkit.errors import ChipkitError
 from chipkit.serve.models import household_pins
 
@@ -176,8 +176,33 @@ def slips_csv(pins: list[tuple[str, str]]) -> str:
     return buf.getvalue()
 
 
-def slips_pdf(pins: list[tuple[str, str]], path: str | Path, *, font: str | None = None) -> Path:
-    """One slip per household, 10 to an A4 page, cut lines between them."""
+def household_doors(db: Database, household_ids: Iterable[str]) -> dict[str, str]:
+    """What a slip says about where it goes, from the cases register: the village name and
+    the address when the register gave one (the plate never shows the household id)."""
+    ids = list(dict.fromkeys(household_ids))
+    doors: dict[str, str] = {}
+    with db.read() as conn:
+        for start in range(0, len(ids), 500):
+            q = (
+                select(households.c.id, households.c.address, units.c.name)
+                .join(units, units.c.id == households.c.village_id)
+                .where(households.c.id.in_(ids[start : start + 500]))
+            )
+            for hid, address, village in conn.execute(q):
+                doors[hid] = " ".join(x for x in (village, address) if x)
+    return doors
+
+
+def slips_pdf(
+    pins: list[tuple[str, str]],
+    path: str | Path,
+    *,
+    font: str | None = None,
+    doors: Mapping[str, str] | None = None,
+) -> Path:
+    """One slip per household, 10 to an A4 page, cut lines between them. ``doors``: the
+    village and house number of each household (printed beside its id, so the clerk can
+    hand each slip to the door whose plate it goes with)."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.pdfbase import pdfmetrics
@@ -201,7 +226,12 @@ def slips_pdf(pins: list[tuple[str, str]], path: str | Path, *, font: str | None
         c.line(10 * mm, y, w - 10 * mm, y)
         c.setDash()
         c.setFont(fname, 11)
-        c.drawString(15 * mm, y + slip_h - 9 * mm, f"户号 Household: {hid}")
+        door = (doors or {}).get(hid, "")
+        c.drawString(
+            15 * mm,
+            y + slip_h - 9 * mm,
+            f"户号 Household: {hid}" + (f"    门牌 Door: {door}" if door else ""),
+        )
         c.setFont(fname, 16)
         c.drawString(15 * mm, y + slip_h - 18 * mm, f"住户密码 PIN: {pin}")
         c.setFont(fname, 8)
@@ -220,6 +250,7 @@ __all__ = [
     "PinsTaken",
     "check_pin",
     "hash_pins",
+    "household_doors",
     "issue_pins",
     "known_households",
     "new_pin",
