@@ -140,7 +140,7 @@ BARE_RUN = (
     "import sys; from chipkit.serve.runner import run; sys.path.insert(0, sys.argv[3]); "
     "run('ck_bare_app:' + sys.argv[4], factory=True, host='127.0.0.1', port=int(sys.argv[1]), "
     "workers=int(sys.argv[2]), log_level='warning', proxy_headers=False, server_header=False, "
-    "date_header=True)"
+    "date_header=True, http=sys.argv[5])"
 )
 
 
@@ -186,7 +186,11 @@ async def _get(port: int, path: str) -> tuple[int, Any]:
 
 
 def start_bare(
-    work: Path, workers: int, factory: str = "make", d: dict[str, Any] | None = None
+    work: Path,
+    workers: int,
+    factory: str = "make",
+    d: dict[str, Any] | None = None,
+    http: str = "auto",
 ) -> tuple[subprocess.Popen[Any], str]:
     """The anchor (``make``), or with the district ``d`` the second (``make_verifying``) or
     the third (``make_floor``)."""
@@ -195,7 +199,7 @@ def start_bare(
     env = None
     if d is not None:
         env = {**os.environ, "CK_BENCH_KEYS": str(d["keys"]), "CK_BENCH_DB": str(d["db"])}
-    cmd = [PY, "-c", BARE_RUN, str(port), str(workers), str(work), factory]
+    cmd = [PY, "-c", BARE_RUN, str(port), str(workers), str(work), factory, http]
     p = subprocess.Popen(cmd, env=env)
     wait_up(port, p, "/")
     return p, f"http://127.0.0.1:{port}"
@@ -375,17 +379,22 @@ def bench_load(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     db = str(work / "cases.sqlite")
     d = setup_district(work, args.households, db)
     serve_args = ["--db", db, "--keys", str(d["keys"]), "--trusted-proxy", "127.0.0.1"]
+    serve_args += ["--http", args.http]
     out: dict[str, Any] = {"households": args.households, "configs": []}
     for rnd_base, W in enumerate(args.workers):
         out["configs"].append(_load_config(args, work, d, serve_args, W, rnd_base * args.rounds))
     out["raw_verify_ms"] = raw_verify_ms(d)
-    out["parser"] = http_parser()
-    out["scan"] = bench_scan(args, work, d, serve_args)
+    out["parser"] = http_parser(args.http)
+    if args.http == "auto":  # (the h11 cross-check measures the load phases only)
+        out["scan"] = bench_scan(args, work, d, serve_args)
     return out
 
 
-def http_parser() -> str:
-    """The HTTP parser uvicorn picks here (``http="auto"``, as `chipkit serve` runs it)."""
+def http_parser(http: str) -> str:
+    """The HTTP parser uvicorn runs (``auto``, as `chipkit serve` runs by default, picks
+    httptools when it is installed)."""
+    if http == "h11":
+        return "h11 (pure Python), chosen with --http h11"
     if importlib.util.find_spec("httptools"):
         return "httptools (C, llhttp), which the serve extra installs"
     return "h11 (pure Python: httptools is not installed)"
@@ -459,7 +468,7 @@ def _load_config(
     )
     for rnd in range(rnd0, rnd0 + args.rounds):  # interleaved, paired rounds
         for name, factory, reqs in anchors:
-            p, base = start_bare(work, W, factory, None if factory == "make" else d)
+            p, base = start_bare(work, W, factory, None if factory == "make" else d, args.http)
             try:
                 runs[name].append(go(p, base, reqs, 200))
             finally:
@@ -745,10 +754,18 @@ def _config_rows(c: dict[str, Any], conc: int, raw_ms: float) -> list[str]:
     ]
 
 
-def render(r: dict[str, Any], cmd: str) -> str:
-    s, ok, n = r["scan"], verdicts(r), r["rounds"]
+def render_load(r: dict[str, Any], cmd: str) -> str:
+    """The load phases alone (the --http h11 cross-check)."""
+    lines = _head(r, cmd)
+    for c in r["configs"]:
+        lines += _config_rows(c, r["conc"], r["raw_verify_ms"])
+    return "\n".join(lines)
+
+
+def _head(r: dict[str, Any], cmd: str) -> list[str]:
+    n = r["rounds"]
     ws = " and ".join(str(c["workers"]) for c in r["configs"])
-    lines = [
+    return [
         f"Command: `{cmd}`. Load from `wrk` (C; Lua scripts for bodies, headers and status "
         f"checks; {r['conc']} connections, {r['seconds']:g} s a phase after a 1 s warm-up, "
         "10 s request timeout) on the same machine (loopback), SQLite. The anchor is a bare ASGI "
@@ -763,6 +780,11 @@ def render(r: dict[str, Any], cmd: str) -> str:
         "| measure | result | goal | verdict |",
         "|---|---|---|---|",
     ]
+
+
+def render(r: dict[str, Any], cmd: str) -> str:
+    s, ok = r["scan"], verdicts(r)
+    lines = _head(r, cmd)
     for c in r["configs"]:
         lines += _config_rows(c, r["conc"], r["raw_verify_ms"])
     lines += [
@@ -827,11 +849,21 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("CHIPKIT_TEST_PG_URL"))
     ap.add_argument("--no-pg", action="store_true", help="skip the PostgreSQL workflow")
     ap.add_argument("--only", choices=["load", "workflow"], help="one part (development)")
+    ap.add_argument(
+        "--http",
+        choices=["auto", "h11"],
+        default="auto",
+        help="uvicorn's HTTP parser for the anchors and the service alike (h11: the load "
+        "phases only, written to the serve-h11 section: a cross-check of the verify bar "
+        "on the pure-Python parser)",
+    )
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     if not wrk.have_wrk():
         print(f"benchmarks/serve.py: {wrk.INSTALL}", file=sys.stderr)
         sys.exit(2)
+    if args.http != "auto":  # the cross-check: the load phases only
+        args.no_pg, args.only = True, None
     load_before = os.getloadavg()[0]
     pg, pg_dir = pg_server(args)
     try:
@@ -863,6 +895,13 @@ def main() -> None:
     cmd = ".venv/bin/python benchmarks/serve.py " + " ".join(
         a for a in sys.argv[1:] if not a.startswith("postgresql")
     )
+    if args.http != "auto":
+        text = render_load(res, cmd.strip())
+        print(text)
+        if args.write_docs:
+            _load("_docs").write_section("serve-h11", text)
+            print("wrote docs/performance.md (serve-h11 section)")
+        return
     text = render(res, cmd.strip())
     print(text)
     ok = verdicts(res)

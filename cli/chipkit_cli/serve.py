@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib.util
 import json
 import os
 import stat
@@ -91,6 +92,15 @@ def _defaults(db: str | None, keys: Path | None, bundle: Path | None) -> tuple[A
     "shared storage when several hosts serve).",
 )
 @click.option(
+    "--http",
+    "http_parser",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "httptools", "h11"]),
+    help="uvicorn's HTTP parser: auto takes httptools (C, installed with the serve extra), "
+    "else h11 (pure Python).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -109,6 +119,7 @@ def serve(
     trusted: tuple[str, ...],
     max_upload_mb: int,
     data_dir: Path | None,
+    http_parser: str,
     log_level: str,
 ) -> None:
     """Run the district service (JSON API, OpenAPI at /openapi.json, docs at /api/docs).
@@ -129,6 +140,8 @@ def serve(
 
     from chipkit.cases.db import normalise_url, redact
 
+    if http_parser == "httptools" and importlib.util.find_spec("httptools") is None:
+        fail("--http httptools: httptools is not installed (pip install 'chipkit[serve]')")
     if keys and bundle:
         fail("give --keys or --bundle, not both")
     if public_url and not public_url.lower().startswith(("http://", "https://")):
@@ -193,6 +206,7 @@ def serve(
             port=port,
             workers=workers,
             log_level=log_level,
+            http=http_parser,
             proxy_headers=False,
             server_header=False,
             date_header=True,

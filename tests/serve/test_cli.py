@@ -148,7 +148,7 @@ def test_serve_without_flags_serves_the_demo(tmp_path, keyring, register_file, s
     )
     os.symlink(keyring.path, demo / "keys")
     env = {k: v for k, v in os.environ.items() if k != "CHIPKIT_DB"}
-    proc, base = server([], cwd=tmp_path, env=env)
+    proc, base = server(["--http", "h11"], cwd=tmp_path, env=env)  # the pure-Python parser too
     try:
         assert httpx.get(base + "/healthz").json()["keys"] is True
     finally:
