@@ -160,6 +160,9 @@ def test_withdraw_with_pin(resident, chips, pins):
     cid = c.post("/api/v1/household/cases", json={"type": "other", "title": "x"}).json()["id"]
     r = c.post(f"/api/v1/household/cases/{cid}/withdraw")
     assert r.status_code == 200 and r.json()["state"] == "rejected"
+    assert r.json()["reject_reason"] == "withdrawn"  # the page says "withdrawn", not "not taken"
+    mine = {x["id"]: x for x in c.get("/api/v1/household/cases").json()}
+    assert mine[cid]["reject_reason"] == "withdrawn"
 
 
 def test_registered_phone_is_a_credential(anon, resident, chips, pins, app):

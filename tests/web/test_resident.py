@@ -176,3 +176,33 @@ def test_english_refusal_in_plain_words(make_browser, server, district):
     b = make_browser(lang="en")
     b.get(f"{server}/c/{district.forged(district.plated['qr']).digits}")
     assert "may be forged" in wait_for(b, "#message").text
+
+
+def test_withdraw_a_request_from_the_page(browser, server, district, api_as, console_errors):
+    hid = f"{district.chips[district.plated['qr']].village}-0004"
+    w1 = api_as("worker2")  # W2 looks after the household
+    r = w1.post("/api/v1/cases", json={"type": "other", "title": "修院门", "household_id": hid})
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    browser.get(f"{server}/C/{district.chips[hid].digits}")
+    wait_url(browser, "/h")
+    _give_pin(browser, district.pins[hid])
+    wait_for(browser, f"#withdraw-{cid}").click()  # the first tap only asks
+    assert w1.get(f"/api/v1/cases/{cid}").json()["state"] == "submitted"
+    wait_for(browser, f"#withdraw-yes-{cid}").click()
+    badge = f"#case-{cid} .badge"  # read in one script: the list is re-drawn meanwhile
+    WebDriverWait(browser, 10).until(
+        lambda b: (
+            "已撤回"
+            in b.execute_script(
+                "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+                badge,
+            )
+        )
+    )
+    card = browser.find_element(By.ID, f"case-{cid}")
+    assert card.get_attribute("data-state") == "rejected"
+    assert not card.find_elements(By.ID, f"withdraw-{cid}")  # closed: nothing to withdraw
+    after = w1.get(f"/api/v1/cases/{cid}").json()
+    assert after["state"] == "rejected" and after["reject_reason"] == "withdrawn"
+    assert console_errors(browser) == []

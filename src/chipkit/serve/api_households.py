@@ -394,6 +394,7 @@ def _resident_view(c: dict[str, Any]) -> dict[str, Any]:
         "resolved_at",
         "closed_at",
         "resolution_note",
+        "reject_reason",
         "rating",
         "solved",
         "worker_id",

@@ -4,6 +4,31 @@ import { t } from '../../lib/i18n.js';
 import { fmtTime, h, toast } from '../../lib/ui.js';
 
 const BADGE = { closed_confirmed: 'ok', resolved: 'warn', rejected: 'bad', closed_unconfirmed: 'bad' };
+const OPEN = ['submitted', 'accepted', 'in_progress', 'waiting_on_resident'];
+
+/** The state as the household should read it: a closed-without-handling case says why. */
+function stateLabel(c) {
+  return c.state === 'rejected' && c.reject_reason ? t('reject.' + c.reject_reason) : t('state.' + c.state);
+}
+
+/** Withdraw an open request: the first tap asks, the second (on the red button) does it. */
+function withdrawControl(c, onDone) {
+  const ask = h('button', { type: 'button', id: `withdraw-${c.id}` }, t('withdraw.ask'));
+  const yes = h('button', { type: 'button', class: 'danger hidden', id: `withdraw-yes-${c.id}` }, t('withdraw.yes'));
+  ask.addEventListener('click', () => { ask.classList.add('hidden'); yes.classList.remove('hidden'); yes.focus(); });
+  yes.addEventListener('click', async () => {
+    yes.disabled = true;
+    try {
+      await api(`household/cases/${c.id}/withdraw`, { method: 'POST' });
+      toast(t('withdraw.done'));
+      onDone();
+    } catch (e) {
+      yes.disabled = false;
+      toast(t('error.generic', { why: e.detail || e.message }), { error: true });
+    }
+  });
+  return h('p', { class: 'row' }, ask, yes);
+}
 
 function pinForm(onOk) {
   const input = h('input', { id: 'pin', inputmode: 'numeric', autocomplete: 'off', required: true, maxlength: 32 });
@@ -83,10 +108,11 @@ function caseCard(c, reload) {
   btn.addEventListener('click', () => timeline(c, box, btn));
   return h('li', { class: 'card', id: `case-${c.id}`, dataset: { state: c.state } },
     h('h3', {}, `#${c.id} ${c.title}`),
-    h('p', { class: 'row' }, h('span', { class: 'badge ' + (BADGE[c.state] || '') }, t('state.' + c.state)),
+    h('p', { class: 'row' }, h('span', { class: 'badge ' + (BADGE[c.state] || '') }, stateLabel(c)),
       h('span', { class: 'small muted' }, t('type.' + c.type) + ' · ' + fmtTime(c.created_at))),
     c.resolution_note ? h('p', { class: 'small' }, c.resolution_note) : null,
     c.state === 'resolved' ? rateForm(c, reload) : null,
+    OPEN.includes(c.state) ? withdrawControl(c, reload) : null,
     btn, box);
 }
 
