@@ -362,7 +362,8 @@ def revoke(
         click.echo(f"revoked serial {p.serial}{who}")
     for s in result.already:
         click.echo(f"serial {s} was already revoked")
-    click.echo(f"revoked {len(result.revoked)} plate(s); export a new verifier bundle")
+    n = len(result.revoked)
+    click.echo(f"revoked {n} plate{'' if n == 1 else 's'}; export a new verifier bundle")
 
 
 __all__ = ["keys", "revoke", "seal", "verify"]

@@ -165,7 +165,7 @@ def notices_show(
     svc = _service(db_url, keys, need_keys=token is not None)
     res = svc.notices_for(token=token, household_id=household)
     lines = [
-        f"household {res['household_id']} (village {res['village']}): {len(res['notices'])} notices"
+        f"household {res['household_id']} (village {res['village']}): {len(res['notices'])} notice{'' if len(res['notices']) == 1 else 's'}"
     ]
     for n in res["notices"]:
         lines.append(f"  [{n['unit_id']}] {_iso(n['posted_at'])} {n['title']}\n    {n['body']}")

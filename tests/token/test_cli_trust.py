@@ -54,6 +54,7 @@ def test_revoke_shows_what_it_revoked(run, keys) -> None:
     text, serial = _seal(run, keys, "H-1")
     r = run("revoke", keys, str(serial), "--reason", "lost")
     assert r.exit_code == 0 and f"revoked serial {serial} household H-1" in r.stdout
+    assert "revoked 1 plate; export" in r.stdout  # not "plate(s)"
     assert Keyring.open(keys).verifier().check(text).status == "revoked"
     r = run("revoke", keys, str(serial), "--reason", "lost")
     assert r.exit_code == 0 and "already revoked" in r.stdout
