@@ -50,14 +50,7 @@ def issue_pins(
     returns (household_id, PIN) pairs to print on slips. An old PIN stops working. One
     ``household.pins`` audit event names ``by`` (never a PIN)."""
     hasher = hasher or PIN_HASHER
-    known = known_households(db, village=village)
-    if household_ids is not None:
-        wanted = list(dict.fromkeys(household_ids))
-        missing = sorted(set(wanted) - set(known))
-        if missing:
-            raise NotFound(f"unknown household {missing[0]}")
-        known = wanted
-    out = [(hid, new_pin()) for hid in known]
+    out = [(hid, new_pin()) for hid in chosen_households(db, household_ids, village=village)]
     store_pins(db, hash_pins(out, hasher), village=village, now=now, by=by)
     return out
 
@@ -69,6 +62,21 @@ def known_households(db: Database, *, village: str | None = None) -> list[str]:
         if village is not None:
             q = q.where(households.c.village_id == village)
         return [r.id for r in conn.execute(q)]
+
+
+def chosen_households(
+    db: Database, household_ids: Iterable[str] | None, *, village: str | None = None
+) -> list[str]:
+    """``household_ids`` (each once, in order; NotFound for one the register lacks), else
+    every household of ``village``, else all."""
+    known = known_households(db, village=village)
+    if household_ids is None:
+        return known
+    wanted = list(dict.fromkeys(household_ids))
+    missing = sorted(set(wanted) - set(known))
+    if missing:
+        raise NotFound(f"unknown household {missing[0]}")
+    return wanted
 
 
 class PinsTaken(ChipkitError):

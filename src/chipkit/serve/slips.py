@@ -40,11 +40,12 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from chipkit.cases import Database, NotFound
+from chipkit.cases import Database
 from chipkit.errors import ChipkitError
 from chipkit.plates.manifest import MANIFEST_JSON
 from chipkit.serve.pins import (
     PinsTaken,
+    chosen_households,
     hash_pins,
     household_doors,
     known_households,
@@ -294,13 +295,7 @@ def replace_pins_to_file(
             f"{path}: the file exists; an earlier slips file is never overwritten (its slips "
             "may not be handed out yet): choose a new name; no PIN was changed"
         )
-    chosen = known_households(db, village=village)
-    if household_ids is not None:
-        wanted = list(dict.fromkeys(household_ids))
-        missing = sorted(set(wanted) - set(chosen))
-        if missing:
-            raise NotFound(f"unknown household {missing[0]}")
-        chosen = wanted
+    chosen = chosen_households(db, household_ids, village=village)
     if not chosen:
         return []
     made = [(h, new_pin()) for h in chosen]
