@@ -395,3 +395,23 @@ def test_reissue_interrupted_after_files_written_is_adopted_not_doubled(
     rows = _manifest(out)["plates"]
     assert {r["household_id"]: r["serial"] for r in rows} == new
     assert sorted(p.name for p in out.glob("*.svg")) == sorted(r["file"] for r in rows)
+
+
+def test_a_plate_revoked_by_household_leaves_the_print_folder_when_replaced(tmp_path, keyring):
+    # `chipkit revoke --household` only revokes; the next run issues a new plate, and the
+    # revoked plate's image must not stay beside it to be printed and hung by mistake
+    reg = read_register(SAMPLE_CSV)
+    reg.households = reg.households[:3]
+    out = tmp_path / "out"
+    run_batch(reg, keyring, BatchOptions(out=out, fmt="png", jobs=1))
+    before = {r["household_id"]: out / r["file"] for r in _manifest(out)["plates"]}
+    hid = reg.households[1].household_id
+    r = _cli("revoke", str(keyring.path), "--household", hid, "--reason", "plate lost")
+    assert r.exit_code == 0, r.output
+    again = run_batch(reg, keyring, BatchOptions(out=out, fmt="png", jobs=1))
+    assert again.counts["issued"] == 1 and again.counts["existing"] == 2
+    assert not before[hid].exists()  # the revoked plate's image is gone
+    assert all(p.exists() for h, p in before.items() if h != hid)  # the others stay
+    now = {r["household_id"]: out / r["file"] for r in _manifest(out)["plates"]}
+    assert now[hid] != before[hid] and now[hid].exists()
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(p.name for p in now.values())

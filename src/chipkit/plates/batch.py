@@ -206,8 +206,9 @@ class _Batch:
         plan: list[PlanItem] = []
         for h in self.register.households:
             live = state.live.get(h.household_id)
-            if live is None:
-                plan.append(PlanItem(h, ISSUED))
+            if live is None:  # a revoked plate's files left in OUT go when this one exists
+                old = tuple(state.revoked_files.get(h.household_id, ()))
+                plan.append(PlanItem(h, ISSUED, superseded_files=old))
             elif live.village != h.village_code and not self.opts.reissue:
                 self.problems.append(_village_changed(h, live.serial, live.village))
             elif not self.opts.reissue or live.batch == batch:

@@ -187,6 +187,9 @@ class LedgerState:
     voided: list[Void] = field(default_factory=list)  # voided serials not revoked since
     revoked: set[int] = field(default_factory=set)
     villages: dict[int, str] = field(default_factory=dict)  # serial -> village (all seen)
+    # household -> the files of its plates revoked while live (`chipkit revoke`): the next
+    # plate it gets deletes those still in OUT, as --reissue deletes the plate it replaces
+    revoked_files: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _compact(row: Any) -> str:
@@ -229,6 +232,7 @@ class _StateBuilder:
             self.st.revoked.add(serial)
             live = self.st.live.get(hid)
             if live is not None and live.serial == serial:
+                self.st.revoked_files.setdefault(hid, []).extend(live.files)
                 del self.st.live[hid]
 
     def _issued(self, rec: dict[str, Any], serial: int, hid: str) -> None:

@@ -121,9 +121,9 @@ def confirm(
     ledger.append(recs)
     if supersede:
         revoke(ledger, keyring, supersede, f"reissued (batch {batch})", villages, batch)
-        for it in job.items:
-            if it.supersedes:
-                _unlink_plate_images(it.superseded_files, out)
+    for it in job.items:  # revoked plates' images: gone once their replacement exists
+        if it.mints and it.superseded_files:
+            _unlink_plate_images(it.superseded_files, out)
 
 
 def revoke(
