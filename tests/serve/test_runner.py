@@ -51,6 +51,9 @@ def test_workers_each_listen_and_share_a_burst(tmp_path, register_file, server):
     proc, base = server(["--db", str(db), "--workers", "2"])
     port = urlsplit(base).port
     assert port is not None
+    deadline = time.time() + 60  # /healthz answers once one worker is up: wait for both
+    while sum(state == "0A" for state, _ in _tcp_rows(port)) < 2 and time.time() < deadline:
+        time.sleep(0.1)
     conns = []
     try:
         for _ in range(64):  # a burst of keep-alive connections, each answered once
